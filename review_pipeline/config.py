@@ -1,0 +1,415 @@
+"""The review protocol (``queries/protocol.toml``) as typed, validated objects.
+
+Relative paths in the protocol are resolved against the project root, which is the folder
+that holds ``queries/``. Every problem is a :class:`ProtocolError` naming the file, the key
+and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ProtocolError
+
+DEFAULT_PROTOCOL = Path("queries/protocol.toml")
+
+SOURCE_KINDS = ("database", "register", "citation_searching", "website", "organisation")
+"""Where records come from, in PRISMA 2020's terms. The first two form the databases-and-
+registers branch of the flow diagram; the others form the other-methods branch."""
+
+DATABASE_BRANCH = frozenset({"database", "register"})
+
+DATE_FIELDS = ("pdat", "edat", "mdat")
+VERDICTS = ("include", "exclude")
+FORMATS = ("auto", "ris", "medline", "pubmed-xml", "snapshot")
+_DATE = re.compile(r"^\d{4}(/\d{2}(/\d{2})?)?$")
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Review:
+    title: str
+    question: str
+    population: str
+    intervention: str
+    comparator: str
+    outcomes: tuple[str, ...]
+    registration: str
+
+
+@dataclass(frozen=True)
+class Search:
+    """The PubMed search exactly as it is run, with its shipped offline snapshot."""
+
+    database: str
+    interface: str
+    query: str
+    date_field: str
+    min_date: str
+    max_date: str
+    snapshot: Path | None
+    snapshot_date: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """Another source of records, read from export files by ``review import``."""
+
+    name: str
+    label: str
+    kind: str
+    files: tuple[Path, ...]
+    format: str
+    notes: str
+
+    @property
+    def branch(self) -> str:
+        return "databases" if self.kind in DATABASE_BRANCH else "other"
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One eligibility rule. All of its conditions must hold for it to fire."""
+
+    id: str
+    description: str
+    verdict: str
+    automatic: bool
+    reason: str
+    publication_types: tuple[str, ...]
+    languages: tuple[str, ...]
+    before_year: int | None
+    after_year: int | None
+    terms: tuple[str, ...]
+    without_terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    path: Path
+    review: Review
+    search: Search
+    sources: tuple[Source, ...]
+    eligibility: Eligibility
+    reasons: tuple[Reason, ...]
+
+    @property
+    def reason_codes(self) -> frozenset[str]:
+        return frozenset(r.code for r in self.reasons)
+
+    def source(self, name: str) -> Source | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+    def source_label_kind(self, name: str) -> tuple[str, str]:
+        """How PRISMA names a source, and its kind; an undeclared source is a database."""
+        if name == "pubmed":
+            return self.search.database, "database"
+        found = self.source(name)
+        return (found.label, found.kind) if found else (name, "database")
+
+    def reason_label(self, code: str) -> str:
+        return next((r.label for r in self.reasons if r.code == code), code)
+
+
+@dataclass(frozen=True)
+class _Key:
+    """The expected kind of one protocol key: str, int, bool, strings, table or tables."""
+
+    kind: str
+    required: bool = False
+
+
+_KIND_NAMES = {
+    "str": "a string",
+    "int": "an integer",
+    "bool": "true or false",
+    "strings": "a list of strings",
+    "table": "a table",
+    "tables": "a list of tables ([[...]])",
+}
+
+_TOP = {
+    "review": _Key("table", True),
+    "search": _Key("table", True),
+    "sources": _Key("tables"),
+    "eligibility": _Key("table", True),
+    "exclusion_reasons": _Key("tables", True),
+}
+_REVIEW = {
+    "title": _Key("str", True),
+    "question": _Key("str", True),
+    "population": _Key("str"),
+    "intervention": _Key("str"),
+    "comparator": _Key("str"),
+    "outcomes": _Key("strings"),
+    "registration": _Key("str"),
+}
+_SEARCH = {
+    "database": _Key("str", True),
+    "interface": _Key("str"),
+    "query": _Key("str", True),
+    "date_field": _Key("str"),
+    "min_date": _Key("str"),
+    "max_date": _Key("str"),
+    "snapshot": _Key("str"),
+    "snapshot_date": _Key("str"),
+    "notes": _Key("str"),
+}
+_SOURCE = {
+    "name": _Key("str", True),
+    "label": _Key("str", True),
+    "kind": _Key("str", True),
+    "files": _Key("strings"),
+    "format": _Key("str"),
+    "notes": _Key("str"),
+}
+_REASON = {"code": _Key("str", True), "label": _Key("str", True)}
+_ELIGIBILITY = {"include": _Key("strings"), "exclude": _Key("strings"), "rules": _Key("tables")}
+_RULE = {
+    "id": _Key("str", True),
+    "description": _Key("str", True),
+    "verdict": _Key("str", True),
+    "automatic": _Key("bool"),
+    "reason": _Key("str"),
+    "publication_types": _Key("strings"),
+    "languages": _Key("strings"),
+    "before_year": _Key("int"),
+    "after_year": _Key("int"),
+    "terms": _Key("strings"),
+    "without_terms": _Key("strings"),
+}
+_CONDITIONS = ("publication_types", "languages", "before_year", "after_year", "terms")
+
+
+def load_protocol(path: Path | str = DEFAULT_PROTOCOL) -> Protocol:
+    """Read and validate the protocol file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProtocolError(
+            "the protocol file does not exist",
+            where=str(path),
+            fix="run from the project folder, or pass --protocol PATH (env REVIEW_PROTOCOL)",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(
+            f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            where=str(path),
+            fix="save the protocol as UTF-8",
+        ) from None
+    return parse_protocol(text, path)
+
+
+def parse_protocol(text: str, path: Path) -> Protocol:
+    """Validate protocol TOML ``text``; ``path`` names it in errors and anchors its paths."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProtocolError(
+            f"not valid TOML: {exc}", where=str(path), fix="correct the TOML syntax there"
+        ) from None
+    v = _Validator(path)
+    top = v.table(data, _TOP, "")
+    root = path.resolve().parent.parent
+    reasons = tuple(_reason(v, t, i) for i, t in enumerate(v.tables(top, "exclusion_reasons")))
+    codes = {r.code for r in reasons}
+    v.check(len(codes) == len(reasons), "exclusion_reasons", "each code must appear once")
+    eligibility = _eligibility(v, top["eligibility"], codes)
+    sources = tuple(_source(v, t, i, root) for i, t in enumerate(v.tables(top, "sources")))
+    names = [s.name for s in sources]
+    v.check(len(set(names)) == len(names), "sources", "each source name must appear once")
+    v.check("pubmed" not in names, "sources", "'pubmed' is the [search] source; rename it")
+    return Protocol(
+        path=path,
+        review=_review(v, top["review"]),
+        search=_search(v, top["search"], root),
+        sources=sources,
+        eligibility=eligibility,
+        reasons=reasons,
+    )
+
+
+class _Validator:
+    """Checks tables against key specs; every failure names the file and the key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, expected: str) -> ProtocolError:
+        return ProtocolError(
+            f"key '{key}': {expected}", where=str(self.path), fix="edit that key in the protocol"
+        )
+
+    def check(self, ok: bool, key: str, expected: str) -> None:
+        if not ok:
+            raise self.fail(key, expected)
+
+    def table(self, data: Any, spec: dict[str, _Key], prefix: str) -> dict[str, Any]:
+        name = prefix.rstrip(".") or "top level"
+        if not isinstance(data, dict):
+            raise self.fail(name, f"expected a table, got {_describe(data)}")
+        for key in data:
+            if key not in spec:
+                known = ", ".join(spec)
+                raise self.fail(f"{prefix}{key}", f"unknown key; expected one of: {known}")
+        for key, want in spec.items():
+            if key not in data:
+                if want.required:
+                    expected = _KIND_NAMES[want.kind]
+                    raise self.fail(f"{prefix}{key}", f"missing; expected {expected}")
+                continue
+            self._type(data[key], want, f"{prefix}{key}")
+        return data
+
+    def _type(self, value: Any, want: _Key, key: str) -> None:
+        self.check(_is_kind(value, want.kind), key,
+                   f"expected {_KIND_NAMES[want.kind]}, got {_describe(value)}")
+
+    def tables(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        value: list[dict[str, Any]] = data.get(key, [])
+        return value
+
+    def choice(self, value: str, options: tuple[str, ...], key: str) -> str:
+        self.check(value in options, key, f"expected one of {', '.join(options)}; got '{value}'")
+        return value
+
+
+def _review(v: _Validator, data: Any) -> Review:
+    t = v.table(data, _REVIEW, "review.")
+    return Review(
+        title=t["title"],
+        question=t["question"],
+        population=t.get("population", ""),
+        intervention=t.get("intervention", ""),
+        comparator=t.get("comparator", ""),
+        outcomes=tuple(t.get("outcomes", [])),
+        registration=t.get("registration", ""),
+    )
+
+
+def _search(v: _Validator, data: Any, root: Path) -> Search:
+    t = v.table(data, _SEARCH, "search.")
+    v.check(bool(t["query"].strip()), "search.query", "expected the search string, got nothing")
+    for key in ("min_date", "max_date"):
+        if key in t:
+            v.check(bool(_DATE.match(t[key])), f"search.{key}", "expected YYYY, YYYY/MM or "
+                    f"YYYY/MM/DD; got '{t[key]}'")
+    v.check(("min_date" in t) == ("max_date" in t), "search.min_date",
+            "PubMed needs min_date and max_date together; give both or neither")
+    snapshot = t.get("snapshot")
+    return Search(
+        database=t["database"],
+        interface=t.get("interface", "NCBI E-utilities (ESearch, EFetch)"),
+        query=t["query"].strip(),
+        date_field=v.choice(t.get("date_field", "pdat"), DATE_FIELDS, "search.date_field"),
+        min_date=t.get("min_date", ""),
+        max_date=t.get("max_date", ""),
+        snapshot=root / snapshot if snapshot else None,
+        snapshot_date=t.get("snapshot_date", ""),
+        notes=t.get("notes", ""),
+    )
+
+
+def _source(v: _Validator, data: Any, index: int, root: Path) -> Source:
+    prefix = f"sources[{index}]."
+    t = v.table(data, _SOURCE, prefix)
+    v.check(bool(_NAME.match(t["name"])), f"{prefix}name",
+            f"expected a lower-case name of letters, digits, '-' or '_'; got '{t['name']}'")
+    return Source(
+        name=t["name"],
+        label=t["label"],
+        kind=v.choice(t["kind"], SOURCE_KINDS, f"{prefix}kind"),
+        files=tuple(root / f for f in t.get("files", [])),
+        format=v.choice(t.get("format", "auto"), FORMATS, f"{prefix}format"),
+        notes=t.get("notes", ""),
+    )
+
+
+def _reason(v: _Validator, data: Any, index: int) -> Reason:
+    prefix = f"exclusion_reasons[{index}]."
+    t = v.table(data, _REASON, prefix)
+    v.check(bool(_NAME.match(t["code"])), f"{prefix}code",
+            f"expected a lower-case code of letters, digits, '-' or '_'; got '{t['code']}'")
+    return Reason(code=t["code"], label=t["label"])
+
+
+def _eligibility(v: _Validator, data: Any, codes: set[str]) -> Eligibility:
+    t = v.table(data, _ELIGIBILITY, "eligibility.")
+    rules = tuple(_rule(v, r, i, codes) for i, r in enumerate(v.tables(t, "rules")))
+    ids = [r.id for r in rules]
+    v.check(len(set(ids)) == len(ids), "eligibility.rules", "each rule id must appear once")
+    return Eligibility(
+        include=tuple(t.get("include", [])), exclude=tuple(t.get("exclude", [])), rules=rules
+    )
+
+
+def _rule(v: _Validator, data: Any, index: int, codes: set[str]) -> Rule:
+    prefix = f"eligibility.rules[{index}]."
+    t = v.table(data, _RULE, prefix)
+    verdict = v.choice(t["verdict"], VERDICTS, f"{prefix}verdict")
+    reason = t.get("reason", "")
+    if verdict == "exclude":
+        v.check(reason in codes, f"{prefix}reason",
+                f"an exclude rule needs a reason code from [[exclusion_reasons]] "
+                f"({', '.join(sorted(codes))}); got '{reason}'")
+    v.check(any(k in t for k in _CONDITIONS), prefix.rstrip("."),
+            f"a rule needs at least one condition ({', '.join(_CONDITIONS)})")
+    v.check(not (t.get("automatic", False) and verdict == "include"), f"{prefix}automatic",
+            "only exclude rules can act without a human look; set automatic = false")
+    return Rule(
+        id=t["id"],
+        description=t["description"],
+        verdict=verdict,
+        automatic=t.get("automatic", False),
+        reason=reason,
+        publication_types=tuple(t.get("publication_types", [])),
+        languages=tuple(t.get("languages", [])),
+        before_year=t.get("before_year"),
+        after_year=t.get("after_year"),
+        terms=tuple(t.get("terms", [])),
+        without_terms=tuple(t.get("without_terms", [])),
+    )
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == "strings":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == "tables":
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    types: dict[str, type] = {"str": str, "bool": bool, "table": dict}
+    return isinstance(value, types[kind])
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, int):
+        return f"{value} (an integer)"
+    if isinstance(value, str):
+        return f"'{value}' (a string)"
+    if isinstance(value, list):
+        return "a list" if all(isinstance(x, str) for x in value) else "a list of mixed values"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__

@@ -1,0 +1,369 @@
+"""The review database: schema, migrations, record states and record loading.
+
+This is the only module that writes the ``status`` column, and it does so in one place,
+:func:`set_state`, which refuses any transition not listed in :data:`TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from .errors import DatabaseError, StateError
+from .records import Record
+
+DEFAULT_DB = Path("data/review.db")
+
+
+class State(StrEnum):
+    """Where a record stands in the review's flow (PRISMA 2020's boxes)."""
+
+    IDENTIFIED = "identified"
+    """Found by a search or an import; not yet deduplicated."""
+    DUPLICATE = "duplicate"
+    """Another record of the same report is kept instead (``duplicate_of`` names it)."""
+    INELIGIBLE = "ineligible"
+    """Removed before screening by an automatic eligibility rule, without a human look."""
+    SCREENED = "screened"
+    """Kept after deduplication and put to title/abstract screening."""
+    EXCLUDED_TA = "excluded_ta"
+    """Excluded at title/abstract screening."""
+    SOUGHT = "sought"
+    """Passed title/abstract screening (or came from other methods); full text sought."""
+    NOT_RETRIEVED = "not_retrieved"
+    """Full text could not be obtained."""
+    ASSESSED = "assessed"
+    """Full text retrieved and being assessed for eligibility."""
+    EXCLUDED_FT = "excluded_ft"
+    """Excluded at full text, with one reason code."""
+    INCLUDED = "included"
+    """Included in the review."""
+
+
+S = State
+TRANSITIONS: dict[State, frozenset[State]] = {
+    S.IDENTIFIED: frozenset({S.DUPLICATE, S.INELIGIBLE, S.SCREENED, S.SOUGHT}),
+    S.DUPLICATE: frozenset({S.IDENTIFIED}),
+    S.INELIGIBLE: frozenset({S.IDENTIFIED}),
+    S.SCREENED: frozenset({S.EXCLUDED_TA, S.SOUGHT, S.IDENTIFIED}),
+    S.EXCLUDED_TA: frozenset({S.SCREENED}),
+    S.SOUGHT: frozenset({S.NOT_RETRIEVED, S.ASSESSED, S.SCREENED, S.IDENTIFIED}),
+    S.NOT_RETRIEVED: frozenset({S.SOUGHT}),
+    S.ASSESSED: frozenset({S.EXCLUDED_FT, S.INCLUDED, S.SOUGHT}),
+    S.EXCLUDED_FT: frozenset({S.ASSESSED}),
+    S.INCLUDED: frozenset({S.ASSESSED}),
+}
+"""Allowed moves. Forward moves follow PRISMA; each backward move undoes one step when a
+decision is revised (a reviewer changes a sheet, a cluster is split), so a record can always
+be brought to the state its current decisions give, one allowed step at a time."""
+
+ACTOR_SYSTEM = "review_pipeline"
+
+migrations = Migrations("review_pipeline")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@migrations(name="0001_initial")
+def _initial(db: Database) -> None:
+    states = ", ".join(f"'{s.value}'" for s in State)
+    db.executescript(
+        f"""
+        CREATE TABLE search_runs (
+            run_id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            database_name TEXT NOT NULL,
+            interface TEXT NOT NULL,
+            query TEXT NOT NULL,
+            date_field TEXT,
+            min_date TEXT,
+            max_date TEXT,
+            mode TEXT NOT NULL CHECK (mode IN ('live', 'replay', 'snapshot')),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            count INTEGER,
+            records INTEGER,
+            query_translation TEXT,
+            warnings TEXT,
+            snapshot_file TEXT,
+            snapshot_date TEXT,
+            note TEXT
+        );
+        CREATE TABLE batches (
+            batch_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('search', 'import')),
+            run_id INTEGER REFERENCES search_runs(run_id),
+            source TEXT NOT NULL,
+            file TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            format TEXT NOT NULL,
+            records INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (source, sha256)
+        );
+        CREATE TABLE records (
+            record_id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            branch TEXT NOT NULL CHECK (branch IN ('databases', 'other')),
+            source_record_id TEXT NOT NULL,
+            source_file TEXT NOT NULL,
+            batch_id INTEGER NOT NULL REFERENCES batches(batch_id),
+            imported_at TEXT NOT NULL,
+            pmid TEXT, pmcid TEXT, doi TEXT, title TEXT, abstract TEXT,
+            authors TEXT, year INTEGER, journal TEXT, journal_full TEXT, issn TEXT,
+            volume TEXT, issue TEXT, pages TEXT, language TEXT,
+            publication_types TEXT, keywords TEXT, note TEXT, kind TEXT, extra TEXT,
+            status TEXT NOT NULL DEFAULT 'identified' CHECK (status IN ({states})),
+            status_reason TEXT,
+            cluster_id TEXT,
+            duplicate_of TEXT REFERENCES records(record_id),
+            dedup_rule TEXT,
+            UNIQUE (source, source_record_id),
+            CHECK (duplicate_of IS NULL OR duplicate_of != record_id)
+        );
+        CREATE INDEX records_status ON records(status);
+        CREATE INDEX records_cluster ON records(cluster_id);
+        CREATE TABLE batch_records (
+            batch_id INTEGER NOT NULL REFERENCES batches(batch_id),
+            record_id TEXT NOT NULL REFERENCES records(record_id),
+            position INTEGER NOT NULL,
+            PRIMARY KEY (batch_id, record_id)
+        );
+        CREATE TABLE clusters (
+            cluster_id TEXT PRIMARY KEY,
+            kept_record_id TEXT NOT NULL REFERENCES records(record_id),
+            size INTEGER NOT NULL,
+            rules TEXT NOT NULL
+        );
+        CREATE TABLE verdicts (
+            record_id TEXT PRIMARY KEY REFERENCES records(record_id),
+            verdict TEXT NOT NULL CHECK (verdict IN ('include', 'exclude', 'none')),
+            rule_id TEXT,
+            automatic INTEGER NOT NULL,
+            reason TEXT
+        );
+        CREATE TABLE decisions (
+            decision_id INTEGER PRIMARY KEY,
+            record_id TEXT NOT NULL REFERENCES records(record_id),
+            stage TEXT NOT NULL CHECK (stage IN ('ta', 'ft')),
+            reviewer TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            reason TEXT,
+            note TEXT,
+            file TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            UNIQUE (record_id, stage, reviewer)
+        );
+        CREATE TABLE extraction_rows (
+            table_name TEXT NOT NULL,
+            record_id TEXT NOT NULL REFERENCES records(record_id),
+            row_key TEXT NOT NULL,
+            data TEXT NOT NULL,
+            file TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            PRIMARY KEY (table_name, record_id, row_key)
+        );
+        CREATE TABLE audit_log (
+            audit_id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            field TEXT,
+            old TEXT,
+            new TEXT,
+            detail TEXT
+        );
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        """
+    )
+
+
+def open_db(path: Path | str = DEFAULT_DB) -> Database:
+    """Open (creating if needed) the review database and bring its schema up to date."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise DatabaseError("is a folder, not a database file", where=str(path),
+                            fix="pass --db with a file path such as data/review.db")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        db = Database(path)
+        db.execute("PRAGMA foreign_keys = ON")
+        _check_not_newer(db, path)
+        migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(
+            f"cannot open the review database ({exc})",
+            where=str(path),
+            fix="check the path; the database is a cache, so `make clean && make all` rebuilds it",
+        ) from exc
+    return db
+
+
+def _check_not_newer(db: Database, path: Path) -> None:
+    known = {m.name for m in migrations.pending(Database(memory=True))}
+    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    if unknown:
+        raise DatabaseError(
+            f"the database was written by a newer review_pipeline (migrations {unknown})",
+            where=str(path),
+            fix="upgrade review_pipeline, or rebuild the database with `make clean && make all`",
+        )
+
+
+def schema_version(db: Database) -> int:
+    return len(migrations.applied(db))
+
+
+def audit(db: Database, *, actor: str, action: str, entity: str, entity_id: str,
+          field: str | None = None, old: Any = None, new: Any = None,
+          detail: str | None = None) -> None:
+    """Append one row to the audit log (it cannot be updated or deleted)."""
+    db.table("audit_log").insert({
+        "at": now(), "actor": actor, "action": action, "entity": entity,
+        "entity_id": entity_id, "field": field,
+        "old": None if old is None else str(old),
+        "new": None if new is None else str(new), "detail": detail,
+    })
+
+
+def set_state(db: Database, record_id: str, new: State, *, actor: str = ACTOR_SYSTEM,
+              reason: str = "") -> None:
+    """Move one record to ``new``; refuse any move that :data:`TRANSITIONS` does not allow."""
+    row = db.execute("SELECT status FROM records WHERE record_id = ?", [record_id]).fetchone()
+    if row is None:
+        raise StateError(f"no record with id '{record_id}'", where="records",
+                         fix="check the record id with `review export records`")
+    old = State(row[0])
+    if new not in TRANSITIONS[old]:
+        allowed = ", ".join(sorted(TRANSITIONS[old])) or "none"
+        raise StateError(
+            f"record '{record_id}' cannot move from {old} to {new} (allowed: {allowed})",
+            where="records.status",
+            fix="run the stages in order (`make all`); a record reaches later states only "
+                "through the earlier ones",
+        )
+    db.execute("UPDATE records SET status = ?, status_reason = ? WHERE record_id = ?",
+               [new.value, reason or None, record_id])
+    audit(db, actor=actor, action="state", entity="record", entity_id=record_id,
+          field="status", old=old.value, new=new.value, detail=reason or None)
+
+
+def path_between(old: State, new: State) -> list[State]:
+    """The shortest chain of allowed moves from ``old`` to ``new`` (empty when equal)."""
+    previous: dict[State, State] = {}
+    queue = deque([old])
+    while queue:
+        state = queue.popleft()
+        if state == new:
+            chain = []
+            while state != old:
+                chain.append(state)
+                state = previous[state]
+            return chain[::-1]
+        for nxt in sorted(TRANSITIONS[state]):
+            if nxt not in previous and nxt != old:
+                previous[nxt] = state
+                queue.append(nxt)
+    raise StateError(f"no allowed path from {old} to {new}", where="db.TRANSITIONS")
+
+
+def move_to(db: Database, record_id: str, target: State, current: State, *,
+            actor: str = ACTOR_SYSTEM, reason: str = "") -> bool:
+    """Bring a record to ``target`` by allowed steps; return whether anything changed."""
+    steps = path_between(current, target)
+    for step in steps:
+        set_state(db, record_id, step, actor=actor, reason=reason)
+    return bool(steps)
+
+
+def insert_row(db: Database, table: str, row: dict[str, Any]) -> int:
+    """Insert one row into a table with an integer key and return that key."""
+    cursor = db.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def make_record_id(source: str, source_record_id: str) -> str:
+    return f"{source}:{source_record_id}"
+
+
+def find_batch(db: Database, source: str, sha256: str) -> dict[str, Any] | None:
+    rows = list(db.table("batches").rows_where("source = ? AND sha256 = ?", [source, sha256]))
+    return rows[0] if rows else None
+
+
+def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str,
+              branch: str, file: str, sha256: str, fmt: str,
+              run_id: int | None = None) -> tuple[int, int]:
+    """Store one batch of records; return (batch id, records new to the database).
+
+    A record already present (same source and source id) is linked to the batch but keeps
+    its first version, so a repeated search never duplicates or rewrites a record.
+    """
+    records = list(records)
+    batch_id = insert_row(db, "batches", {
+        "kind": kind, "run_id": run_id, "source": source, "file": file, "sha256": sha256,
+        "format": fmt, "records": len(records), "created_at": now(),
+    })
+    existing = {r[0] for r in db.execute("SELECT record_id FROM records WHERE source = ?",
+                                          [source]).fetchall()}
+    new_rows, links = [], []
+    for position, record in enumerate(records):
+        record_id = make_record_id(source, record.source_record_id)
+        links.append({"batch_id": batch_id, "record_id": record_id, "position": position})
+        if record_id in existing:
+            continue
+        existing.add(record_id)
+        new_rows.append(_record_row(record, record_id, source, branch, file, batch_id))
+    db.table("records").insert_all(new_rows)
+    db.table("batch_records").insert_all(links, ignore=True)
+    audit(db, actor=ACTOR_SYSTEM, action="load", entity="batch", entity_id=str(batch_id),
+          detail=f"{len(records)} records from {file} ({len(new_rows)} new)")
+    return batch_id, len(new_rows)
+
+
+def _record_row(record: Record, record_id: str, source: str, branch: str, file: str,
+                batch_id: int) -> dict[str, Any]:
+    row = record.as_dict()
+    for key in ("authors", "publication_types", "keywords", "extra"):
+        row[key] = json.dumps(row[key], ensure_ascii=False)
+    row.update({
+        "record_id": record_id, "source": source, "branch": branch, "source_file": file,
+        "batch_id": batch_id, "imported_at": now(),
+    })
+    return row
+
+
+def record_from_row(row: dict[str, Any]) -> Record:
+    """The Record stored in a ``records`` row."""
+    fields = {k: row[k] for k in Record.__dataclass_fields__ if k in row}
+    for key in ("authors", "publication_types", "keywords"):
+        fields[key] = json.loads(fields.get(key) or "[]")
+    fields["extra"] = json.loads(fields.get("extra") or "{}")
+    for key, value in list(fields.items()):
+        if value is None and key != "year":
+            fields[key] = ""
+    return Record(**fields)
+
+
+def counts_by(db: Database, column: str, where: str = "1") -> dict[str, int]:
+    sql = f"SELECT {column}, count(*) FROM records WHERE {where} GROUP BY {column} ORDER BY 1"
+    return {str(k): int(n) for k, n in db.execute(sql).fetchall()}
