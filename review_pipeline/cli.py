@@ -1,0 +1,342 @@
+"""The ``review`` command: parse options, call one core function, print the result.
+
+Errors of the ReviewError family become ``Error: ...`` on stderr and exit status 1; click
+reports usage errors with exit status 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlite_utils import Database
+from tqdm import tqdm
+
+from . import __version__
+from . import db as store
+from .config import DEFAULT_PROTOCOL, Protocol, load_protocol
+from .dedup import DEFAULT_DECISIONS as DEDUP_DECISIONS
+from .dedup import dedup as run_dedup
+from .errors import ReviewError
+from .extract import DEFAULT_FOLDER as EXTRACTION_FOLDER
+from .extract import extract as run_extract
+from .fetch import LiveSettings
+from .fetch import fetch as run_fetch
+from .import_ import ImportResult, import_file, import_protocol_sources
+from .prisma import DEFAULT_OUT
+from .prisma import prisma as run_prisma
+from .report import report as run_report
+from .screen import DEFAULT_FOLDER as SCREENING_FOLDER
+from .screen import screen as run_screen
+from .sources import formats
+from .sources.pubmed import DEFAULT_BASE_URL
+from .status import export_records_csv, render_status
+from .status import status as run_status
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Group(click.Group):
+    """Lists commands in workflow order and turns ReviewErrors into clean exits."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ReviewError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@dataclasses.dataclass
+class _Context:
+    db_path: Path
+    protocol_path: Path
+
+    def db(self) -> Database:
+        return store.open_db(self.db_path)
+
+    def protocol(self) -> Protocol:
+        return load_protocol(self.protocol_path)
+
+
+pass_ctx = click.make_pass_decorator(_Context)
+
+
+@click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="review")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=store.DEFAULT_DB, envvar="REVIEW_DB", show_default=True,
+              help="The review database (env REVIEW_DB).")
+@click.option("--protocol", "protocol_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_PROTOCOL, envvar="REVIEW_PROTOCOL", show_default=True,
+              help="The review protocol (env REVIEW_PROTOCOL).")
+@click.pass_context
+def cli(ctx: click.Context, db_path: Path, protocol_path: Path) -> None:
+    """Run a systematic review as code: fetch, import, dedup, screen, extract, prisma.
+
+    Each command is one stage; `make all` runs them in order.
+
+    \b
+    Example:
+        review --db data/review.db status
+    """
+    ctx.obj = _Context(db_path, protocol_path)
+
+
+def _echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="Do not contact PubMed: replay the kept raw "
+              "responses of the last live search, or load the protocol's snapshot.")
+@click.option("--query", help="Search this instead of the protocol's query (live only).")
+@click.option("--base-url", default=DEFAULT_BASE_URL, envvar="REVIEW_EUTILS_URL",
+              show_default=True, help="E-utilities base URL (env REVIEW_EUTILS_URL).")
+@click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("raw"), show_default=True, help="Where raw responses are kept.")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=200, show_default=True,
+              help="PMIDs per EFetch request.")
+@pass_ctx
+def fetch(obj: _Context, offline: bool, query: str | None, base_url: str, raw_dir: Path,
+          batch_size: int) -> None:
+    """Run the protocol's PubMed search and load the records.
+
+    Searches PubMed live when NCBI_EMAIL is set (NCBI_API_KEY raises the rate limit from 3
+    to 10 requests a second). Offline, or when PubMed cannot be reached, it replays the
+    raw responses kept from the last live search, or else loads the protocol's snapshot,
+    and says which.
+
+    \b
+    Example:
+        NCBI_EMAIL=you@example.org review fetch
+        review fetch --offline
+    """
+    protocol = obj.protocol()
+    if query:
+        search = dataclasses.replace(protocol.search, query=query, snapshot=None)
+        protocol = dataclasses.replace(protocol, search=search)
+    live = LiveSettings(email=os.environ.get("NCBI_EMAIL", ""),
+                        api_key=os.environ.get("NCBI_API_KEY", ""), base_url=base_url,
+                        batch_size=batch_size)
+    with _progress("fetch", "batch") as progress:
+        result = run_fetch(obj.db(), protocol, offline=offline, live=live, raw_dir=raw_dir,
+                           on_progress=progress)
+    _echo_lines(result.messages)
+    click.echo(f"fetch ({result.mode}): {result.records} records, {result.new_records} new")
+
+
+@cli.command(name="import")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.option("--source", help="Name of the source the file comes from (e.g. embase).")
+@click.option("--format", "fmt", type=click.Choice(["auto", *formats()]), default="auto",
+              show_default=True, help="The file's format; auto reads it from the content.")
+@pass_ctx
+def import_(obj: _Context, file: Path | None, source: str | None, fmt: str) -> None:
+    """Import export files from other databases.
+
+    With no FILE, imports every file listed under [[sources]] in the protocol. With a FILE,
+    imports that file as records of --source. A file imported before is skipped.
+
+    \b
+    Example:
+        review import
+        review import exports/embase.ris --source embase
+    """
+    db = obj.db()
+    if file is None:
+        if source:
+            raise click.UsageError("--source goes with a FILE; without one the protocol's "
+                                   "[[sources]] are imported")
+        results = import_protocol_sources(db, obj.protocol(), on_file=_echo_import)
+        if not results:
+            click.echo("import: the protocol lists no export files")
+        return
+    if not source:
+        raise click.UsageError("give --source NAME for the file (e.g. --source embase)")
+    protocol = obj.protocol() if obj.protocol_path.exists() else None
+    declared = protocol.source(source) if protocol else None
+    branch = declared.branch if declared else "databases"
+    _echo_import(import_file(db, file, source=source, branch=branch, fmt=fmt))
+    if protocol and not declared:
+        click.echo(f"note: source '{source}' is not in {obj.protocol_path}; add it under "
+                   "[[sources]] so that `make all` rebuilds it")
+
+
+def _echo_import(result: ImportResult) -> None:
+    if result.already_imported:
+        click.echo(f"import: {result.file} ({result.source}) was imported before; skipped")
+    else:
+        click.echo(f"import: {result.file} ({result.source}, {result.format}): "
+                   f"{result.records} records, {result.new_records} new")
+
+
+@cli.command(name="dedup")
+@click.option("--prefer", default="pubmed", show_default=True,
+              help="Comma-separated sources whose record a cluster keeps first.")
+@click.option("--decisions", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEDUP_DECISIONS, show_default=True,
+              help="A reviewer's same/different pairs, which override the rules.")
+@pass_ctx
+def dedup_(obj: _Context, prefer: str, decisions: Path) -> None:
+    """Find duplicate records and link them; nothing is deleted.
+
+    Records sharing a PMID, a DOI, a citation (journal, volume, first page, year) or a
+    title and year are linked; each cluster keeps one record. A reviewer's rows in the
+    decisions file (record_id, other_record_id, decision same|different, note) win.
+
+    \b
+    Example:
+        review dedup --prefer pubmed,embase
+    """
+    preference = tuple(p.strip() for p in prefer.split(",") if p.strip())
+    result = run_dedup(obj.db(), preference=preference, decisions_file=decisions)
+    rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.by_rule.items())) or "none"
+    click.echo(f"dedup: {result.records} records in {result.clusters} clusters; "
+               f"{result.duplicates} duplicates (by rule: {rules}); {result.changed} changed")
+
+
+@cli.command(name="screen")
+@click.option("--decisions", type=click.Path(file_okay=False, path_type=Path),
+              default=SCREENING_FOLDER, show_default=True,
+              help="Folder of reviewers' sheets <stage>-<reviewer>.csv.")
+@pass_ctx
+def screen_(obj: _Context, decisions: Path) -> None:
+    """Apply the protocol's eligibility rules and the reviewers' decisions.
+
+    \b
+    Example:
+        review screen --decisions extracted/screening
+    """
+    result = run_screen(obj.db(), obj.protocol(), decisions)
+    states = ", ".join(f"{k} {v}" for k, v in result.states.items())
+    click.echo(f"screen: {result.decisions} decisions; {result.changed} records moved")
+    click.echo(f"  states: {states}")
+    a = result.awaiting
+    click.echo(f"  awaiting: title/abstract {a['title_abstract']}, full text {a['full_text']}")
+
+
+@cli.command(name="extract")
+@click.option("--tables", type=click.Path(file_okay=False, path_type=Path),
+              default=EXTRACTION_FOLDER, show_default=True,
+              help="Folder of extraction tables <table>.csv.")
+@pass_ctx
+def extract_(obj: _Context, tables: Path) -> None:
+    """Validate the extraction tables and load them into the database.
+
+    \b
+    Example:
+        review extract --tables extracted/extraction
+    """
+    result = run_extract(obj.db(), tables)
+    listed = ", ".join(f"{t} {n} rows" for t, n in result.tables.items()) or "no tables"
+    click.echo(f"extract: {listed}; {result.studies} studies; "
+               f"{result.changed_cells} cells changed")
+
+
+@cli.command(name="prisma")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_OUT, show_default=True, help="Where to write the flow.")
+@pass_ctx
+def prisma_(obj: _Context, out_dir: Path) -> None:
+    """Derive the PRISMA 2020 flow from the data, check it, write prisma.json and .md.
+
+    \b
+    Example:
+        review prisma --out-dir reports
+    """
+    result = run_prisma(obj.db(), obj.protocol(), out_dir)
+    c = result.counts
+    click.echo(f"prisma: {c.database_results} identified, {c.duplicates} duplicates, "
+               f"{c.records_screened} screened, {c.new_studies} included; wrote "
+               + ", ".join(str(f) for f in result.files))
+    if c.provisional:
+        click.echo("  provisional: some records still await a decision (see review status)")
+
+
+@cli.command(name="report")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_OUT, show_default=True, help="Where to write index.html.")
+@pass_ctx
+def report_(obj: _Context, out_dir: Path) -> None:
+    """Write the review as one self-contained HTML page.
+
+    \b
+    Example:
+        review report --out-dir reports
+    """
+    click.echo(f"report: wrote {run_report(obj.db(), obj.protocol(), out_dir)}")
+
+
+@cli.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_ctx
+def status_(obj: _Context, as_json: bool) -> None:
+    """Show records per source, duplicates, states, pending decisions and PRISMA counts.
+
+    \b
+    Example:
+        review status --json
+    """
+    report = run_status(obj.db(), obj.protocol())
+    click.echo(json.dumps(report, indent=2) if as_json else render_status(report))
+
+
+@cli.group(cls=_Group)
+def export() -> None:
+    """Export data from the review database.
+
+    \b
+    Example:
+        review export records --format csv --out records.csv
+    """
+
+
+@export.command(name="records")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True,
+              help="Output format.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of standard output.")
+@pass_ctx
+def export_records(obj: _Context, fmt: str, out: Path | None) -> None:
+    """Every record, duplicates included, with its cluster and state.
+
+    \b
+    Example:
+        review export records --format csv --out records.csv
+    """
+    text = export_records_csv(obj.db())
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"export: wrote {text.count(chr(10)) - 1} records to {out} ({fmt})")
+    else:
+        click.echo(text, nl=False)
+
+
+class _progress:
+    """A tqdm bar driven by a core function's ``on_progress(done, total)`` callback."""
+
+    def __init__(self, desc: str, unit: str) -> None:
+        self.desc, self.unit = desc, unit
+        self.bar: tqdm[Any] | None = None
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, disable=None)
+        self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()

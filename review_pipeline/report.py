@@ -1,0 +1,108 @@
+"""The report stage: one self-contained HTML page of the review as the data stand."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from .config import Protocol
+from .db import State
+from .prisma import DEFAULT_OUT, as_template, checked_counts
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;
+color:#222;line-height:1.4}
+h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.5rem 0}
+th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f2f2f2}.n{text-align:right}.note{color:#555;font-size:.9rem}
+.flow td:first-child{width:70%}@media print{body{margin:0}}
+"""
+
+
+def report(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
+    """Write ``index.html`` to ``out_dir`` and return its path."""
+    counts = as_template(checked_counts(db, protocol))
+    parts = [
+        f"<h1>{escape(protocol.review.title)}</h1>",
+        f"<p>{escape(protocol.review.question)}</p>",
+        "<h2>PRISMA 2020 flow</h2>", _flow(counts),
+        "<h2>Search log</h2>", _search_log(db, protocol),
+        "<h2>Included studies</h2>", _included(db),
+    ]
+    html = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(protocol.review.title)}</title><style>{_STYLE}</style></head>"
+            f"<body>{''.join(parts)}</body></html>\n")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td class=\"n\">{escape(str(v))}</td>" if i in numeric
+                         else f"<td>{escape(str(v))}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _flow(c: dict[str, Any]) -> str:
+    rows: list[list[Any]] = [
+        *[[f"Records identified: {d['label']}", d["n"]] for d in c["database_specific_results"]],
+        *[[f"Records identified: {key.split('_')[0]}", c[key]]
+          for key in ("citations_results", "website_results", "organisation_results")
+          if c[key]],
+        ["Duplicate records removed", c["duplicates"]],
+        ["Marked as ineligible by automation tools", c["excluded_automatic"]],
+        ["Records screened", c["records_screened"]],
+        ["Records excluded", c["records_excluded"]],
+        ["Reports sought for retrieval", c["dbr_sought_reports"] + c["other_sought_reports"]],
+        ["Reports not retrieved",
+         c["dbr_notretrieved_reports"] + c["other_notretrieved_reports"]],
+        ["Reports assessed for eligibility", c["dbr_assessed"] + c["other_assessed"]],
+        *[[f"Reports excluded: {r['label']}", r["n"]]
+          for r in c["dbr_excluded"] + c["other_excluded"]],
+        ["Studies included in review", c["new_studies"]],
+    ]
+    note = ("<p class=\"note\">Provisional: some records still await a decision.</p>"
+            if c["provisional"] else "")
+    return note + _table(["Box", "n"], rows, {1}).replace("<table>", "<table class=\"flow\">")
+
+
+def _search_log(db: Database, protocol: Protocol) -> str:
+    rows = [[r["database_name"], r["interface"], r["mode"], r["started_at"], r["count"],
+             r["query"]] for r in db.query("SELECT * FROM search_runs ORDER BY run_id")]
+    rows += [[protocol.source_label_kind(b["source"])[0], f"export file ({b['format']})",
+              "import", b["created_at"], b["records"], b["file"]]
+             for b in db.query("SELECT * FROM batches WHERE kind = 'import' ORDER BY batch_id")]
+    return _table(["Source", "Interface", "Mode", "Date (UTC)", "Records", "Query or file"],
+                  rows, {4})
+
+
+def _included(db: Database) -> str:
+    extraction: dict[str, dict[str, str]] = {}
+    for row in db.query("SELECT * FROM extraction_rows ORDER BY table_name, row_key"):
+        data = json.loads(row["data"])
+        target = extraction.setdefault(row["record_id"], {})
+        for key, value in data.items():
+            if value:
+                target[key] = value
+    columns = sorted({k for data in extraction.values() for k in data})
+    rows = []
+    for r in db.query("SELECT record_id, title, authors, year, journal, doi, pmid FROM records "
+                      "WHERE status = ? ORDER BY year, record_id", [State.INCLUDED.value]):
+        authors = json.loads(r["authors"] or "[]")
+        first = f"{authors[0]} et al." if len(authors) > 1 else (authors[0] if authors else "")
+        cite = f"{first} {r['year'] or ''}. {r['title'] or '(no title)'} {r['journal'] or ''}"
+        data = extraction.get(r["record_id"], {})
+        rows.append([r["record_id"], cite.strip(), *[data.get(c, "") for c in columns]])
+    if not rows:
+        return "<p>No study is included yet.</p>"
+    return _table(["Record", "Study", *columns], rows)

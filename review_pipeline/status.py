@@ -1,0 +1,93 @@
+"""Where the review stands, in one screen; and the records exported as a table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from sqlite_utils import Database
+
+from . import db as store
+from .config import Protocol
+from .db import State
+from .prisma import as_template, counts
+from .screen import awaiting
+
+EXPORT_COLUMNS = (
+    "record_id", "source", "source_record_id", "pmid", "doi", "title", "year", "cluster_id",
+    "duplicate_of", "status", "status_reason", "dedup_rule", "branch", "source_file",
+    "authors", "journal", "volume", "issue", "pages", "language", "publication_types", "kind",
+)
+
+
+def status(db: Database, protocol: Protocol) -> dict[str, Any]:
+    """Records per source, duplicates, records per state, decisions pending, PRISMA."""
+    per_source = []
+    sql = ("SELECT source, branch, count(*) AS records, "
+           "sum(status = 'duplicate') AS duplicates FROM records GROUP BY source, branch "
+           "ORDER BY source")
+    for row in db.query(sql):
+        per_source.append({**row, "kept": row["records"] - row["duplicates"]})
+    states = store.counts_by(db, "status")
+    decisions = {f"{stage}-{reviewer}": n for stage, reviewer, n in db.execute(
+        "SELECT stage, reviewer, count(*) FROM decisions GROUP BY stage, reviewer "
+        "ORDER BY stage DESC, reviewer").fetchall()}
+    runs = [dict(r) for r in db.query(
+        "SELECT run_id, mode, database_name, started_at, count, records FROM search_runs "
+        "ORDER BY run_id")]
+    return {
+        "review": protocol.review.title,
+        "schema_version": store.schema_version(db),
+        "records": sum(states.values()),
+        "sources": per_source,
+        "duplicates": states.get(State.DUPLICATE, 0),
+        "clusters_with_duplicates": db.execute(
+            "SELECT count(*) FROM clusters WHERE size > 1").fetchone()[0],
+        "states": {s.value: states.get(s.value, 0) for s in State},
+        "awaiting": awaiting(db),
+        "decisions": decisions,
+        "search_runs": runs,
+        "prisma": as_template(counts(db, protocol)),
+    }
+
+
+def render_status(report: dict[str, Any]) -> str:
+    """The status as a short text screen."""
+    lines = [report["review"], ""]
+    lines.append(f"{'source':<16}{'branch':<11}{'records':>8}{'duplicates':>12}{'kept':>7}")
+    for s in report["sources"]:
+        lines.append(f"{s['source']:<16}{s['branch']:<11}{s['records']:>8}"
+                     f"{s['duplicates']:>12}{s['kept']:>7}")
+    lines += ["", f"records: {report['records']}   duplicates: {report['duplicates']} "
+              f"(in {report['clusters_with_duplicates']} clusters)", "", "records by state:"]
+    lines += [f"  {state:<14}{n:>6}" for state, n in report["states"].items()]
+    a = report["awaiting"]
+    lines += ["", "awaiting a decision:",
+              f"  title/abstract {a['title_abstract']:>5} "
+              f"(conflicts {a['title_abstract_conflicts']})",
+              f"  full text      {a['full_text']:>5} (conflicts {a['full_text_conflicts']})"]
+    if report["decisions"]:
+        lines += ["", "decisions loaded: " + ", ".join(f"{k} {v}" for k, v in
+                                                       report["decisions"].items())]
+    p = report["prisma"]
+    lines += ["", f"PRISMA: identified {p['database_results'] + p['register_results']}, "
+              f"duplicates {p['duplicates']}, automation {p['excluded_automatic']}, "
+              f"screened {p['records_screened']}, excluded {p['records_excluded']}, "
+              f"assessed {p['dbr_assessed'] + p['other_assessed']}, "
+              f"included {p['new_studies']}"
+              + (" (provisional)" if p["provisional"] else "")]
+    return "\n".join(lines)
+
+
+def export_records_csv(db: Database) -> str:
+    """One row per record, duplicates included, with cluster and state."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in db.query(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM records ORDER BY record_id"):
+        for key in ("authors", "publication_types"):
+            row[key] = "; ".join(json.loads(row[key] or "[]"))
+        writer.writerow(row)
+    return out.getvalue()
