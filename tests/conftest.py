@@ -1,0 +1,57 @@
+"""Shared fixtures: paths anchored to this file, fresh databases, a copy of the worked example."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from review_pipeline.config import Protocol, load_protocol
+from review_pipeline.db import open_db
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+FIXTURES = TESTS / "fixtures"
+EXAMPLE_PARTS = ("queries", "snapshot", "imports", "extracted")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test in an empty folder, so no default path finds the repository's files."""
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_db(tmp_path / "review.db")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the shipped POEMS worked example, as the working folder."""
+    folder = tmp_path / "project"
+    for part in EXAMPLE_PARTS:
+        shutil.copytree(ROOT / part, folder / part)
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("NCBI_EMAIL", raising=False)
+    monkeypatch.delenv("NCBI_API_KEY", raising=False)
+    monkeypatch.delenv("REVIEW_DB", raising=False)
+    monkeypatch.delenv("REVIEW_PROTOCOL", raising=False)
+    return folder
+
+
+@pytest.fixture
+def protocol(project: Path) -> Protocol:
+    return load_protocol(project / "queries" / "protocol.toml")

@@ -1,0 +1,151 @@
+"""The `review` command end to end on the shipped POEMS example, through click's CliRunner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from review_pipeline.cli import cli
+
+STAGES = ["fetch", "import", "dedup", "screen", "extract", "prisma", "report"]
+
+
+def review(*args: str, db: Path | None = None) -> Result:
+    prefix = ["--db", str(db)] if db else []
+    return CliRunner().invoke(cli, [*prefix, *args], catch_exceptions=False)
+
+
+def ok(*args: str, db: Path | None = None) -> str:
+    result = review(*args, db=db)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def done(project: Path) -> Path:
+    """The worked example run through every stage; returns the database path."""
+    db = project / "data" / "review.db"
+    for stage in STAGES:
+        ok(stage, db=db)
+    return db
+
+
+def test_the_whole_review_runs_and_prisma_equals_status(done: Path, project: Path) -> None:
+    status = json.loads(ok("status", "--json", db=done))
+    prisma = json.loads((project / "reports" / "prisma.json").read_text())
+    assert prisma == status["prisma"]
+    assert prisma["database_results"] == 233 and prisma["citations_results"] == 23
+    assert prisma["other_already_identified"] == 23 and prisma["provisional"] is False
+    assert prisma["excluded_automatic"] == 43
+    assert prisma["records_screened"] == 190
+    assert prisma["new_studies"] == 32
+    assert status["states"]["duplicate"] == 23 and status["records"] == 256
+    assert status["awaiting"] == {"title_abstract": 0, "title_abstract_conflicts": 0,
+                                  "full_text": 0, "full_text_conflicts": 0}
+    md = (project / "reports" / "prisma.md").read_text()
+    assert f"Records screened (n = {prisma['records_screened']})" in md
+    html = (project / "reports" / "index.html").read_text()
+    assert "Medical treatment of POEMS syndrome" in html and "J-POST" in html
+
+
+def test_every_stage_run_again_changes_nothing(done: Path, project: Path) -> None:
+    dump = "\n".join(sqlite3.connect(done).iterdump())
+    before = json.loads(ok("status", "--json", db=done))
+    out = {stage: ok(stage, db=done) for stage in STAGES}
+    assert "nothing new" in out["fetch"]
+    assert "imported before; skipped" in out["import"]
+    assert "0 changed" in out["dedup"] and "0 records moved" in out["screen"]
+    assert "0 cells changed" in out["extract"]
+    assert json.loads(ok("status", "--json", db=done)) == before
+    after = "\n".join(sqlite3.connect(done).iterdump())
+    assert after == dump
+
+
+def test_record_ids_survive_a_rebuild(done: Path, project: Path) -> None:
+    first = ok("export", "records", "--format", "csv", db=done)
+    rebuilt = project / "data" / "rebuilt.db"
+    for stage in STAGES[:5]:
+        ok(stage, db=rebuilt)
+    second = ok("export", "records", "--format", "csv", db=rebuilt)
+    assert first == second
+
+
+def test_export_records_has_the_promised_columns(done: Path, tmp_path: Path) -> None:
+    out = tmp_path / "records.csv"
+    assert "wrote 256 records" in ok("export", "records", "--out", str(out), db=done)
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 256
+    assert list(rows[0])[:10] == ["record_id", "source", "source_record_id", "pmid", "doi",
+                                  "title", "year", "cluster_id", "duplicate_of", "status"]
+    cit = next(r for r in rows if r["record_id"] == "citations:cit-02")
+    assert (cit["duplicate_of"], cit["cluster_id"], cit["status"]) == (
+        "pubmed:27496680", "pubmed:27496680", "duplicate")
+
+
+def test_status_text_fits_one_screen(done: Path) -> None:
+    text = ok("status", db=done)
+    assert len(text.splitlines()) < 40
+    assert "pubmed" in text and "included" in text and "awaiting a decision" in text
+
+
+def test_bad_input_exits_1_with_a_message_and_no_traceback(done: Path, project: Path) -> None:
+    sheet = project / "extracted" / "screening" / "ta-example.csv"
+    sheet.write_text(sheet.read_text().replace(",exclude,", ",exlcude,", 1))
+    result = CliRunner().invoke(cli, ["--db", str(done), "screen"])
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "ta-example.csv, line" in result.output
+    assert "'exlcude' is not one of include, exclude, maybe" in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_missing_protocol_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "--protocol",
+                                      str(tmp_path / "none.toml"), "screen"])
+    assert result.exit_code == 1
+    assert "protocol file does not exist" in result.output and "--protocol" in result.output
+
+
+@pytest.mark.parametrize("args", [["import", "--source", "embase"], ["fetch", "--nope"],
+                                  ["dedup", "--decisions"], ["no-such-command"]])
+def test_usage_errors_exit_2(args: list[str], project: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(project / "r.db"), *args])
+    assert result.exit_code == 2, result.output
+
+
+def test_import_of_an_undeclared_file_says_to_declare_it(project: Path,
+                                                         fixtures: Path) -> None:
+    out = ok("import", str(fixtures / "exports" / "asreview_scopus.ris"), "--source", "scopus",
+             db=project / "r.db")
+    assert "6 records, 6 new" in out and "is not in queries/protocol.toml" in out
+
+
+def test_db_option_and_environment(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEW_DB", str(project / "from-env.db"))
+    ok("fetch")
+    assert (project / "from-env.db").is_file()
+    ok("fetch", db=project / "from-option.db")
+    assert (project / "from-option.db").is_file()
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found += all_commands(command, (*prefix, name))
+    return found
+
+
+@pytest.mark.parametrize("path", [(), *all_commands(cli)])
+def test_every_help_says_what_and_gives_an_example(path: tuple[str, ...]) -> None:
+    output = ok(*path, "--help")
+    assert "Example:" in output
+    assert len(output.split("\n\n", 2)[1].strip()) > 20

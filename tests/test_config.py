@@ -1,0 +1,121 @@
+"""The protocol: the shipped one loads; every kind of mistake names file, key and expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from review_pipeline.config import Protocol, load_protocol, parse_protocol
+from review_pipeline.errors import ProtocolError
+
+MINIMAL = """
+[review]
+title = "T"
+question = "Q?"
+
+[search]
+database = "PubMed"
+query = "POEMS[tiab]"
+
+[eligibility]
+
+[[exclusion_reasons]]
+code = "wrong_population"
+label = "Wrong population"
+"""
+
+
+def parse(text: str, tmp_path: Path) -> Protocol:
+    return parse_protocol(text, tmp_path / "queries" / "protocol.toml")
+
+
+def test_shipped_protocol_loads_into_typed_objects(protocol: Protocol) -> None:
+    assert protocol.review.title.startswith("Medical treatment of POEMS syndrome")
+    assert '"POEMS Syndrome"[Mesh]' in protocol.search.query
+    assert (protocol.search.min_date, protocol.search.max_date) == ("1950/01/01", "2026/11/21")
+    assert protocol.search.snapshot is not None and protocol.search.snapshot.is_file()
+    assert [s.name for s in protocol.sources] == ["citations", "embase", "central"]
+    assert protocol.sources[0].branch == "other" and protocol.sources[1].branch == "databases"
+    assert protocol.sources[0].files[0].is_file()
+    assert "duplicate_report" in protocol.reason_codes
+    rules = {r.id: r for r in protocol.eligibility.rules}
+    assert rules["secondary-literature"].automatic and rules["secondary-literature"].verdict == (
+        "exclude")
+    assert not rules["case-report"].automatic
+
+
+def test_minimal_protocol_fills_defaults(tmp_path: Path) -> None:
+    p = parse(MINIMAL, tmp_path)
+    assert p.search.date_field == "pdat" and p.search.snapshot is None
+    assert p.sources == () and p.eligibility.rules == ()
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    pytest.param(('[review]\n', '[review]\ncolour = "blue"\n'),
+                 "key 'review.colour': unknown key; expected one of: title, question",
+                 id="unknown-key"),
+    pytest.param(('title = "T"\n', 'title = 3\n'),
+                 "key 'review.title': expected a string, got 3 (an integer)", id="wrong-type"),
+    pytest.param(('question = "Q?"\n', ''),
+                 "key 'review.question': missing; expected a string", id="missing-field"),
+    pytest.param(('query = "POEMS[tiab]"\n', 'query = "POEMS[tiab]"\nmin_date = "2020"\n'),
+                 "PubMed needs min_date and max_date together", id="half-date-range"),
+    pytest.param(('query = "POEMS[tiab]"\n', 'query = "POEMS[tiab]"\nmin_date = "20/1/1"\n'
+                  'max_date = "2021"\n'),
+                 "key 'search.min_date': expected YYYY, YYYY/MM or YYYY/MM/DD; got '20/1/1'",
+                 id="bad-date"),
+    pytest.param(('query = "POEMS[tiab]"\n', 'query = "  "\n'),
+                 "key 'search.query': expected the search string", id="empty-query"),
+    pytest.param(('[eligibility]\n', '[eligibility]\nrules = "none"\n'),
+                 "key 'eligibility.rules': expected a list of tables", id="rules-not-tables"),
+    pytest.param(('[[exclusion_reasons]]', '[[sources]]\nname = "embase"\nlabel = "Embase"\n'
+                  'kind = "library"\n\n[[exclusion_reasons]]'),
+                 "key 'sources[0].kind': expected one of database, register", id="bad-kind"),
+    pytest.param(('[[exclusion_reasons]]', '[[sources]]\nname = "pubmed"\nlabel = "P"\n'
+                  'kind = "database"\n\n[[exclusion_reasons]]'),
+                 "'pubmed' is the [search] source", id="reserved-source-name"),
+    pytest.param(('[eligibility]\n', '[eligibility]\n[[eligibility.rules]]\nid = "r"\n'
+                  'description = "d"\nverdict = "exclude"\nreason = "nope"\nterms = ["x"]\n'),
+                 "an exclude rule needs a reason code from [[exclusion_reasons]] "
+                 "(wrong_population); got 'nope'", id="unknown-reason"),
+    pytest.param(('[eligibility]\n', '[eligibility]\n[[eligibility.rules]]\nid = "r"\n'
+                  'description = "d"\nverdict = "include"\n'),
+                 "a rule needs at least one condition", id="rule-without-condition"),
+    pytest.param(('[eligibility]\n', '[eligibility]\n[[eligibility.rules]]\nid = "r"\n'
+                  'description = "d"\nverdict = "include"\nautomatic = true\nterms = ["x"]\n'),
+                 "only exclude rules can act without a human look", id="automatic-include"),
+    pytest.param(('code = "wrong_population"', 'code = "Wrong Population"'),
+                 "expected a lower-case code", id="bad-reason-code"),
+])
+def test_mistakes_name_file_key_and_expectation(edit: tuple[str, str], expected: str,
+                                                tmp_path: Path) -> None:
+    old, new = edit
+    assert old in MINIMAL
+    with pytest.raises(ProtocolError) as caught:
+        parse(MINIMAL.replace(old, new, 1), tmp_path)
+    message = str(caught.value)
+    assert expected in message
+    assert str(tmp_path / "queries" / "protocol.toml") in message
+    assert "To fix:" in message
+
+
+def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
+    with pytest.raises(ProtocolError, match=r"not valid TOML: .*line 3"):
+        parse('[review]\ntitle = "T"\nquestion = \n', tmp_path)
+
+
+def test_missing_and_non_utf8_protocol_files(tmp_path: Path) -> None:
+    with pytest.raises(ProtocolError, match="the protocol file does not exist"):
+        load_protocol(tmp_path / "nope.toml")
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(MINIMAL.replace('"T"', '"Caf\xe9"').encode("latin-1"))
+    with pytest.raises(ProtocolError, match="not UTF-8"):
+        load_protocol(bad)
+
+
+def test_paths_resolve_against_the_project_folder(tmp_path: Path) -> None:
+    text = MINIMAL.replace('query = "POEMS[tiab]"\n',
+                           'query = "POEMS[tiab]"\nsnapshot = "snapshot/s.jsonl"\n')
+    p = parse(text, tmp_path)
+    assert p.search.snapshot == tmp_path.resolve() / "snapshot" / "s.jsonl"

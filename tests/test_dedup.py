@@ -1,0 +1,158 @@
+"""dedup: exact keys, vetoes, reviewer decisions, marking without deleting, idempotence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from review_pipeline import db as store
+from review_pipeline.db import State
+from review_pipeline.dedup import Entry, PairDecision, choose_kept, dedup, find_clusters
+from review_pipeline.errors import InputError
+from review_pipeline.records import Record
+
+
+def entry(rid: str, **fields: object) -> Entry:
+    base: dict[str, object] = dict(record_id=rid, source=rid.split(":")[0], branch="databases",
+                                   status="identified", kind="journal_article", pmid="", doi="",
+                                   title="", year=None, journals=(), volume="", pages="",
+                                   filled=0)
+    base.update(fields)
+    return Entry(**base)  # type: ignore[arg-type]
+
+
+def groups(entries: list[Entry], decisions: tuple[PairDecision, ...] = ()) -> list[list[str]]:
+    clusters, _ = find_clusters(entries, decisions)
+    return sorted(sorted(m) for m in clusters.values() if len(m) > 1)
+
+
+LONG = "Lenalidomide and dexamethasone for relapsed POEMS syndrome"
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    pytest.param({"pmid": "1"}, {"pmid": "1"}, True, id="same-pmid"),
+    pytest.param({"doi": "10.1/x"}, {"doi": "10.1/x"}, True, id="same-doi"),
+    pytest.param({"journals": ("blood",), "volume": "117", "pages": "6445-6451", "year": 2011},
+                 {"journals": ("blood",), "volume": "117", "pages": "6445", "year": 2011},
+                 True, id="same-citation"),
+    pytest.param({"title": LONG, "year": 2015}, {"title": LONG.upper() + ".", "year": 2015},
+                 True, id="same-title-and-year"),
+    pytest.param({"title": LONG, "year": 2015}, {"title": LONG, "year": 2016}, False,
+                 id="title-other-year"),
+    pytest.param({"title": "[POEMS syndrome]", "year": 1997},
+                 {"title": "POEMS syndrome.", "year": 1997}, False, id="short-generic-title"),
+    pytest.param({"title": LONG, "year": 2015, "pmid": "1"},
+                 {"title": LONG, "year": 2015, "pmid": "2"}, False, id="different-pmids"),
+    pytest.param({"title": LONG, "year": 2015, "doi": "10.1/a"},
+                 {"title": LONG, "year": 2015, "doi": "10.1/b"}, False, id="different-dois"),
+    pytest.param({"title": LONG, "year": 2015, "kind": "conference_abstract"},
+                 {"title": LONG, "year": 2015}, False, id="abstract-vs-article"),
+])
+def test_rules_and_vetoes(a: dict[str, object], b: dict[str, object], same: bool) -> None:
+    found = groups([entry("x:1", **a), entry("y:1", **b)])
+    assert found == ([["x:1", "y:1"]] if same else [])
+
+
+def test_a_chain_cannot_join_two_conflicting_records() -> None:
+    a = entry("a:1", pmid="1", title=LONG, year=2015)
+    b = entry("b:1", pmid="2", title=LONG, year=2015)
+    c = entry("c:1", title=LONG, year=2015)
+    found = groups([a, b, c])
+    assert len(found) == 1 and "c:1" in found[0] and len(found[0]) == 2
+
+
+def test_reviewer_same_overrides_and_different_keeps_apart() -> None:
+    a = entry("a:1", pmid="1")
+    b = entry("b:1", pmid="2")
+    c = entry("c:1", pmid="3", title=LONG, year=2015)
+    d = entry("d:1", title=LONG, year=2015)
+    found = groups([a, b, c, d], (PairDecision("a:1", "b:1", True, "f, line 2"),
+                                  PairDecision("c:1", "d:1", False, "f, line 3")))
+    assert found == [["a:1", "b:1"]]
+
+
+def test_contradictory_reviewer_rows_are_an_error() -> None:
+    a, b, c = entry("a:1"), entry("b:1"), entry("c:1")
+    with pytest.raises(InputError, match="marked the same, but other rows"):
+        find_clusters([a, b, c], (PairDecision("a:1", "b:1", True, "f, line 2"),
+                                  PairDecision("b:1", "c:1", False, "f, line 3"),
+                                  PairDecision("a:1", "c:1", True, "f, line 4")))
+
+
+def test_the_kept_record_follows_state_branch_preference_and_completeness() -> None:
+    pubmed = entry("pubmed:1", filled=3)
+    embase = entry("embase:1", source="embase", filled=9)
+    cited = entry("citations:1", source="citations", branch="other", filled=10)
+    assert choose_kept([embase, pubmed, cited], ("pubmed",)).record_id == "pubmed:1"
+    assert choose_kept([embase, cited], ("pubmed",)).record_id == "embase:1"
+    screened = entry("embase:2", source="embase", status="screened")
+    assert choose_kept([pubmed, screened], ("pubmed",)).record_id == "embase:2"
+
+
+def load(db: Database, source: str, branch: str, records: list[Record]) -> None:
+    store.add_batch(db, records, kind="import", source=source, branch=branch, file=source,
+                    sha256=source, fmt="ris")
+
+
+def test_duplicates_are_marked_not_deleted_and_reruns_change_nothing(db: Database) -> None:
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, doi="10.1/a"),
+                                     Record("2", title="Other paper on POEMS treatment")])
+    load(db, "embase", "databases", [Record("E1", title=LONG.lower(), year=2015)])
+    first = dedup(db)
+    assert (first.records, first.clusters, first.duplicates) == (3, 2, 1)
+    row = next(db.query("SELECT * FROM records WHERE record_id = 'embase:E1'"))
+    assert (row["status"], row["duplicate_of"], row["cluster_id"], row["dedup_rule"]) == (
+        "duplicate", "pubmed:1", "pubmed:1", "title_year")
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 3
+    audits = db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    again = dedup(db)
+    assert again.changed == 0
+    assert db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == audits
+
+
+def test_a_split_by_the_reviewer_returns_the_record(db: Database, tmp_path: Path) -> None:
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015)])
+    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015)])
+    dedup(db)
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text("record_id,other_record_id,decision,note\n"
+                         "embase:E1,pubmed:1,different,a reply with the same title\n")
+    dedup(db, decisions_file=decisions)
+    row = next(db.query("SELECT * FROM records WHERE record_id = 'embase:E1'"))
+    assert (row["status"], row["duplicate_of"]) == ("identified", None)
+
+
+def test_a_screened_record_keeps_its_place_when_its_duplicate_is_found(
+        db: Database, tmp_path: Path) -> None:
+    load(db, "pubmed", "databases", [Record("1", title="A first title about POEMS care")])
+    load(db, "embase", "databases", [Record("E1", title="Another title about POEMS care")])
+    dedup(db)
+    store.set_state(db, "embase:E1", State.SCREENED)
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text("record_id,other_record_id,decision,note\nembase:E1,pubmed:1,same,\n")
+    dedup(db, decisions_file=decisions)
+    states = dict(db.execute("SELECT record_id, status FROM records").fetchall())
+    assert states == {"pubmed:1": "duplicate", "embase:E1": "screened"}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("record_id,other_record_id,decision,note\nx:1,pubmed:1,same,\n", "no record 'x:1'"),
+    ("record_id,other_record_id,decision,note\npubmed:1,pubmed:1,same,\n", "with itself"),
+    ("record_id,other_record_id,decision,note\npubmed:1,embase:E1,maybe,\n",
+     "'maybe' is not 'same' or 'different'"),
+    ("record_id,decision\npubmed:1,same\n", r"columns \['other_record_id', 'note'\]"),
+])
+def test_bad_decision_rows_change_nothing(db: Database, tmp_path: Path, body: str,
+                                          message: str) -> None:
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015)])
+    load(db, "embase", "databases", [Record("E1", title="Something else entirely here")])
+    dedup(db)
+    before = list(db.execute("SELECT record_id, status, duplicate_of FROM records"))
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text(body)
+    with pytest.raises(InputError, match=message) as caught:
+        dedup(db, decisions_file=decisions)
+    assert "decisions.csv, line" in str(caught.value)
+    assert list(db.execute("SELECT record_id, status, duplicate_of FROM records")) == before

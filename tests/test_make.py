@@ -1,0 +1,97 @@
+"""The Makefile's chain of file targets, driven with a stand-in `review` that logs its calls."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import EXAMPLE_PARTS, ROOT
+
+FAKE_REVIEW = """#!/bin/sh
+echo "$1" >> "$REVIEW_LOG"
+case "$1" in
+  prisma) mkdir -p "$3" && touch "$3/prisma.json" "$3/prisma.md" ;;
+  report) mkdir -p "$3" && touch "$3/index.html" ;;
+esac
+"""
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    folder = tmp_path / "checkout"
+    for part in (*EXAMPLE_PARTS, "review_pipeline"):
+        shutil.copytree(ROOT / part, folder / part,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(ROOT / name, folder / name)
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / ".review_pipeline-installed").touch()
+    review = venv / "bin" / "review"
+    review.write_text(FAKE_REVIEW)
+    review.chmod(0o755)
+    return folder
+
+
+def make(checkout: Path, *targets: str) -> tuple[list[str], str]:
+    log = checkout.parent / "calls.log"
+    log.unlink(missing_ok=True)
+    env = {**os.environ, "VIRTUAL_ENV": str(checkout.parent / "venv"), "REVIEW_LOG": str(log)}
+    done = subprocess.run(["make", "--no-print-directory", *targets], cwd=checkout, env=env,
+                          capture_output=True, text=True, check=True)
+    calls = log.read_text().split() if log.exists() else []
+    return calls, done.stdout + done.stderr
+
+
+def edit(path: Path) -> None:
+    """Give a file a modification time safely after every stamp."""
+    later = time.time() + 5
+    os.utime(path, (later, later))
+
+
+def test_all_runs_every_stage_once_then_nothing(checkout: Path) -> None:
+    calls, _ = make(checkout, "all")
+    assert calls == ["fetch", "import", "dedup", "screen", "extract", "prisma", "report"]
+    calls, output = make(checkout, "all")
+    assert calls == [] and "Nothing to be done" in output
+
+
+@pytest.mark.parametrize(("edited", "rerun"), [
+    ("extracted/extraction/studies.csv", ["extract", "prisma"]),
+    ("extracted/screening/ft-example.csv", ["screen", "extract", "prisma"]),
+    ("extracted/dedup/decisions.csv", ["dedup", "screen", "extract", "prisma"]),
+    ("imports/citation_searching.ris", ["import", "dedup", "screen", "extract", "prisma"]),
+])
+def test_an_edit_reruns_only_what_depends_on_it(checkout: Path, edited: str,
+                                                rerun: list[str]) -> None:
+    make(checkout, "all")
+    edit(checkout / edited)
+    calls, _ = make(checkout, "prisma")
+    assert calls == rerun
+
+
+def test_clean_keeps_queries_extracted_and_raw(checkout: Path) -> None:
+    (checkout / "raw" / "pubmed").mkdir(parents=True)
+    (checkout / "raw" / "pubmed" / "kept.xml").write_text("<x/>")
+    make(checkout, "all")
+    before = sorted(p.relative_to(checkout) for p in checkout.rglob("*")
+                    if p.parts[len(checkout.parts)] in ("queries", "extracted", "raw"))
+    make(checkout, "clean")
+    assert not (checkout / "data").exists() and not (checkout / "reports").exists()
+    after = sorted(p.relative_to(checkout) for p in checkout.rglob("*")
+                   if p.parts[len(checkout.parts)] in ("queries", "extracted", "raw"))
+    assert after == before
+
+
+def test_help_lists_the_stage_targets(checkout: Path) -> None:
+    _, output = make(checkout, "help")
+    for target in ("all", "fetch", "import", "dedup", "screen", "extract", "prisma", "report",
+                   "test", "bench", "clean"):
+        assert f"\n{target} " in "\n" + output
