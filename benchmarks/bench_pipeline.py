@@ -1,0 +1,186 @@
+"""Benchmarks for `make bench`: time, throughput and memory of each stage, printed as tables.
+
+1. The POEMS worked example, every stage, from an empty database.
+2. PubMed XML parsing speed on the real fixtures in tests/.
+3. dedup and screen at scale on the labelled ASySD sets in ../shared/data/dedup (skipped,
+   with a note, when that folder is absent), with the pairwise accuracy of the current
+   exact-key rules against the gold clusters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import lzma
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from review_pipeline import db as store
+from review_pipeline.config import load_protocol
+from review_pipeline.dedup import dedup
+from review_pipeline.extract import extract
+from review_pipeline.fetch import fetch
+from review_pipeline.import_ import import_protocol_sources
+from review_pipeline.prisma import prisma
+from review_pipeline.records import Record, expand_pages, normalize_doi, parse_year
+from review_pipeline.report import report
+from review_pipeline.screen import screen
+from review_pipeline.sources.pubmed_xml import parse_file
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+ASYSD = ("asysd_diabetes", "asysd_neuroimaging", "asysd_cardiac", "asysd_depression")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def timed(rows: list[list[Any]], label: str, items: int) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - start
+    rate = f"{items / seconds:,.0f}" if seconds > 0 and items else "-"
+    rows.append([label, f"{items:,}", f"{seconds:.3f}", rate, f"{peak_mb():,.0f}"])
+
+
+def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(x).rjust(w) if i else str(x).ljust(w)
+                        for i, (x, w) in enumerate(zip(row, widths, strict=True))))
+
+
+def bench_worked_example() -> None:
+    rows: list[list[Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for part in ("queries", "snapshot", "imports", "extracted"):
+            shutil.copytree(ROOT / part, work / part)
+        protocol = load_protocol(work / "queries" / "protocol.toml")
+        db = store.open_db(work / "data" / "review.db")
+        extracted = work / "extracted"
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("fetch (snapshot)", lambda: fetch(db, protocol, offline=True, raw_dir=work / "raw")),
+            ("import", lambda: import_protocol_sources(db, protocol)),
+            ("dedup", lambda: dedup(db, decisions_file=extracted / "dedup" / "decisions.csv")),
+            ("screen", lambda: screen(db, protocol, extracted / "screening")),
+            ("extract", lambda: extract(db, extracted / "extraction")),
+            ("prisma", lambda: prisma(db, protocol, work / "reports")),
+            ("report", lambda: report(db, protocol, work / "reports")),
+        ]
+        total = time.perf_counter()
+        for label, step in steps:
+            with timed(rows, label, 256):
+                step()
+        rows.append(["all stages", "256", f"{time.perf_counter() - total:.3f}", "-",
+                     f"{peak_mb():,.0f}"])
+    table("1. POEMS worked example, empty database to report",
+          ["stage", "records", "seconds", "records/s", "peak RSS MB"], rows)
+
+
+def bench_parse() -> None:
+    rows: list[list[Any]] = []
+    files = sorted((ROOT / "tests" / "fixtures" / "pubmed").glob("pubmed2*_sample.xml.gz"))
+    files.append(ROOT / "tests" / "fixtures" / "exports" / "asreview_pubmed.xml")
+    rounds = 20
+    count = sum(len(parse_file(f).records) for f in files) * rounds
+    with timed(rows, f"{len(files)} files x {rounds}", count):
+        for _ in range(rounds):
+            for path in files:
+                parse_file(path)
+    table("2. PubMed XML parsing (tests/fixtures)",
+          ["input", "records", "seconds", "records/s", "peak RSS MB"], rows)
+
+
+def asysd_records(folder: Path) -> Iterator[Record]:
+    """The set's bib-dedupe style CSV rows as Records (the CSV importer is issue 4's)."""
+    csv.field_size_limit(1 << 24)
+    for path in sorted(folder.glob("records_pre_merged*.csv.xz")):
+        with lzma.open(path, "rt", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                authors = [a.strip() for a in (row.get("author") or "").split(" and ")]
+                yield Record(
+                    source_record_id=row["ID"], title=row.get("title") or "",
+                    abstract=row.get("abstract") or "", authors=[a for a in authors if a],
+                    year=parse_year(row.get("year")), journal=row.get("journal") or "",
+                    volume=row.get("volume") or "", issue=row.get("number") or "",
+                    pages=expand_pages(row.get("pages")), doi=normalize_doi(row.get("doi")),
+                )
+
+
+def gold_pairs(folder: Path) -> set[frozenset[str]]:
+    pairs: set[frozenset[str]] = set()
+    with (folder / "merged_record_ids.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            ids = [f"asysd:{i}" for i in row["merged_ids"].split(";")]
+            pairs |= {frozenset(p) for p in combinations(ids, 2)}
+    return pairs
+
+
+def bench_scale(protocol_path: Path) -> None:
+    if not SHARED.is_dir():
+        print(f"\n3. dedup at scale: skipped, {SHARED} is absent (it holds the labelled "
+              "ASySD sets)")
+        return
+    protocol = load_protocol(protocol_path)
+    rows: list[list[Any]] = []
+    accuracy: list[list[Any]] = []
+    for name in ASYSD:
+        folder = SHARED / "dedup" / name
+        records = list(asysd_records(folder))
+        with tempfile.TemporaryDirectory() as tmp:
+            db = store.open_db(Path(tmp) / "r.db")
+            with timed(rows, f"{name}: load", len(records)), db.atomic():
+                store.add_batch(db, records, kind="import", source="asysd",
+                                branch="databases", file=name, sha256=name, fmt="csv")
+            with timed(rows, f"{name}: dedup", len(records)):
+                result = dedup(db, decisions_file=Path(tmp) / "none.csv")
+            with timed(rows, f"{name}: dedup again", len(records)):
+                again = dedup(db, decisions_file=Path(tmp) / "none.csv")
+            assert again.changed == 0
+            with timed(rows, f"{name}: screen (rules)", len(records)):
+                screen(db, protocol, Path(tmp) / "no-sheets")
+            clusters: dict[str, list[str]] = {}
+            for rid, cid in db.execute("SELECT record_id, cluster_id FROM records"):
+                clusters.setdefault(cid, []).append(rid)
+            found = {frozenset(p) for members in clusters.values()
+                     for p in combinations(members, 2)}
+            gold = gold_pairs(folder)
+            true = len(found & gold)
+            accuracy.append([name, f"{len(records):,}", f"{result.duplicates:,}",
+                             f"{true / len(found):.4f}" if found else "-",
+                             f"{true / len(gold):.4f}", f"{len(found - gold):,}"])
+            db.close()
+    table("3. dedup and screen at scale (ASySD sets, ../shared/data/dedup)",
+          ["step", "records", "seconds", "records/s", "peak RSS MB"], rows)
+    table("   accuracy of the exact-key rules (pairwise, against the gold clusters)",
+          ["set", "records", "marked duplicate", "precision", "recall", "false pairs"],
+          accuracy)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skip-scale", action="store_true", help="Skip the ASySD sets.")
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
+    bench_worked_example()
+    bench_parse()
+    if not args.skip_scale:
+        bench_scale(ROOT / "queries" / "protocol.toml")
+
+
+if __name__ == "__main__":
+    main()
