@@ -69,6 +69,26 @@ class _Context:
 pass_ctx = click.make_pass_decorator(_Context)
 
 
+def _override(field: str) -> Callable[[click.Context, click.Parameter, Path | None], None]:
+    def callback(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+        # The group's callback has made the context before a command's options are parsed.
+        obj = ctx.find_object(_Context)
+        if value is not None and obj is not None:
+            setattr(obj, field, value)
+    return callback
+
+
+def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--db and --protocol after the command name too (``review status --db x.db``)."""
+    for name, field, help_text in (
+            ("--protocol", "protocol_path", "The review protocol (overrides the global one)."),
+            ("--db", "db_path", "The review database (overrides the global one).")):
+        command = click.option(name, type=click.Path(dir_okay=False, path_type=Path),
+                               expose_value=False, callback=_override(field),
+                               help=help_text)(command)
+    return command
+
+
 @click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="review")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -105,6 +125,7 @@ def _echo_lines(lines: list[str]) -> None:
               default=Path("raw"), show_default=True, help="Where raw responses are kept.")
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=200, show_default=True,
               help="PMIDs per EFetch request.")
+@common_options
 @pass_ctx
 def fetch(obj: _Context, offline: bool, query: str | None, base_url: str, raw_dir: Path,
           batch_size: int) -> None:
@@ -139,6 +160,7 @@ def fetch(obj: _Context, offline: bool, query: str | None, base_url: str, raw_di
 @click.option("--source", help="Name of the source the file comes from (e.g. embase).")
 @click.option("--format", "fmt", type=click.Choice(["auto", *formats()]), default="auto",
               show_default=True, help="The file's format; auto reads it from the content.")
+@common_options
 @pass_ctx
 def import_(obj: _Context, file: Path | None, source: str | None, fmt: str) -> None:
     """Import export files from other databases.
@@ -185,6 +207,7 @@ def _echo_import(result: ImportResult) -> None:
 @click.option("--decisions", type=click.Path(dir_okay=False, path_type=Path),
               default=DEDUP_DECISIONS, show_default=True,
               help="A reviewer's same/different pairs, which override the rules.")
+@common_options
 @pass_ctx
 def dedup_(obj: _Context, prefer: str, decisions: Path) -> None:
     """Find duplicate records and link them; nothing is deleted.
@@ -198,7 +221,9 @@ def dedup_(obj: _Context, prefer: str, decisions: Path) -> None:
         review dedup --prefer pubmed,embase
     """
     preference = tuple(p.strip() for p in prefer.split(",") if p.strip())
-    result = run_dedup(obj.db(), preference=preference, decisions_file=decisions)
+    with _progress("dedup", "cluster") as progress:
+        result = run_dedup(obj.db(), preference=preference, decisions_file=decisions,
+                           on_progress=progress)
     rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.by_rule.items())) or "none"
     click.echo(f"dedup: {result.records} records in {result.clusters} clusters; "
                f"{result.duplicates} duplicates (by rule: {rules}); {result.changed} changed")
@@ -208,6 +233,7 @@ def dedup_(obj: _Context, prefer: str, decisions: Path) -> None:
 @click.option("--decisions", type=click.Path(file_okay=False, path_type=Path),
               default=SCREENING_FOLDER, show_default=True,
               help="Folder of reviewers' sheets <stage>-<reviewer>.csv.")
+@common_options
 @pass_ctx
 def screen_(obj: _Context, decisions: Path) -> None:
     """Apply the protocol's eligibility rules and the reviewers' decisions.
@@ -216,7 +242,8 @@ def screen_(obj: _Context, decisions: Path) -> None:
     Example:
         review screen --decisions extracted/screening
     """
-    result = run_screen(obj.db(), obj.protocol(), decisions)
+    with _progress("screen", "record") as progress:
+        result = run_screen(obj.db(), obj.protocol(), decisions, on_progress=progress)
     states = ", ".join(f"{k} {v}" for k, v in result.states.items())
     click.echo(f"screen: {result.decisions} decisions; {result.changed} records moved")
     click.echo(f"  states: {states}")
@@ -228,6 +255,7 @@ def screen_(obj: _Context, decisions: Path) -> None:
 @click.option("--tables", type=click.Path(file_okay=False, path_type=Path),
               default=EXTRACTION_FOLDER, show_default=True,
               help="Folder of extraction tables <table>.csv.")
+@common_options
 @pass_ctx
 def extract_(obj: _Context, tables: Path) -> None:
     """Validate the extraction tables and load them into the database.
@@ -245,6 +273,7 @@ def extract_(obj: _Context, tables: Path) -> None:
 @cli.command(name="prisma")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_OUT, show_default=True, help="Where to write the flow.")
+@common_options
 @pass_ctx
 def prisma_(obj: _Context, out_dir: Path) -> None:
     """Derive the PRISMA 2020 flow from the data, check it, write prisma.json and .md.
@@ -265,6 +294,7 @@ def prisma_(obj: _Context, out_dir: Path) -> None:
 @cli.command(name="report")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
               default=DEFAULT_OUT, show_default=True, help="Where to write index.html.")
+@common_options
 @pass_ctx
 def report_(obj: _Context, out_dir: Path) -> None:
     """Write the review as one self-contained HTML page.
@@ -278,6 +308,7 @@ def report_(obj: _Context, out_dir: Path) -> None:
 
 @cli.command(name="status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@common_options
 @pass_ctx
 def status_(obj: _Context, as_json: bool) -> None:
     """Show records per source, duplicates, states, pending decisions and PRISMA counts.
@@ -305,6 +336,7 @@ def export() -> None:
               help="Output format.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
+@common_options
 @pass_ctx
 def export_records(obj: _Context, fmt: str, out: Path | None) -> None:
     """Every record, duplicates included, with its cluster and state.

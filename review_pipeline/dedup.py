@@ -22,7 +22,6 @@ joins two records whatever their fields say, ``different`` keeps them apart.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -36,7 +35,9 @@ from sqlite_utils import Database
 from . import db as store
 from .db import State
 from .errors import InputError
+from .progress import Progress, tracked
 from .records import first_page, journal_key, title_key
+from .sheets import read_sheet
 
 RULES = ("pmid", "doi", "citation", "title_year")
 DEFAULT_DECISIONS = Path("extracted/dedup/decisions.csv")
@@ -237,25 +238,24 @@ def read_pair_decisions(path: Path, known: set[str]) -> list[PairDecision]:
     if not path.is_file():
         return []
     problems, out = [], []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in PAIR_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"columns {missing} are missing", where=f"{path}, line 1",
-                             fix=f"the columns are {', '.join(PAIR_COLUMNS)}")
-        for row in reader:
-            where = f"{path}, line {reader.line_num}"
-            a, b = (row["record_id"] or "").strip(), (row["other_record_id"] or "").strip()
-            value = (row["decision"] or "").strip().lower()
-            unknown = [r for r in (a, b) if r not in known]
-            if unknown:
-                problems.append(f"{where}: no record {unknown[0]!r} in the review")
-            elif a == b:
-                problems.append(f"{where}: a record cannot be paired with itself")
-            elif value not in ("same", "different"):
-                problems.append(f"{where}: decision {value!r} is not 'same' or 'different'")
-            else:
-                out.append(PairDecision(a, b, value == "same", where))
+    sheet = read_sheet(path)
+    missing = [c for c in PAIR_COLUMNS if c not in sheet.header]
+    if missing:
+        raise InputError(f"columns {missing} are missing", where=f"{path}, line 1",
+                         fix=f"the columns are {', '.join(PAIR_COLUMNS)}")
+    for row in sheet.rows:
+        where = f"{path}, line {row.line}"
+        a, b = row.values["record_id"], row.values["other_record_id"]
+        value = row.values["decision"].lower()
+        unknown = [r for r in (a, b) if r not in known]
+        if unknown:
+            problems.append(f"{where}: no record {unknown[0]!r} in the review")
+        elif a == b:
+            problems.append(f"{where}: a record cannot be paired with itself")
+        elif value not in ("same", "different"):
+            problems.append(f"{where}: decision {value!r} is not 'same' or 'different'")
+        else:
+            out.append(PairDecision(a, b, value == "same", where))
     if problems:
         raise InputError("the dedup decisions cannot be used; nothing was changed:\n  "
                          + "\n  ".join(problems), fix=f"correct those rows in {path}")
@@ -263,7 +263,8 @@ def read_pair_decisions(path: Path, known: set[str]) -> list[PairDecision]:
 
 
 def dedup(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
-          decisions_file: Path = DEFAULT_DECISIONS) -> DedupResult:
+          decisions_file: Path = DEFAULT_DECISIONS,
+          on_progress: Progress | None = None) -> DedupResult:
     """Recompute duplicate clusters and bring every record's links and state in line."""
     entries = load_entries(db)
     by_id = {e.record_id: e for e in entries}
@@ -272,7 +273,7 @@ def dedup(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
     changed, duplicates, by_rule = 0, 0, Counter[str]()
     cluster_rows = []
     with db.atomic():
-        for members in clusters.values():
+        for members in tracked(clusters.values(), len(clusters), on_progress):
             kept = choose_kept([by_id[m] for m in members], preference)
             rules = sorted({rule_of[m] for m in members if m in rule_of})
             cluster_rows.append({"cluster_id": kept.record_id, "kept_record_id": kept.record_id,

@@ -8,7 +8,6 @@ Every file is checked before anything is written; each changed cell is audited.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlite_utils import Database
 from . import db as store
 from .db import State
 from .errors import InputError
+from .sheets import read_sheet
 
 DEFAULT_FOLDER = Path("extracted/extraction")
 _TABLE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -81,45 +81,42 @@ def read_tables(folder: Path, included: set[str], known: set[str]) -> list[Row]:
 
 def _read_table(path: Path, table: str, included: set[str], known: set[str],
                 problems: list[str]) -> list[Row]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        if "record_id" not in header:
-            problems.append(f"{path}, line 1: no record_id column (columns: {header})")
-            return []
-        blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
-        if blank:
-            problems.append(f"{path}, line 1: column {blank[0]} has no name")
-            return []
-        out: list[Row] = []
-        seen: dict[tuple[str, str], int] = {}
-        for data in reader:
-            line = reader.line_num
-            if None in data:
-                problems.append(f"{path}, line {line}: more cells than columns")
-                continue
-            values = {k: (v or "").strip() for k, v in data.items()}
-            record_id = values.pop("record_id")
-            row_key = values.pop("row", "") or "1"
-            where = f"{path}, line {line}"
-            if not record_id:
-                problems.append(f"{where}: record_id is empty")
-                continue
-            if record_id not in known:
-                problems.append(f"{where}: no record '{record_id}' in the review")
-            elif record_id not in included:
-                problems.append(f"{where}: record '{record_id}' is not an included study; "
-                                "remove the row or include the record at full text")
-            if (record_id, row_key) in seen:
-                problems.append(f"{where}: record '{record_id}' row '{row_key}' is already on "
-                                f"line {seen[(record_id, row_key)]}; give each row a distinct "
-                                "'row' value")
-            seen[(record_id, row_key)] = line
-            for column, value in values.items():
-                if (why := check_value(column, value)):
-                    problems.append(f"{where}, column {column}: '{value}' {why}")
-            out.append(Row(table, record_id, row_key, values, str(path), line))
-        return out
+    sheet = read_sheet(path)
+    if "record_id" not in sheet.header:
+        problems.append(f"{path}, line 1: no record_id column (columns: {sheet.header})")
+        return []
+    blank = [i + 1 for i, name in enumerate(sheet.header) if not name]
+    if blank:
+        problems.append(f"{path}, line 1: column {blank[0]} has no name")
+        return []
+    out: list[Row] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row in sheet.rows:
+        where = f"{path}, line {row.line}"
+        if row.extra_cells:
+            problems.append(f"{where}: more cells than columns")
+            continue
+        values = dict(row.values)
+        record_id = values.pop("record_id")
+        row_key = values.pop("row", "") or "1"
+        if not record_id:
+            problems.append(f"{where}: record_id is empty")
+            continue
+        if record_id not in known:
+            problems.append(f"{where}: no record '{record_id}' in the review")
+        elif record_id not in included:
+            problems.append(f"{where}: record '{record_id}' is not an included study; "
+                            "remove the row or include the record at full text")
+        if (record_id, row_key) in seen:
+            problems.append(f"{where}: record '{record_id}' row '{row_key}' is already on "
+                            f"line {seen[(record_id, row_key)]}; give each row a distinct "
+                            "'row' value")
+        seen[(record_id, row_key)] = row.line
+        for column, value in values.items():
+            if (why := check_value(column, value)):
+                problems.append(f"{where}, column {column}: '{value}' {why}")
+        out.append(Row(table, record_id, row_key, values, str(path), row.line))
+    return out
 
 
 def extract(db: Database, folder: Path = DEFAULT_FOLDER) -> ExtractResult:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +23,12 @@ from sqlite_utils import Database
 from . import db as store
 from .config import Protocol, Search
 from .errors import FetchError
+from .progress import Progress
 from .sources import display_path, read_records, sha256_file
 from .sources.pubmed import DEFAULT_BASE_URL, Eutils, PubmedUnreachable
 from .sources.pubmed_xml import parse_text
 
 SOURCE = "pubmed"
-Progress = Callable[[int, int], None]
 
 
 @dataclass

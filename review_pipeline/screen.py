@@ -12,7 +12,6 @@ conflict and the record waits. Title/abstract "maybe" sends a record to full tex
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 from collections import Counter, defaultdict
@@ -25,7 +24,9 @@ from . import db as store
 from .config import Protocol, Rule
 from .db import State
 from .errors import InputError
+from .progress import Progress, tracked
 from .records import Record, fold
+from .sheets import read_sheet
 
 DEFAULT_FOLDER = Path("extracted/screening")
 STAGES = {"ta": "title/abstract", "ft": "full text"}
@@ -120,35 +121,30 @@ def read_decisions(folder: Path, reason_codes: frozenset[str]) -> list[Decision]
 
 def _read_sheet(path: Path, stage: str, reviewer: str, reason_codes: frozenset[str],
                 problems: list[str]) -> list[Decision]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in COLUMNS if c not in header]
-        unknown = [c for c in header if c not in COLUMNS and c not in INFO_COLUMNS]
-        if missing or unknown:
-            problems.append(f"{path}, line 1: columns {missing or unknown} are "
-                            f"{'missing' if missing else 'unknown'}; the columns are "
-                            f"{', '.join(COLUMNS)} (plus, for reading, {', '.join(INFO_COLUMNS)})")
-            return []
-        seen: dict[str, int] = {}
-        out = []
-        for row in reader:
-            line = reader.line_num
-            decision = _check_row(row, stage, path, line, reason_codes, seen, problems)
-            if decision:
-                out.append(Decision(row["record_id"].strip(), stage, reviewer, decision,
-                                    (row["reason"] or "").strip(), (row["note"] or "").strip(),
-                                    str(path), line))
-        return out
+    sheet = read_sheet(path)
+    missing = [c for c in COLUMNS if c not in sheet.header]
+    unknown = [c for c in sheet.header if c not in COLUMNS and c not in INFO_COLUMNS]
+    if missing or unknown:
+        problems.append(f"{path}, line 1: columns {missing or unknown} are "
+                        f"{'missing' if missing else 'unknown'}; the columns are "
+                        f"{', '.join(COLUMNS)} (plus, for reading, {', '.join(INFO_COLUMNS)})")
+        return []
+    seen: dict[str, int] = {}
+    out = []
+    for row in sheet.rows:
+        decision = _check_row(row.values, stage, path, row.line, reason_codes, seen, problems)
+        if decision:
+            out.append(Decision(row.values["record_id"], stage, reviewer, decision,
+                                row.values["reason"], row.values["note"], str(path), row.line))
+    return out
 
 
 def _check_row(row: dict[str, str], stage: str, path: Path, line: int,
                reason_codes: frozenset[str], seen: dict[str, int],
                problems: list[str]) -> str:
     where = f"{path}, line {line}"
-    record_id = (row.get("record_id") or "").strip()
-    decision = (row.get("decision") or "").strip().lower()
-    reason = (row.get("reason") or "").strip()
+    record_id, reason = row["record_id"], row["reason"]
+    decision = row["decision"].lower()
     if not decision:
         return ""
     if not record_id:
@@ -216,7 +212,8 @@ def target_state(branch: str, verdict: Verdict, ta: tuple[str, str] | None,
     }[decision]
 
 
-def screen(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER) -> ScreenResult:
+def screen(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
+           on_progress: Progress | None = None) -> ScreenResult:
     """Apply the rules and the decision sheets; bring every kept record to its state."""
     decisions = read_decisions(folder, protocol.reason_codes)
     rows = {r["record_id"]: r for r in db.query("SELECT * FROM records ORDER BY record_id")}
@@ -226,7 +223,7 @@ def screen(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER) -> S
     _check_known(decisions, rows)
     verdicts: dict[str, Verdict] = {}
     targets: dict[str, tuple[State, str]] = {}
-    for record_id, row in rows.items():
+    for record_id, row in tracked(rows.items(), len(rows), on_progress):
         verdicts[record_id] = evaluate(protocol.eligibility.rules, store.record_from_row(row))
         if row["status"] == State.DUPLICATE:
             continue

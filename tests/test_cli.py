@@ -133,6 +133,10 @@ def test_db_option_and_environment(project: Path, monkeypatch: pytest.MonkeyPatc
     assert (project / "from-env.db").is_file()
     ok("fetch", db=project / "from-option.db")
     assert (project / "from-option.db").is_file()
+    ok("fetch", "--db", str(project / "after-command.db"))
+    assert (project / "after-command.db").is_file()
+    out = ok("status", "--json", "--db", str(project / "after-command.db"))
+    assert json.loads(out)["records"] == 233
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -156,3 +156,12 @@ def test_bad_decision_rows_change_nothing(db: Database, tmp_path: Path, body: st
         dedup(db, decisions_file=decisions)
     assert "decisions.csv, line" in str(caught.value)
     assert list(db.execute("SELECT record_id, status, duplicate_of FROM records")) == before
+
+
+def test_progress_is_reported_to_the_end(db: Database) -> None:
+    load(db, "pubmed", "databases", [Record(str(n), title=f"Title number {n} of many")
+                                     for n in range(1200)])
+    calls: list[tuple[int, int]] = []
+    result = dedup(db, decisions_file=Path("none.csv"), on_progress=lambda d, t: calls.append(
+        (d, t)))
+    assert calls == [(500, 1200), (1000, 1200), (1200, 1200)] and result.clusters == 1200
