@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ SOUGHT_OR_LATER = (State.SOUGHT, State.NOT_RETRIEVED, State.ASSESSED, State.EXCL
 ASSESSED_OR_LATER = (State.ASSESSED, State.EXCLUDED_FT, State.INCLUDED)
 OTHER_KINDS = {"website": "website_results", "organisation": "organisation_results",
                "citation_searching": "citations_results"}
+OTHER_LABELS = (("citations_results", "citation searching"), ("website_results", "websites"),
+                ("organisation_results", "organisations"))
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def counts(db: Database, protocol: Protocol) -> PrismaCounts:
     )
 
 
-def _branch(n: Any, branch: str, reasons: dict[tuple[str, str], int],
+def _branch(n: Callable[..., int], branch: str, reasons: dict[tuple[str, str], int],
             protocol: Protocol) -> Branch:
     excluded = tuple((code, protocol.reason_label(code), count)
                      for (b, code), count in sorted(reasons.items()) if b == branch)
@@ -261,9 +264,7 @@ def render_markdown(c: PrismaCounts, protocol: Protocol) -> str:
               + "; ".join(f"{d['label']} (n = {d['n']})" for d in t["database_specific_results"])]
     if c.registers:
         lines.append(f"- Records identified from registers (n = {t['register_results']})")
-    for key, label in (("citations_results", "citation searching"),
-                       ("website_results", "websites"),
-                       ("organisation_results", "organisations")):
+    for key, label in OTHER_LABELS:
         if t[key]:
             lines.append(f"- Records identified from {label} (n = {t[key]}), of which "
                          f"{c.other_already_identified} had already been found")

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 
 from .config import Protocol
 from .db import State
-from .prisma import DEFAULT_OUT, as_template, checked_counts
+from .prisma import DEFAULT_OUT, OTHER_LABELS, as_template, checked_counts
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;
@@ -56,9 +56,9 @@ def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = 
 def _flow(c: dict[str, Any]) -> str:
     rows: list[list[Any]] = [
         *[[f"Records identified: {d['label']}", d["n"]] for d in c["database_specific_results"]],
-        *[[f"Records identified: {key.split('_')[0]}", c[key]]
-          for key in ("citations_results", "website_results", "organisation_results")
-          if c[key]],
+        *[[f"Records identified: {label}", c[key]] for key, label in OTHER_LABELS if c[key]],
+        *([["Of those, already found by the database search", c["other_already_identified"]]]
+          if c["other_already_identified"] else []),
         ["Duplicate records removed", c["duplicates"]],
         ["Marked as ineligible by automation tools", c["excluded_automatic"]],
         ["Records screened", c["records_screened"]],

@@ -113,6 +113,10 @@ RIS_TWO = "TY  - JOUR\nTI  - First\nER  - \n\nTY  - JOUR\nTI  - Second\nER  - \n
                  r"cannot tell the format", id="not-an-export"),
     pytest.param("broken.xml", "<PubmedArticleSet><PubmedArticle><MedlineCitation>",
                  "auto", r"broken.xml, line 1, column \d+: malformed XML", id="xml-truncated"),
+    pytest.param("odd.xml", "<PubmedArticleSet><PubmedArticle><PMID>1</PMID></PubmedArticle>"
+                 "</PubmedArticleSet>", "auto",
+                 r"odd.xml: not PubMed XML as NCBI writes it: a PubmedArticle without "
+                 "MedlineCitation", id="xml-not-pubmed-shaped"),
     pytest.param("bad.jsonl", '{"source_kind": "x", "pmid": }\n', "snapshot",
                  r"bad.jsonl, line 1: not valid JSON", id="snapshot-bad-json"),
     pytest.param("nbib.txt", "PMID- 1\nTI  - A\n\nPMID- 2\nTI  - B\n", "medline",

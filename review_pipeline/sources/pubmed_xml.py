@@ -29,6 +29,17 @@ class PubmedXml:
     deleted: list[str] = field(default_factory=list)
 
 
+class _Malformed(Exception):
+    """An element PubMed always writes is missing; parse_text names the file."""
+
+
+def _required(parent: ET.Element, path: str) -> ET.Element:
+    node = parent.find(path)
+    if node is None:
+        raise _Malformed(f"a {parent.tag} without {path}")
+    return node
+
+
 def sniff(head: str) -> bool:
     return "<PubmedArticleSet" in head or "<!DOCTYPE PubmedArticleSet" in head
 
@@ -59,6 +70,9 @@ def parse_text(text: str, where: str) -> PubmedXml:
         raise InputError(f"malformed XML ({exc})", where=f"{where}, line {line}, column {column}",
                          fix="the response or file is truncated or damaged; fetch or export "
                              "it again") from None
+    except _Malformed as exc:
+        raise InputError(f"not PubMed XML as NCBI writes it: {exc}", where=where,
+                         fix="export the records again as PubMed XML") from None
     if len(result.records) != expected:
         raise CountMismatchError(
             f"{expected} article elements but {len(result.records)} records were parsed",
@@ -136,14 +150,8 @@ def _links(citation: ET.Element) -> dict[str, list[str]]:
 
 
 def _article(element: ET.Element) -> Record:
-    citation = element.find("MedlineCitation")
-    if citation is None:
-        raise InputError("a PubmedArticle without MedlineCitation", where="PubMed XML",
-                         fix="the file is not PubMed XML as NCBI writes it")
-    article = citation.find("Article")
-    if article is None:
-        raise InputError("a MedlineCitation without Article", where="PubMed XML",
-                         fix="the file is not PubMed XML as NCBI writes it")
+    citation = _required(element, "MedlineCitation")
+    article = _required(citation, "Article")
     pmid = normalize_pmid(_text(citation.find("PMID")))
     journal = article.find("Journal")
     issue = journal.find("JournalIssue") if journal is not None else None
@@ -182,10 +190,7 @@ def _article(element: ET.Element) -> Record:
 
 
 def _book(element: ET.Element) -> Record:
-    document = element.find("BookDocument")
-    if document is None:
-        raise InputError("a PubmedBookArticle without BookDocument", where="PubMed XML",
-                         fix="the file is not PubMed XML as NCBI writes it")
+    document = _required(element, "BookDocument")
     pmid = normalize_pmid(_text(document.find("PMID")))
     book = document.find("Book")
     ids = _article_ids(document, "ArticleIdList")
