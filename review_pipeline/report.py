@@ -20,7 +20,9 @@ h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.5rem 0}
 th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f2f2f2}.n{text-align:right}.note{color:#555;font-size:.9rem}
-.flow td:first-child{width:70%}@media print{body{margin:0}}
+.flow td:first-child{width:70%}td:first-child{width:40%}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .6rem;margin:0}
+dt{color:#555}dd{margin:0}@media print{body{margin:0}tr{break-inside:avoid}}
 """
 
 
@@ -86,23 +88,27 @@ def _search_log(db: Database, protocol: Protocol) -> str:
                   rows, {4})
 
 
+def _citation(row: dict[str, Any]) -> str:
+    authors = json.loads(row["authors"] or "[]")
+    first = f"{authors[0]} et al." if len(authors) > 1 else (authors[0] if authors else "")
+    parts = [first, str(row["year"] or ""), row["title"] or "(no title)", row["journal"] or ""]
+    return ". ".join(p.rstrip(".") for p in parts if p) + "."
+
+
 def _included(db: Database) -> str:
     extraction: dict[str, dict[str, str]] = {}
     for row in db.query("SELECT * FROM extraction_rows ORDER BY table_name, row_key"):
-        data = json.loads(row["data"])
         target = extraction.setdefault(row["record_id"], {})
-        for key, value in data.items():
-            if value:
-                target[key] = value
-    columns = sorted({k for data in extraction.values() for k in data})
-    rows = []
-    for r in db.query("SELECT record_id, title, authors, year, journal, doi, pmid FROM records "
+        target.update({k: v for k, v in json.loads(row["data"]).items() if v})
+    items = []
+    for r in db.query("SELECT record_id, title, authors, year, journal FROM records "
                       "WHERE status = ? ORDER BY year, record_id", [State.INCLUDED.value]):
-        authors = json.loads(r["authors"] or "[]")
-        first = f"{authors[0]} et al." if len(authors) > 1 else (authors[0] if authors else "")
-        cite = f"{first} {r['year'] or ''}. {r['title'] or '(no title)'} {r['journal'] or ''}"
         data = extraction.get(r["record_id"], {})
-        rows.append([r["record_id"], cite.strip(), *[data.get(c, "") for c in columns]])
-    if not rows:
+        fields = "".join(f"<dt>{escape(k.replace('_', ' '))}</dt><dd>{escape(v)}</dd>"
+                         for k, v in data.items())
+        items.append(f"<tr><td>{escape(_citation(r))}<br><span class=\"note\">"
+                     f"{escape(r['record_id'])}</span></td><td><dl>{fields}</dl></td></tr>")
+    if not items:
         return "<p>No study is included yet.</p>"
-    return _table(["Record", "Study", *columns], rows)
+    return (f"<p>{len(items)} studies.</p><table><thead><tr><th>Study</th>"
+            f"<th>Extracted data</th></tr></thead><tbody>{''.join(items)}</tbody></table>")
