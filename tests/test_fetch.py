@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from sqlite_utils import Database
 
 from review_pipeline.config import Protocol
@@ -237,3 +238,22 @@ def test_live_rerun_adds_a_run_but_no_duplicate_records(tmp_path: Path, protocol
     assert second.new_records == 0
     assert db.execute("SELECT count(*) FROM search_runs").fetchone()[0] == 2
     assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 30
+
+
+def test_a_connection_lost_mid_run_is_retried_not_taken_for_unreachable(
+        db: Database, protocol: Protocol, base_url: str, tmp_path: Path) -> None:
+    eutils = client(base_url)
+    calls = {"n": 0}
+    real_post = eutils.session.post
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the first EFetch, after two ESearch answers
+            raise requests.ConnectionError("connection reset by peer")
+        return real_post(*args, **kwargs)  # type: ignore[arg-type]
+
+    eutils.session.post = flaky  # type: ignore[method-assign]
+    result = fetch(db, protocol, raw_dir=tmp_path / "raw", client=eutils,
+                   live=LiveSettings(batch_size=30))
+    assert (result.mode, result.records) == ("live", 30)
+    assert calls["n"] == 4

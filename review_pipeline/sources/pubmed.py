@@ -75,6 +75,7 @@ class Eutils:
         self.session = session or requests.Session()
         self._sleep = sleep
         self.limiter = RateLimiter(10.0 if api_key else 3.0, clock=clock, sleep=sleep)
+        self._answered = False
 
     def post(self, endpoint: str, params: dict[str, str]) -> str:
         """POST to ``endpoint`` and return the body, retrying what is worth retrying."""
@@ -86,7 +87,9 @@ class Eutils:
                 response = self.session.post(url, data={**params, **self._auth},
                                              timeout=self.timeout)
             except requests.ConnectionError as exc:
-                if attempt == 1:
+                # Only a first contact that fails means "unreachable"; a drop later in a
+                # run is retried, so a run never silently turns into the snapshot.
+                if not self._answered:
                     raise PubmedUnreachable(f"cannot connect to {self.base_url} ({_short(exc)})",
                                             where=endpoint, fix="check the network, or run "
                                             "`review fetch --offline`") from None
@@ -94,6 +97,7 @@ class Eutils:
             except requests.Timeout:
                 problem = "no answer before the timeout"
             else:
+                self._answered = True
                 problem = self._problem(response)
                 if not problem:
                     return response.text
