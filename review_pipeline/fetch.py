@@ -24,7 +24,8 @@ from . import db as store
 from .config import Protocol, Search
 from .errors import FetchError
 from .progress import Progress
-from .sources import display_path, read_records, sha256_file
+from .records import Record
+from .sources import display_path, read_records, sha256_file, unique_ids
 from .sources.pubmed import DEFAULT_BASE_URL, Eutils, PubmedUnreachable
 from .sources.pubmed_xml import parse_text
 
@@ -89,22 +90,25 @@ def _live(db: Database, search: Search, client: Eutils, raw_dir: Path, batch_siz
     run_id = _start_run(db, search, "live", started, count=found.count,
                         translation=found.query_translation, warnings=found.warnings)
     batches = [found.ids[i:i + batch_size] for i in range(0, len(found.ids), batch_size)]
-    files, missing, new = [], [], 0
+    fetched: dict[Path, list[Record]] = {}
+    missing: list[str] = []
     for number, ids in enumerate(batches, 1):
         path = run_dir / f"batch-{number:04d}.xml"
-        got = _fetch_batch(client, ids, path)
-        files.append(path)
+        fetched[path] = _fetch_batch(client, ids, path)
+        got = {r.pmid for r in fetched[path]}
         lost = [pmid for pmid in ids if pmid not in got]
         if lost:  # asked once more, then reported
             again = run_dir / f"batch-{number:04d}-missing.xml"
-            got |= _fetch_batch(client, lost, again)
-            files.append(again)
+            fetched[again] = _fetch_batch(client, lost, again)
+            got |= {r.pmid for r in fetched[again]}
             missing += [pmid for pmid in lost if pmid not in got]
         if on_progress:
             on_progress(number, len(batches))
-    for path in files:
+    new = 0
+    for path, parsed in fetched.items():
         with db.atomic():
-            new += _load_xml(db, path, run_id)
+            new += _load_xml(db, path, run_id, parsed)
+    files = list(fetched)
     manifest = {
         "query": search.query, "date_field": search.date_field, "min_date": search.min_date,
         "max_date": search.max_date, "count": found.count, "ids": found.ids,
@@ -122,11 +126,11 @@ def _live(db: Database, search: Search, client: Eutils, raw_dir: Path, batch_siz
     return FetchResult("live", run_id, records, new, messages)
 
 
-def _fetch_batch(client: Eutils, ids: list[str], path: Path) -> set[str]:
-    """Fetch one batch, keep its raw XML, and return the PMIDs it really holds."""
+def _fetch_batch(client: Eutils, ids: list[str], path: Path) -> list[Record]:
+    """Fetch one batch, keep its raw XML before parsing it, and return its records."""
     body = client.efetch(ids)
     _write_atomic(path, body.encode("utf-8"))
-    return {record.pmid for record in parse_text(body, str(path)).records}
+    return unique_ids(parse_text(body, str(path)).records)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -191,13 +195,17 @@ def _snapshot(db: Database, search: Search, why: str) -> FetchResult:
     return FetchResult("snapshot", run_id, len(records), new, [message])
 
 
-def _load_xml(db: Database, path: Path, run_id: int) -> int:
+def _load_xml(db: Database, path: Path, run_id: int,
+              records: list[Record] | None = None) -> int:
+    """Load one kept batch (parsing it unless its records are given); a seen batch adds 0."""
     sha = sha256_file(path)
     if store.find_batch(db, SOURCE, sha) is not None:
         return 0
-    fmt, records = read_records(path, "pubmed-xml")
+    if records is None:
+        records = read_records(path, "pubmed-xml")[1]
     _, new = store.add_batch(db, records, kind="search", source=SOURCE, branch="databases",
-                             file=display_path(path), sha256=sha, fmt=fmt, run_id=run_id)
+                             file=display_path(path), sha256=sha, fmt="pubmed-xml",
+                             run_id=run_id)
     return new
 
 

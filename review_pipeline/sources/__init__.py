@@ -124,11 +124,11 @@ def read_records(path: Path, fmt: str = "auto") -> tuple[str, list[Record]]:
         raise InputError(f"unknown format '{name}'", where=str(path),
                          fix=f"use one of: auto, {', '.join(registry)}")
     records = registry[name].read(path)
-    _unique_ids(records, path)
+    unique_ids(records)
     return name, records
 
 
-def _unique_ids(records: list[Record], path: Path) -> None:
+def unique_ids(records: list[Record]) -> list[Record]:
     """Give a repeated source id within one file a suffix, so both records are kept."""
     seen: dict[str, int] = {}
     for record in records:
@@ -136,6 +136,7 @@ def _unique_ids(records: list[Record], path: Path) -> None:
         seen[record.source_record_id] = count
         if count > 1:
             record.source_record_id = f"{record.source_record_id}~{count}"
+    return records
 
 
 def file_tag(path: Path) -> str:
