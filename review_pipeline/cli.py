@@ -30,6 +30,7 @@ from .fetch import fetch as run_fetch
 from .import_ import ImportResult, import_file, import_protocol_sources
 from .prisma import DEFAULT_OUT
 from .prisma import prisma as run_prisma
+from .progress import Progress
 from .report import report as run_report
 from .screen import DEFAULT_FOLDER as SCREENING_FOLDER
 from .screen import screen as run_screen
@@ -148,7 +149,7 @@ def fetch(obj: _Context, offline: bool, query: str | None, base_url: str, raw_di
     live = LiveSettings(email=os.environ.get("NCBI_EMAIL", ""),
                         api_key=os.environ.get("NCBI_API_KEY", ""), base_url=base_url,
                         batch_size=batch_size)
-    with _progress("fetch", "batch") as progress:
+    with _progress("fetch", "record") as progress:
         result = run_fetch(obj.db(), protocol, offline=offline, live=live, raw_dir=raw_dir,
                            on_progress=progress)
     _echo_lines(result.messages)
@@ -361,12 +362,14 @@ class _progress:
         self.desc, self.unit = desc, unit
         self.bar: tqdm[Any] | None = None
 
-    def __enter__(self) -> Callable[[int, int], None]:
+    def __enter__(self) -> Progress:
         return self.update
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int, note: str = "") -> None:
         if self.bar is None:
             self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, disable=None)
+        if note:
+            self.bar.set_postfix_str(note, refresh=False)
         self.bar.update(done - self.bar.n)
 
     def __exit__(self, *exc: object) -> None:

@@ -194,6 +194,13 @@ def _initial(db: Database) -> None:
     )
 
 
+@migrations(name="0002_search_run_folder")
+def _search_run_folder(db: Database) -> None:
+    # A live run is resumed from its raw folder, and a large search records its PMID ranges.
+    db.execute("ALTER TABLE search_runs ADD COLUMN raw_folder TEXT")
+    db.execute("ALTER TABLE search_runs ADD COLUMN ranges TEXT")
+
+
 def open_db(path: Path | str = DEFAULT_DB) -> Database:
     """Open (creating if needed) the review database and bring its schema up to date."""
     path = Path(path)

@@ -2,8 +2,10 @@
 
 Three ways, tried in this order, all ending in the same load (:func:`db.add_batch`):
 
-1. **live**: ESearch for the ids, EFetch in batches; each batch's raw XML is written to
-   ``raw/pubmed/<search>/<time>/`` before it is parsed, and a manifest closes the run;
+1. **live**: ESearch for the ids (written to ``search.json``), EFetch in batches; each
+   batch's raw XML is written to ``raw/pubmed/<search>/<time>/`` before it is parsed and
+   stored, and a manifest closes the run. A run that was interrupted is resumed: its kept
+   batches are not fetched again, and records already stored are not stored twice;
 2. **replay**: offline, the newest complete live run kept under ``raw/`` is loaded again;
 3. **snapshot**: offline with no live run kept, the protocol's shipped snapshot is loaded.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +33,10 @@ from .sources.pubmed import DEFAULT_BASE_URL, Eutils, PubmedUnreachable
 from .sources.pubmed_xml import parse_text
 
 SOURCE = "pubmed"
+PLAN = "search.json"
+"""Written once the search is done: the query, the count and every PMID to fetch."""
+MANIFEST = "manifest.json"
+"""Written when every batch is kept: the plan, the files with their sha256, what is missing."""
 
 
 @dataclass
@@ -82,55 +89,112 @@ def search_key(search: Search) -> str:
 
 def _live(db: Database, search: Search, client: Eutils, raw_dir: Path, batch_size: int,
           on_progress: Progress | None) -> FetchResult:
-    started = store.now()
-    found = client.search(search.query, date_field=search.date_field,
-                          min_date=search.min_date, max_date=search.max_date)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = raw_dir / SOURCE / search_key(search) / stamp
-    run_id = _start_run(db, search, "live", started, count=found.count,
-                        translation=found.query_translation, warnings=found.warnings)
-    batches = [found.ids[i:i + batch_size] for i in range(0, len(found.ids), batch_size)]
-    fetched: dict[Path, list[Record]] = {}
-    missing: list[str] = []
-    for number, ids in enumerate(batches, 1):
-        path = run_dir / f"batch-{number:04d}.xml"
-        fetched[path] = _fetch_batch(client, ids, path)
-        got = {r.pmid for r in fetched[path]}
-        lost = [pmid for pmid in ids if pmid not in got]
-        if lost:  # asked once more, then reported
-            again = run_dir / f"batch-{number:04d}-missing.xml"
-            fetched[again] = _fetch_batch(client, lost, again)
-            got |= {r.pmid for r in fetched[again]}
-            missing += [pmid for pmid in lost if pmid not in got]
-        if on_progress:
-            on_progress(number, len(batches))
-    new = 0
-    for path, parsed in fetched.items():
-        with db.atomic():
-            new += _load_xml(db, path, run_id, parsed)
-    files = list(fetched)
-    manifest = {
-        "query": search.query, "date_field": search.date_field, "min_date": search.min_date,
-        "max_date": search.max_date, "count": found.count, "ids": found.ids,
-        "query_translation": found.query_translation, "warnings": found.warnings,
-        "missing": missing, "started_at": started, "finished_at": store.now(),
-        "files": [{"file": p.name, "sha256": sha256_file(p)} for p in files],
-    }
-    _write_atomic(run_dir / "manifest.json", json.dumps(manifest, indent=2).encode())
-    records = found.count - len(missing)
-    _finish_run(db, run_id, records, note=f"missing after retry: {missing}" if missing else "")
-    messages = [f"PubMed search: {found.count} records; raw responses kept in {run_dir}"]
+    messages = []
+    run_dir = unfinished_run(raw_dir, search)
+    if run_dir is None:
+        plan = _search(client, search, batch_size)
+        run_dir = raw_dir / SOURCE / search_key(search) / _stamp()
+        _write_atomic(run_dir / PLAN, json.dumps(plan, indent=2).encode())
+    else:
+        plan = json.loads((run_dir / PLAN).read_text("utf-8"))
+        messages.append(f"resumed the unfinished PubMed search of {plan['started_at']} in "
+                        f"{run_dir} (delete that folder to search afresh)")
+    run_id = _run_row(db, search, run_dir, plan)
+    ids: list[str] = plan["ids"]
+    size = int(plan["batch_size"])
+    batches = [ids[i:i + size] for i in range(0, len(ids), size)]
+    files, missing, new, done, reused = [], [], 0, 0, 0
+    with ThreadPoolExecutor(max_workers=1) as network:
+        # The next batch downloads while this one is parsed and stored, so parsing never
+        # holds up the rate limit; every request still goes through the one worker.
+        ahead = {n: network.submit(_keep_batch, client, batches[n - 1],
+                                   run_dir / _batch_name(n)) for n in (1,) if batches}
+        for number, batch in enumerate(batches, 1):
+            path, text, fetched = ahead.pop(number).result()
+            if number < len(batches):
+                ahead[number + 1] = network.submit(_keep_batch, client, batches[number],
+                                                   run_dir / _batch_name(number + 1))
+            reused += not fetched
+            parsed = _parse_batch(text, path)
+            got = {r.pmid for r in parsed}
+            lost = [pmid for pmid in batch if pmid not in got]
+            kept = [(path, parsed)]
+            if lost:  # asked once more, then reported
+                again, text, _ = network.submit(
+                    _keep_batch, client, lost, run_dir / _batch_name(number, "-missing")).result()
+                found = _parse_batch(text, again)
+                kept.append((again, found))
+                got |= {r.pmid for r in found}
+                missing += [pmid for pmid in lost if pmid not in got]
+            for file, records in kept:
+                with db.atomic():
+                    new += _load_xml(db, file, run_id, records)
+                files.append(file)
+            done += len(batch)
+            if on_progress:
+                on_progress(done, len(ids), _note(client, number, len(batches)))
+    manifest = {**plan, "missing": missing, "finished_at": store.now(),
+                "files": [{"file": p.name, "sha256": sha256_file(p)} for p in files]}
+    _write_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+    retrieved = len(ids) - len(missing)
+    _finish_run(db, run_id, retrieved,
+                note=f"missing after retry: {missing}" if missing else "")
+    if reused:
+        messages.append(f"{reused} of {len(batches)} batches were already kept and were not "
+                        "fetched again")
+    messages.append(f"PubMed search: {plan['count']} records; raw responses kept in {run_dir}")
+    messages += [f"PubMed warned: {w}" for w in plan["warnings"]]
     if missing:
         messages.append(f"{len(missing)} PMIDs were not returned by EFetch even when asked "
                         f"again: {', '.join(missing)}; run `review fetch` later to retry")
-    return FetchResult("live", run_id, records, new, messages)
+    return FetchResult("live", run_id, retrieved, new, messages)
 
 
-def _fetch_batch(client: Eutils, ids: list[str], path: Path) -> list[Record]:
-    """Fetch one batch, keep its raw XML before parsing it, and return its records."""
+def _search(client: Eutils, search: Search, batch_size: int) -> dict[str, Any]:
+    """Run the search and return the plan of the run, written before any record is fetched."""
+    started = store.now()
+    found = client.search(search.query, date_field=search.date_field,
+                          min_date=search.min_date, max_date=search.max_date)
+    return {
+        "query": search.query, "date_field": search.date_field, "min_date": search.min_date,
+        "max_date": search.max_date, "started_at": started, "searched_at": found.searched_at,
+        "count": found.count, "query_translation": found.query_translation,
+        "warnings": found.warnings, "ranges": found.ranges, "batch_size": batch_size,
+        "ids": found.ids,
+    }
+
+
+def _note(client: Eutils, batch: int, batches: int) -> str:
+    stats = client.stats
+    note = f"batch {batch}/{batches}, {client.limiter.waited:.0f} s waiting on the rate limit"
+    if stats.retries:
+        note += f", {stats.retries} retries ({stats.backoff_waited:.0f} s)"
+    return note
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _batch_name(number: int, suffix: str = "") -> str:
+    return f"batch-{number:04d}{suffix}.xml"
+
+
+def _keep_batch(client: Eutils, ids: list[str], path: Path) -> tuple[Path, str, bool]:
+    """The raw XML of one batch: kept from an earlier attempt, or fetched and kept now.
+
+    Returns (path, text, whether it was fetched now). Files are written whole or not at all,
+    so a kept file is always a complete answer.
+    """
+    if path.exists():
+        return path, path.read_text("utf-8"), False
     body = client.efetch(ids)
     _write_atomic(path, body.encode("utf-8"))
-    return unique_ids(parse_text(body, str(path)).records)
+    return path, body, True
+
+
+def _parse_batch(text: str, path: Path) -> list[Record]:
+    return unique_ids(parse_text(text, str(path)).records)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -140,10 +204,28 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
+def unfinished_run(raw_dir: Path, search: Search) -> Path | None:
+    """The newest live run of this exact search that was searched but not finished."""
+    folder = raw_dir / SOURCE / search_key(search)
+    runs = sorted(p.parent for p in folder.glob(f"*/{PLAN}")
+                  if not (p.parent / MANIFEST).exists())
+    return runs[-1] if runs else None
+
+
+def _run_row(db: Database, search: Search, run_dir: Path, plan: dict[str, Any]) -> int:
+    """The search run of ``run_dir``: the row a resumed run started, or a new one."""
+    folder = display_path(run_dir)
+    for row in db.table("search_runs").rows_where("raw_folder = ?", [folder]):
+        return int(row["run_id"])
+    return _start_run(db, search, "live", plan["started_at"], count=plan["count"],
+                      translation=plan["query_translation"], warnings=plan["warnings"],
+                      raw_folder=folder, ranges=plan["ranges"])
+
+
 def latest_run(raw_dir: Path, search: Search) -> Path | None:
     """The newest kept live run of this exact search that finished (has a manifest)."""
     folder = raw_dir / SOURCE / search_key(search)
-    runs = sorted(p.parent for p in folder.glob("*/manifest.json"))
+    runs = sorted(p.parent for p in folder.glob(f"*/{MANIFEST}"))
     return runs[-1] if runs else None
 
 
@@ -211,7 +293,8 @@ def _load_xml(db: Database, path: Path, run_id: int,
 
 def _start_run(db: Database, search: Search, mode: str, started: str, *, count: int,
                translation: str = "", warnings: list[str] | None = None, note: str = "",
-               snapshot: Path | None = None) -> int:
+               snapshot: Path | None = None, raw_folder: str = "",
+               ranges: list[Any] | None = None) -> int:
     row = {
         "source": SOURCE, "database_name": search.database, "interface": search.interface,
         "query": search.query, "date_field": search.date_field if search.min_date else None,
@@ -221,6 +304,7 @@ def _start_run(db: Database, search: Search, mode: str, started: str, *, count: 
         "warnings": json.dumps(warnings) if warnings else None, "note": note or None,
         "snapshot_file": display_path(snapshot) if snapshot else None,
         "snapshot_date": search.snapshot_date if snapshot else None,
+        "raw_folder": raw_folder or None, "ranges": json.dumps(ranges) if ranges else None,
     }
     return store.insert_row(db, "search_runs", row)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Protocol, TypeVar
 
-Progress = Callable[[int, int], None]
-"""Called with (done, total) as work advances; the CLI draws it as a bar."""
+
+class Progress(Protocol):
+    """Called with (done, total) as work advances, and a short note on the state of the
+    work when there is one; the CLI draws it as a bar."""
+
+    def __call__(self, done: int, total: int, note: str = "") -> None: ...
+
 
 T = TypeVar("T")
 

@@ -30,14 +30,26 @@ def status(db: Database, record_id: str) -> str:
 
 def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path: Path) -> None:
     first = open_db(tmp_path / "r.db")
-    assert store.schema_version(first) == 1
+    assert store.schema_version(first) == 2
     tables = set(first.table_names())
     assert {"search_runs", "batches", "records", "batch_records", "clusters", "verdicts",
             "decisions", "extraction_rows", "audit_log", "_sqlite_migrations"} <= tables
     first.close()
     again = open_db(tmp_path / "r.db")
-    assert store.schema_version(again) == 1
-    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+    assert store.schema_version(again) == 2
+    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
+
+
+def test_a_database_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
+    old = Database(tmp_path / "old.db")
+    store.migrations.apply(old, stop_before="0002_search_run_folder")
+    old.table("search_runs").insert({"source": "pubmed", "database_name": "MEDLINE",
+                                     "interface": "PubMed", "query": "poems", "mode": "live",
+                                     "started_at": "2026-01-01"})
+    old.close()
+    upgraded = open_db(tmp_path / "old.db")
+    row = next(upgraded.query("SELECT * FROM search_runs"))
+    assert row["query"] == "poems" and row["raw_folder"] is None and row["ranges"] is None
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> None:

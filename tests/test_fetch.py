@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +20,14 @@ from sqlite_utils import Database
 from review_pipeline.config import Protocol
 from review_pipeline.db import open_db
 from review_pipeline.errors import FetchError
-from review_pipeline.fetch import FetchResult, LiveSettings, fetch, latest_run
-from review_pipeline.sources.pubmed import Eutils, RateLimiter, parse_esearch
+from review_pipeline.fetch import FetchResult, LiveSettings, fetch, latest_run, unfinished_run
+from review_pipeline.sources.pubmed import (
+    Eutils,
+    RateLimiter,
+    SearchResult,
+    _reconcile,
+    parse_esearch,
+)
 
 from .conftest import FIXTURES
 from .eutils_server import Canned, Script, articles, serve
@@ -54,16 +66,17 @@ def client(base_url: str, sleeps: Sleeps | None = None, api_key: str = "") -> Eu
 
 def run_live(db: Database, protocol: Protocol, base_url: str, raw: Path, *,
              api_key: str = "", sleeps: Sleeps | None = None, batch_size: int = 7,
-             progress: list[tuple[int, int]] | None = None) -> FetchResult:
+             progress: list[tuple[int, int, str]] | None = None,
+             eutils: Eutils | None = None) -> FetchResult:
     return fetch(db, protocol, live=LiveSettings(batch_size=batch_size), raw_dir=raw,
-                 client=client(base_url, sleeps, api_key),
-                 on_progress=(lambda d, t: progress.append((d, t))) if progress is not None
-                 else None)
+                 client=eutils or client(base_url, sleeps, api_key),
+                 on_progress=(lambda d, t, note="": progress.append((d, t, note)))
+                 if progress is not None else None)
 
 
 def test_live_search_keeps_raw_batches_then_loads(db: Database, protocol: Protocol,
                                                    base_url: str, tmp_path: Path) -> None:
-    progress: list[tuple[int, int]] = []
+    progress: list[tuple[int, int, str]] = []
     result = run_live(db, protocol, base_url, tmp_path / "raw", progress=progress)
     assert (result.mode, result.records, result.new_records) == ("live", 30, 30)
     run_dir = latest_run(tmp_path / "raw", protocol.search)
@@ -72,7 +85,11 @@ def test_live_search_keeps_raw_batches_then_loads(db: Database, protocol: Protoc
         f"batch-{n:04d}.xml" for n in range(1, 6)]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["count"] == 30 and manifest["missing"] == []
-    assert progress == [(n, 5) for n in range(1, 6)]
+    assert [(done, total) for done, total, _ in progress] == [(7, 30), (14, 30), (21, 30),
+                                                             (28, 30), (30, 30)]
+    assert progress[-1][2].startswith("batch 5/5, ") and "waiting on the rate limit" in (
+        progress[-1][2])
+    assert json.loads((run_dir / "search.json").read_text())["ids"] == manifest["ids"]
     run = next(db.query("SELECT * FROM search_runs"))
     assert (run["mode"], run["count"], run["records"]) == ("live", 30, 30)
     assert run["query_translation"] == '"poems syndrome"[MeSH Terms]'
@@ -88,7 +105,8 @@ def test_every_request_is_polite_and_the_key_is_never_stored(
     for _, form in script.requests:
         assert form["tool"] == "review_pipeline" and form["email"] == "dev@example.org"
         assert form["api_key"] == KEY
-    assert [e for e, _ in script.requests][:2] == ["esearch.fcgi", "esearch.fcgi"]
+    assert [e for e, _ in script.requests] == ["esearch.fcgi"] + ["efetch.fcgi"] * 5
+    assert all(form["retmode"] == "xml" for e, form in script.requests if e == "efetch.fcgi")
     esearch = script.requests[0][1]
     assert (esearch["datetype"], esearch["mindate"], esearch["maxdate"]) == (
         "pdat", "1950/01/01", "2026/11/21")
@@ -98,7 +116,7 @@ def test_every_request_is_polite_and_the_key_is_never_stored(
     assert KEY not in "\n".join(db.iterdump())
 
 
-def test_retries_honour_retry_after_and_back_off(db: Database, protocol: Protocol,
+def test_retries_in_a_whole_run_honour_retry_after_and_back_off(db: Database, protocol: Protocol,
                                                  base_url: str, script: Script,
                                                  tmp_path: Path) -> None:
     script.failures["esearch.fcgi"] = [
@@ -115,22 +133,6 @@ def test_retries_honour_retry_after_and_back_off(db: Database, protocol: Protoco
     retry_waits = [s for s in sleeps if s >= 1]
     assert retry_waits[0] == 2.0  # Retry-After
     assert len(retry_waits) == 4
-
-
-def test_refused_requests_are_not_retried(db: Database, protocol: Protocol, base_url: str,
-                                          script: Script, tmp_path: Path) -> None:
-    script.failures["esearch.fcgi"] = [Canned(400, "bad request")]
-    with pytest.raises(FetchError, match="refused the request: HTTP 400"):
-        run_live(db, protocol, base_url, tmp_path / "raw")
-    assert len(script.requests) == 1
-
-
-def test_persistent_failure_gives_up_with_a_clear_error(db: Database, protocol: Protocol,
-                                                       base_url: str, script: Script,
-                                                       tmp_path: Path) -> None:
-    script.failures["esearch.fcgi"] = [Canned(503, "busy")] * 3
-    with pytest.raises(FetchError, match="gave up after 3 attempts: HTTP 503"):
-        run_live(db, protocol, base_url, tmp_path / "raw")
 
 
 def test_missing_pmids_are_asked_again_then_reported(db: Database, protocol: Protocol,
@@ -159,24 +161,196 @@ def test_esearch_error_and_zero_hits(fixtures: Path) -> None:
     assert ordinary.count == 63 and len(ordinary.ids) == 20
 
 
-def test_more_hits_than_pubmed_returns_is_refused(db: Database, protocol: Protocol,
-                                                  base_url: str, script: Script,
-                                                  tmp_path: Path) -> None:
-    script.count = 12345
-    with pytest.raises(FetchError, match="finds 12,345 records, more than the 9,999"):
-        run_live(db, protocol, base_url, tmp_path / "raw")
+def test_a_search_past_the_cap_is_split_by_pmid_ranges(base_url: str, script: Script) -> None:
+    script.ids = [str(n) for n in range(30_000_001, 30_025_001)]
+    seen: list[tuple[int, int, int]] = []
+    result = client(base_url).search("poems", on_range=lambda lo, hi, n: seen.append((lo, hi, n)))
+    assert result.count == 25_000 and result.ids == script.ids  # all, sorted, once
+    assert result.ranges == seen and sum(n for _, _, n in seen) == 25_000
+    assert all(0 < n <= 9999 for _, _, n in seen)
+    assert [lo for lo, _, _ in seen] == sorted(lo for lo, _, _ in seen)
+    for (_, hi, _), (lo, _, _) in itertools.pairwise(seen):
+        assert lo > hi  # disjoint
+    terms = [form["term"] for endpoint, form in script.requests if endpoint == "esearch.fcgi"]
+    assert terms[0] == "poems" and all(t.startswith("(poems) AND ") for t in terms[1:])
+    assert result.searched_at.endswith("+00:00")
 
 
-def test_rate_limiter_spaces_requests() -> None:
+def test_a_count_that_moves_during_a_split_search_is_reconciled_or_refused() -> None:
+    result = SearchResult(20_000, [str(n) for n in range(20_001)], "", ranges=[(1, 9, 20_001)])
+    _reconcile(result, 20_001)
+    assert result.count == 20_001 and "changed from 20000 to 20001" in result.warnings[0]
+    with pytest.raises(FetchError, match="hold 20001 records but PubMed counts 20000"):
+        _reconcile(SearchResult(20_000, result.ids, "", ranges=[(1, 9, 20_001)]), 20_000)
+
+
+def test_zero_hits_is_a_result_not_an_error(db: Database, protocol: Protocol, base_url: str,
+                                            script: Script, fixtures: Path,
+                                            tmp_path: Path) -> None:
+    script.failures["esearch.fcgi"] = [Canned(200, (fixtures / "pubmed" / "esearch8.xml")
+                                              .read_text())]
+    result = run_live(db, protocol, base_url, tmp_path / "raw")
+    assert (result.mode, result.records, result.new_records) == ("live", 0, 0)
+    assert any("PhraseNotFound: abcXYZ" in m for m in result.messages)
+    run = next(db.query("SELECT * FROM search_runs"))
+    assert (run["count"], run["records"]) == (0, 0)
+
+
+@pytest.mark.parametrize("answer", [
+    Canned(429, '{"error":"API rate limit exceeded","count":"4","limit":"3"}',
+           {"Retry-After": "3", "Content-Type": "application/json"}),
+    Canned(500, "<html><body>WWW Error 500 Diagnostic</body></html>"),
+    Canned(502, "<html><head><title>502 Bad Gateway</title></head></html>"),
+    Canned(200, ""),
+    Canned(200, "<eSearchResult><ERROR>Search Backend failed: Exception:\nUnable to "
+                "connect</ERROR></eSearchResult>"),
+    Canned(200, "<eSearchResult><Count>63</Count><RetMax>20</RetMax><IdList><Id>1"),
+    Canned(200, "<eSearchResult><Count>63</Count>", {"Content-Length": "5000",
+                                                     "Connection": "close"}),
+    Canned(200, "<html><body>Service unavailable</body></html>"),
+    Canned(200, "<eSearchResult/>", delay=1.0),
+], ids=["429-retry-after", "500-html", "502-html", "empty-body", "backend-failed",
+        "truncated-xml", "cut-mid-read", "html-in-200", "read-timeout"])
+def test_each_transient_failure_is_retried(answer: Canned, base_url: str,
+                                           script: Script) -> None:
+    script.failures["esearch.fcgi"] = [answer]
+    sleeps = Sleeps()
+    eutils = Eutils(email="dev@example.org", base_url=base_url, sleep=sleeps,
+                    clock=sleeps.clock, timeout=(2.0, 0.5))
+    result = eutils.search("poems")
+    assert result.count == 30 and len(script.requests) == 2
+    assert eutils.stats.retries == 1
+    assert sleeps == ([3.0] if answer.status == 429 else [pytest.approx(1.25, abs=0.25)])
+    assert eutils.stats.rate_limited == (answer.status == 429)
+
+
+@pytest.mark.parametrize("answer, message", [
+    (Canned(400, "bad request"), "refused the request: HTTP 400"),
+    (Canned(414, "uri too long"), "refused the request: HTTP 414"),
+    (Canned(200, "<eSearchResult><ERROR>Invalid db name specified: pubmd</ERROR>"
+                 "</eSearchResult>"), "refused the request: E-utilities error: Invalid db"),
+    (Canned(200, "<eSearchResult><ERROR>Search Backend failed: Exception: 'retstart' cannot "
+                 "be larger than 9998.</ERROR></eSearchResult>"), "cannot be larger than 9998"),
+])
+def test_refused_requests_are_not_retried(answer: Canned, message: str, base_url: str,
+                                          script: Script) -> None:
+    script.failures["esearch.fcgi"] = [answer]
+    with pytest.raises(FetchError, match=message):
+        client(base_url).search("poems")
+    assert len(script.requests) == 1
+
+
+def test_persistent_failure_gives_up_with_a_clear_error(base_url: str, script: Script) -> None:
+    script.failures["esearch.fcgi"] = [Canned(503, "busy")] * 3
+    with pytest.raises(FetchError, match="gave up after 3 attempts: HTTP 503"):
+        client(base_url).search("poems")
+    assert len(script.requests) == 3
+
+
+def test_retrying_stops_when_the_waiting_budget_is_spent(base_url: str, script: Script) -> None:
+    script.failures["esearch.fcgi"] = [Canned(429, "{}", {"Retry-After": "40"})] * 5
+    sleeps = Sleeps()
+    eutils = Eutils(email="dev@example.org", base_url=base_url, sleep=sleeps,
+                    clock=sleeps.clock, max_waiting=100)
+    with pytest.raises(FetchError, match="gave up after waiting 80 s over 3 attempts"):
+        eutils.search("poems")
+    assert sleeps == [40.0, 40.0]
+
+
+def test_a_retry_goes_through_the_rate_limiter_again(base_url: str, script: Script) -> None:
+    script.failures["esearch.fcgi"] = [Canned(429, "{}", {"Retry-After": "0"})]
+    sleeps = Sleeps()
+    client(base_url, sleeps).search("poems")
+    assert sleeps == [0.0, pytest.approx(0.35)]
+
+
+def test_rate_limiter_spaces_requests_with_a_small_margin() -> None:
     sleeps = Sleeps()
     limiter = RateLimiter(3.0, clock=sleeps.clock, sleep=sleeps)
     for _ in range(4):
         limiter.wait()
-    assert sleeps == pytest.approx([1 / 3] * 3)
+    assert sleeps == pytest.approx([0.35] * 3)
+    assert limiter.waited == pytest.approx(1.05)
     with_key = RateLimiter(10.0, clock=sleeps.clock, sleep=sleeps)
     with_key.wait()
     with_key.wait()
-    assert sleeps[-1] == pytest.approx(0.1)
+    assert sleeps[-1] == pytest.approx(0.105)
+
+
+def test_rate_limiter_is_shared_safely_by_threads() -> None:
+    sleeps = Sleeps()
+    limiter = RateLimiter(10.0, margin=0.0, clock=sleeps.clock, sleep=sleeps)
+    threads = [threading.Thread(target=lambda: [limiter.wait() for _ in range(25)])
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sleeps.now == pytest.approx(9.9)  # 100 requests, 99 gaps of 0.1 s
+
+
+def test_an_interrupted_fetch_resumes_with_only_the_missing_batches(
+        db: Database, protocol: Protocol, base_url: str, script: Script,
+        tmp_path: Path) -> None:
+    eutils = client(base_url)
+    real_efetch = eutils.efetch
+    calls = {"n": 0}
+
+    def dies_on_the_third(ids: list[str]) -> str:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_efetch(ids)
+
+    eutils.efetch = dies_on_the_third  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        run_live(db, protocol, base_url, tmp_path / "raw", eutils=eutils)
+    assert latest_run(tmp_path / "raw", protocol.search) is None
+    stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
+    assert stored == 14  # the two batches fetched before the interruption
+    script.requests.clear()
+    result = run_live(db, protocol, base_url, tmp_path / "raw")
+    efetched = [form["id"].split(",") for e, form in script.requests if e == "efetch.fcgi"]
+    assert [e for e, _ in script.requests] == ["efetch.fcgi"] * 3  # no new search
+    assert efetched == [sorted(script.articles, key=int)[i:i + 7] for i in (14, 21, 28)]
+    assert (result.records, result.new_records) == (30, 16)
+    assert "resumed the unfinished PubMed search" in result.messages[0]
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 30
+    assert db.execute("SELECT count(*) FROM search_runs").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM batches").fetchone()[0] == 5
+    assert db.execute("SELECT count(*), count(DISTINCT record_id) FROM batch_records"
+                      ).fetchone() == (30, 30)
+
+
+def test_a_killed_fetch_process_resumes(tmp_path: Path, project: Path, script: Script,
+                                        base_url: str, db: Database, protocol: Protocol) -> None:
+    script.stall_at = 3
+    env = {**os.environ, "NCBI_EMAIL": "dev@example.org", "REVIEW_EUTILS_URL": base_url}
+    command = [sys.executable, "-m", "review_pipeline", "--db", str(tmp_path / "killed.db"),
+               "fetch", "--raw-dir", str(tmp_path / "raw"), "--batch-size", "7"]
+    process = subprocess.Popen(command, env=env, cwd=project, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while sum(e == "efetch.fcgi" for e, _ in script.requests) < 3:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.02)
+    finally:
+        process.kill()
+        process.wait()
+    script.release.set()
+    run_dir = unfinished_run(tmp_path / "raw", protocol.search)
+    assert run_dir is not None
+    assert sorted(p.name for p in run_dir.glob("batch-*.xml")) == ["batch-0001.xml",
+                                                                 "batch-0002.xml"]
+    killed = open_db(tmp_path / "killed.db")
+    script.requests.clear()
+    result = run_live(killed, protocol, base_url, tmp_path / "raw")
+    assert [e for e, _ in script.requests] == ["efetch.fcgi"] * 3
+    assert result.records == 30
+    assert killed.execute("SELECT count(*), count(DISTINCT pmid) FROM records").fetchone() == (
+        30, 30)
+    assert latest_run(tmp_path / "raw", protocol.search) == run_dir
 
 
 def closed_port() -> str:
@@ -248,7 +422,7 @@ def test_a_connection_lost_mid_run_is_retried_not_taken_for_unreachable(
 
     def flaky(*args: object, **kwargs: object) -> object:
         calls["n"] += 1
-        if calls["n"] == 3:  # the first EFetch, after two ESearch answers
+        if calls["n"] == 2:  # the first EFetch, after the ESearch
             raise requests.ConnectionError("connection reset by peer")
         return real_post(*args, **kwargs)  # type: ignore[arg-type]
 
@@ -256,4 +430,4 @@ def test_a_connection_lost_mid_run_is_retried_not_taken_for_unreachable(
     result = fetch(db, protocol, raw_dir=tmp_path / "raw", client=eutils,
                    live=LiveSettings(batch_size=30))
     assert (result.mode, result.records) == ("live", 30)
-    assert calls["n"] == 4
+    assert calls["n"] == 3
