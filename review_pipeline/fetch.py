@@ -291,6 +291,31 @@ def _load_xml(db: Database, path: Path, run_id: int,
     return new
 
 
+def search_log(db: Database) -> list[dict[str, Any]]:
+    """Every search run as PRISMA-S reports it: database, interface, the query verbatim, its
+    limits, when it ran (UTC), PubMed's count, the records retrieved, and each raw file
+    loaded with its sha256."""
+    runs = []
+    for run in db.query("SELECT * FROM search_runs ORDER BY run_id"):
+        files = [dict(f) for f in db.query(
+            "SELECT file, sha256, records FROM batches WHERE run_id = ? ORDER BY batch_id",
+            [run["run_id"]])]
+        limits = (f"{run['date_field']} {run['min_date']} to {run['max_date']}"
+                  if run["min_date"] else "")
+        runs.append({
+            "run_id": run["run_id"], "mode": run["mode"], "database": run["database_name"],
+            "interface": run["interface"], "query": run["query"], "limits": limits,
+            "started_at": run["started_at"], "finished_at": run["finished_at"],
+            "count": run["count"], "records": run["records"],
+            "query_translation": run["query_translation"] or "",
+            "warnings": json.loads(run["warnings"] or "[]"),
+            "ranges": json.loads(run["ranges"] or "[]"), "raw_folder": run["raw_folder"] or "",
+            "snapshot": run["snapshot_file"] or "", "snapshot_date": run["snapshot_date"] or "",
+            "note": run["note"] or "", "files": files,
+        })
+    return runs
+
+
 def _start_run(db: Database, search: Search, mode: str, started: str, *, count: int,
                translation: str = "", warnings: list[str] | None = None, note: str = "",
                snapshot: Path | None = None, raw_folder: str = "",

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from . import db as store
 from .config import Protocol
 from .db import State
+from .fetch import search_log
 from .prisma import as_template, counts
 from .screen import awaiting
 
@@ -34,9 +35,6 @@ def status(db: Database, protocol: Protocol) -> dict[str, Any]:
     decisions = {f"{stage}-{reviewer}": n for stage, reviewer, n in db.execute(
         "SELECT stage, reviewer, count(*) FROM decisions GROUP BY stage, reviewer "
         "ORDER BY stage DESC, reviewer").fetchall()}
-    runs = [dict(r) for r in db.query(
-        "SELECT run_id, mode, database_name, started_at, count, records FROM search_runs "
-        "ORDER BY run_id")]
     return {
         "review": protocol.review.title,
         "schema_version": store.schema_version(db),
@@ -48,7 +46,7 @@ def status(db: Database, protocol: Protocol) -> dict[str, Any]:
         "states": {s.value: states.get(s.value, 0) for s in State},
         "awaiting": awaiting(db),
         "decisions": decisions,
-        "search_runs": runs,
+        "search_runs": search_log(db),
         "prisma": as_template(counts(db, protocol)),
     }
 
@@ -60,6 +58,11 @@ def render_status(report: dict[str, Any]) -> str:
     for s in report["sources"]:
         lines.append(f"{s['source']:<16}{s['branch']:<11}{s['records']:>8}"
                      f"{s['duplicates']:>12}{s['kept']:>7}")
+    if report["search_runs"]:
+        lines += ["", "searches:"]
+        lines += [f"  #{r['run_id']} {r['database']} ({r['mode']}, {r['started_at']}): "
+                  f"{r['count']} found, {r['records']} retrieved, {len(r['files'])} files"
+                  for r in report["search_runs"]]
     lines += ["", f"records: {report['records']}   duplicates: {report['duplicates']} "
               f"(in {report['clusters_with_duplicates']} clusters)", "", "records by state:"]
     lines += [f"  {state:<14}{n:>6}" for state, n in report["states"].items()]

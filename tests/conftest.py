@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlite_utils import Database
@@ -16,6 +18,23 @@ TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 FIXTURES = TESTS / "fixtures"
 EXAMPLE_PARTS = ("queries", "snapshot", "imports", "extracted")
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_connect = socket.socket.connect
+
+
+def _loopback_only(sock: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else address
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and host not in _LOOPBACK:
+        raise OSError(f"tests must not reach the network (tried {host})")
+    return _connect(sock, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection beyond this machine fails, so no test can reach NCBI by accident."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 
 
 @pytest.fixture(autouse=True)

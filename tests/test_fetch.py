@@ -20,7 +20,14 @@ from sqlite_utils import Database
 from review_pipeline.config import Protocol
 from review_pipeline.db import open_db
 from review_pipeline.errors import FetchError
-from review_pipeline.fetch import FetchResult, LiveSettings, fetch, latest_run, unfinished_run
+from review_pipeline.fetch import (
+    FetchResult,
+    LiveSettings,
+    fetch,
+    latest_run,
+    search_log,
+    unfinished_run,
+)
 from review_pipeline.sources.pubmed import (
     Eutils,
     RateLimiter,
@@ -95,6 +102,14 @@ def test_live_search_keeps_raw_batches_then_loads(db: Database, protocol: Protoc
     assert run["query_translation"] == '"poems syndrome"[MeSH Terms]'
     assert run["query"] == protocol.search.query and run["min_date"] == "1950/01/01"
     assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 30
+    [logged] = search_log(db)
+    assert (logged["database"], logged["interface"]) == ("PubMed", protocol.search.interface)
+    assert logged["query"] == protocol.search.query
+    assert logged["limits"] == "pdat 1950/01/01 to 2026/11/21"
+    assert (logged["count"], logged["records"]) == (30, 30)
+    assert [(Path(f["file"]).name, f["sha256"]) for f in logged["files"]] == [
+        (f["file"], f["sha256"]) for f in manifest["files"]]
+    assert logged["started_at"].endswith("+00:00")
 
 
 def test_every_request_is_polite_and_the_key_is_never_stored(

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from ..errors import InputError
 from ..records import Record
@@ -39,6 +40,21 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """``path`` opened for streaming bytes, gunzipped on the fly when it is gzip."""
+    try:
+        with path.open("rb") as probe:
+            gzipped = probe.read(2) == b"\x1f\x8b"
+    except FileNotFoundError:
+        raise InputError("file not found", where=str(path),
+                         fix="check the path (in the protocol, paths are relative to the "
+                             "project folder)") from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", where=str(path),
+                         fix="name the export file itself") from None
+    return cast(BinaryIO, gzip.open(path, "rb") if gzipped else path.open("rb"))
 
 
 def read_text(path: Path) -> str:

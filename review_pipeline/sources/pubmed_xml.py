@@ -1,4 +1,5 @@
-"""PubMed XML (``PubmedArticleSet`` from EFetch or a PubMed export), parsed as a stream.
+"""PubMed XML (``PubmedArticleSet`` from EFetch, a PubMed export, a baseline or update file,
+or the older ``MedlineCitationSet``), parsed as a stream with flat memory.
 
 Paths are anchored (``PubmedData/ArticleIdList``), never descendant searches, so the DOIs
 and PMIDs of cited references are never taken for the article's own. The standard library's
@@ -11,14 +12,20 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import CountMismatchError, InputError
 from ..records import Record, expand_pages, normalize_doi, normalize_pmid, parse_year
-from . import read_text
+from . import open_binary
 
-_ARTICLE = re.compile(r"<(PubmedArticle|PubmedBookArticle)[\s>]")
+_ARTICLE = re.compile(rb"<(?:PubmedArticle|PubmedBookArticle)[\s>]")
+_CITATION = re.compile(rb"<MedlineCitation[\s>]")
+_MONTHS = {name: n for n, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+_CHUNK = 1 << 20
 
 
 @dataclass
@@ -30,7 +37,7 @@ class PubmedXml:
 
 
 class _Malformed(Exception):
-    """An element PubMed always writes is missing; parse_text names the file."""
+    """An element PubMed always writes is missing; the reader names the file."""
 
 
 def _required(parent: ET.Element, path: str) -> ET.Element:
@@ -41,7 +48,8 @@ def _required(parent: ET.Element, path: str) -> ET.Element:
 
 
 def sniff(head: str) -> bool:
-    return "<PubmedArticleSet" in head or "<!DOCTYPE PubmedArticleSet" in head
+    return any(f"<{root}" in head for root in ("PubmedArticleSet", "MedlineCitationSet",
+                                               "!DOCTYPE PubmedArticleSet"))
 
 
 def read(path: Path) -> list[Record]:
@@ -49,30 +57,24 @@ def read(path: Path) -> list[Record]:
 
 
 def parse_file(path: Path) -> PubmedXml:
-    return parse_text(read_text(path), str(path))
+    """All records of the file at ``path`` (plain or gzip), checked against its markers."""
+    with open_binary(path) as stream:
+        expected = count_records(stream)
+        stream.seek(0)
+        return _collect(stream, str(path), expected)
 
 
 def parse_text(text: str, where: str) -> PubmedXml:
     """Parse PubMed XML ``text``; ``where`` names it in errors."""
-    expected = len(_ARTICLE.findall(text))
+    stream = io.BytesIO(text.encode("utf-8"))
+    expected = count_records(stream)
+    stream.seek(0)
+    return _collect(stream, where, expected)
+
+
+def _collect(stream: BinaryIO, where: str, expected: int) -> PubmedXml:
     result = PubmedXml(records=[])
-    try:
-        for element in _elements(text):
-            if element.tag == "PubmedArticle":
-                result.records.append(_article(element))
-            elif element.tag == "PubmedBookArticle":
-                result.records.append(_book(element))
-            else:
-                result.deleted.extend(normalize_pmid(p.text) for p in element.iter("PMID"))
-            element.clear()
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise InputError(f"malformed XML ({exc})", where=f"{where}, line {line}, column {column}",
-                         fix="the response or file is truncated or damaged; fetch or export "
-                             "it again") from None
-    except _Malformed as exc:
-        raise InputError(f"not PubMed XML as NCBI writes it: {exc}", where=where,
-                         fix="export the records again as PubMed XML") from None
+    result.records.extend(iter_records(stream, where, result.deleted))
     if len(result.records) != expected:
         raise CountMismatchError(
             f"{expected} article elements but {len(result.records)} records were parsed",
@@ -81,12 +83,58 @@ def parse_text(text: str, where: str) -> PubmedXml:
     return result
 
 
-def _elements(text: str) -> Iterator[ET.Element]:
-    wanted = {"PubmedArticle", "PubmedBookArticle", "DeleteCitation"}
-    source = io.BytesIO(text.encode("utf-8"))
-    for _, element in ET.iterparse(source, events=("end",)):  # noqa: S314 (see module doc)
-        if element.tag in wanted:
-            yield element
+def count_records(stream: BinaryIO) -> int:
+    """Record elements in the raw bytes, counted without the XML parser (a cross-check)."""
+    pattern = _CITATION if _legacy(stream) else _ARTICLE
+    count, carry = 0, b""
+    for block in iter(lambda: stream.read(_CHUNK), b""):
+        data = carry + block
+        # A marker holds one "<", so none straddles the cut at the last "<".
+        cut = data.rfind(b"<")
+        cut = len(data) if cut < 0 else cut
+        count += len(pattern.findall(data, 0, cut))
+        carry = data[cut:]
+    return count + len(pattern.findall(carry))
+
+
+def _legacy(stream: BinaryIO) -> bool:
+    """Whether the stream is the old MedlineCitationSet; leaves the stream at its start."""
+    head = stream.read(4096)
+    stream.seek(0)
+    return b"<MedlineCitationSet" in head
+
+
+def iter_records(stream: BinaryIO, where: str,
+                 deleted: list[str] | None = None) -> Iterator[Record]:
+    """Records of a PubMed XML byte stream, one at a time; deleted PMIDs go to ``deleted``."""
+    legacy = _legacy(stream)
+    try:
+        for _, element in ET.iterparse(stream, events=("end",)):  # noqa: S314 (module doc)
+            tag = element.tag
+            if tag == "PubmedArticle":
+                yield _article(_required(element, "MedlineCitation"), element.find("PubmedData"))
+            elif tag == "MedlineCitation" and legacy:
+                yield _article(element, None)
+            elif tag == "PubmedBookArticle":
+                yield _book(element)
+            elif tag == "DeleteCitation":
+                if deleted is not None:
+                    deleted.extend(normalize_pmid(p.text) for p in element.iter("PMID"))
+            else:
+                continue
+            element.clear()
+    except ET.ParseError as exc:
+        line, column = exc.position
+        raise InputError(f"malformed XML ({exc})", where=f"{where}, line {line}, column {column}",
+                         fix="the response or file is truncated or damaged; fetch or export "
+                             "it again") from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read the file to its end ({exc})", where=where,
+                         fix="the file is damaged or truncated; download or export it again"
+                         ) from None
+    except _Malformed as exc:
+        raise InputError(f"not PubMed XML as NCBI writes it: {exc}", where=where,
+                         fix="export the records again as PubMed XML") from None
 
 
 def _text(element: ET.Element | None) -> str:
@@ -123,15 +171,48 @@ def _authors(author_list: ET.Element | None) -> list[str]:
     return names
 
 
-def _pub_year(pub_date: ET.Element | None) -> int | None:
-    if pub_date is None:
+@dataclass(frozen=True)
+class PubDate:
+    """A publication date as PubMed gives it, normalised; ``raw`` keeps the original text."""
+
+    year: int | None
+    month: int | None
+    day: int | None
+    raw: str
+
+
+def pub_date(node: ET.Element | None) -> PubDate | None:
+    """A ``PubDate`` from Year/Month/Day, a Season, or a free-text MedlineDate such as
+    "2019 Jan-Feb" or "1998 Dec-1999 Jan" (the first month named is taken)."""
+    if node is None:
         return None
-    return parse_year(_text(pub_date.find("Year")) or _text(pub_date.find("MedlineDate")))
+    medline = _text(node.find("MedlineDate"))
+    year = _text(node.find("Year"))
+    day = _text(node.find("Day"))
+    raw = medline or " ".join(p for p in (year, _text(node.find("Month")),
+                                          _text(node.find("Season")), day) if p)
+    return PubDate(year=parse_year(year or medline),
+                   month=_month(re.findall(r"[A-Za-z]+|\d+", raw)[1:]),
+                   day=int(day) if day.isdigit() else None, raw=raw)
 
 
-def _article_ids(element: ET.Element, path: str) -> dict[str, str]:
+def _month(words: list[str]) -> int | None:
+    for word in words:
+        key = word.lower()
+        if key[:3] in _MONTHS:
+            return _MONTHS[key[:3]]
+        if key in _SEASONS:
+            return _SEASONS[key]
+        if word.isdigit() and 1 <= int(word) <= 12:
+            return int(word)
+    return None
+
+
+def _article_ids(parent: ET.Element | None, path: str) -> dict[str, str]:
     ids: dict[str, str] = {}
-    for node in element.findall(f"{path}/ArticleId"):
+    if parent is None:
+        return ids
+    for node in parent.findall(f"{path}/ArticleId"):
         id_type = node.get("IdType", "")
         if id_type and id_type not in ids:
             ids[id_type] = (node.text or "").strip()
@@ -139,7 +220,7 @@ def _article_ids(element: ET.Element, path: str) -> dict[str, str]:
 
 
 def _links(citation: ET.Element) -> dict[str, list[str]]:
-    """Retraction and erratum links, which screening must see."""
+    """Retraction, erratum and expression-of-concern links, which screening must see."""
     links: dict[str, list[str]] = {}
     for node in citation.findall("CommentsCorrectionsList/CommentsCorrections"):
         ref_type = node.get("RefType", "")
@@ -149,40 +230,50 @@ def _links(citation: ET.Element) -> dict[str, list[str]]:
     return links
 
 
-def _article(element: ET.Element) -> Record:
-    citation = _required(element, "MedlineCitation")
+def _article(citation: ET.Element, pubmed_data: ET.Element | None) -> Record:
     article = _required(citation, "Article")
-    pmid = normalize_pmid(_text(citation.find("PMID")))
+    pmid_node = citation.find("PMID")
+    pmid = normalize_pmid(_text(pmid_node))
     journal = article.find("Journal")
     issue = journal.find("JournalIssue") if journal is not None else None
-    ids = _article_ids(element, "PubmedData/ArticleIdList")
-    doi = next((normalize_doi(e.text) for e in article.findall("ELocationID")
-                if e.get("EIdType") == "doi" and e.get("ValidYN", "Y") == "Y"), "")
-    extra: dict[str, object] = {}
+    ids = _article_ids(pubmed_data, "ArticleIdList")
+    locations = {e.get("EIdType"): _text(e) for e in reversed(article.findall("ELocationID"))
+                 if e.get("ValidYN", "Y") == "Y"}
+    title = _text(article.find("ArticleTitle"))
+    types = [_text(p) for p in article.findall("PublicationTypeList/PublicationType")]
+    date = pub_date(issue.find("PubDate") if issue is not None else None)
+    extra: dict[str, object] = {"pub_date": asdict(date)} if date else {}
+    if title.startswith("[") and title.rstrip(".").endswith("]"):
+        extra["translated_title"] = True  # PubMed brackets English renderings of titles
     if (vernacular := _text(article.find("VernacularTitle"))):
         extra["vernacular_title"] = vernacular
+    if (pii := locations.get("pii") or ids.get("pii")):
+        extra["pii"] = pii
     if (links := _links(citation)):
         extra["links"] = links
+    if "RetractionIn" in links or "Retracted Publication" in types:
+        extra["retracted"] = True
+    if pmid_node is not None and pmid_node.get("Version", "1") != "1":
+        extra["pmid_version"] = pmid_node.get("Version")
     keywords = [_text(k) for k in citation.findall("KeywordList/Keyword")]
     mesh = [_text(d) for d in citation.findall("MeshHeadingList/MeshHeading/DescriptorName")]
     return Record(
         source_record_id=pmid,
-        title=_text(article.find("ArticleTitle")),
+        title=title,
         abstract=_abstract(article.find("Abstract")),
         authors=_authors(article.find("AuthorList")),
-        year=_pub_year(issue.find("PubDate") if issue is not None else None),
+        year=date.year if date else None,
         journal=_text(journal.find("ISOAbbreviation")) if journal is not None else "",
         journal_full=_text(journal.find("Title")) if journal is not None else "",
         issn=_text(journal.find("ISSN")) if journal is not None else "",
         volume=_text(issue.find("Volume")) if issue is not None else "",
         issue=_text(issue.find("Issue")) if issue is not None else "",
         pages=expand_pages(_text(article.find("Pagination/MedlinePgn"))),
-        doi=doi or normalize_doi(ids.get("doi")),
+        doi=normalize_doi(locations.get("doi")) or normalize_doi(ids.get("doi")),
         pmid=pmid,
         pmcid=ids.get("pmc", ""),
         language=_text(article.find("Language")),
-        publication_types=[_text(p) for p in article.findall("PublicationTypeList/"
-                                                             "PublicationType")],
+        publication_types=types,
         keywords=[k for k in (*keywords, *mesh) if k],
         kind="journal_article",
         extra=extra,
@@ -196,17 +287,19 @@ def _book(element: ET.Element) -> Record:
     ids = _article_ids(document, "ArticleIdList")
     title = _text(document.find("ArticleTitle")) or _text(
         book.find("BookTitle") if book is not None else None)
+    date = pub_date(book.find("PubDate") if book is not None else None)
     return Record(
         source_record_id=pmid,
         title=title,
         abstract=_abstract(document.find("Abstract")),
         authors=_authors(document.find("AuthorList")),
-        year=_pub_year(book.find("PubDate") if book is not None else None),
+        year=date.year if date else None,
         journal=_text(book.find("BookTitle")) if book is not None else "",
         doi=normalize_doi(ids.get("doi")),
         pmid=pmid,
         language=_text(document.find("Language")),
         publication_types=[_text(p) for p in document.findall("PublicationType")],
         kind="book",
-        extra={"bookaccession": ids.get("bookaccession", "")},
+        extra={"bookaccession": ids.get("bookaccession", ""),
+               **({"pub_date": asdict(date)} if date else {})},
     )
