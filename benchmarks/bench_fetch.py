@@ -1,9 +1,9 @@
 """Benchmarks of the fetch stage for `make bench`, printed as tables.
 
-1. Parsing: a PubMed XML of 30,000 records, built from the real records in tests/fixtures
+3. Parsing: a PubMed XML of 30,000 records, built from the real records in tests/fixtures
    under fresh PMIDs, read by this project's streaming parser, a plain ElementTree loop and
    ``Bio.Entrez.read``; each in its own process, so each peak RSS is its own.
-2. Fetching: 20,000 records from a local E-utilities stand-in (in its own process) that
+4. Fetching: 20,000 records from a local E-utilities stand-in (in its own process) that
    answers 429 above 3, then 10, requests a second; wall time against the rate-limit floor,
    429s provoked, and whether every record arrived once.
 """
@@ -95,7 +95,7 @@ def bench_parse(count: int) -> None:
             n, seconds, peak = int(out[0]), float(out[1]), float(out[2])
             rows.append([name, f"{n:,}", f"{seconds:.1f}", f"{n / seconds:,.0f}",
                          f"{size / seconds:.0f}", f"{peak:,.0f}"])
-    table(f"1. Parsing a {size:.0f} MB PubMed XML of {count:,} records (target: >= 3,000 "
+    table(f"3. Parsing a {size:.0f} MB PubMed XML of {count:,} records (target: >= 3,000 "
           "records/s and < 200 MB peak for review_pipeline)",
           ["parser", "records", "seconds", "records/s", "MB/s", "peak RSS MB"], rows)
 
@@ -144,7 +144,7 @@ def bench_fetch(count: int, batch_size: int) -> None:
                      str(requests), f"{floor:.1f}", f"{seconds:.1f}",
                      f"{(seconds / floor - 1) * 100:+.0f}%", str(rejected),
                      "yes" if stored == distinct == count else f"no ({stored}/{distinct})"])
-    table(f"2. Fetching {count:,} records in batches of {batch_size} from a local server that "
+    table(f"4. Fetching {count:,} records in batches of {batch_size} from a local server that "
           "answers 429 above its limit (target: within 10% of the floor, no 429)",
           ["limit", "records", "requests", "floor s", "wall s", "over floor", "429s",
            "each record once"], rows)

@@ -1,8 +1,7 @@
 """Benchmarks for `make bench`: time, throughput and memory of each stage, printed as tables.
 
 1. The POEMS worked example, every stage, from an empty database.
-2. PubMed XML parsing speed on the real fixtures in tests/.
-3. dedup and screen at scale on the labelled ASySD sets in ../shared/data/dedup (skipped,
+2. dedup and screen at scale on the labelled ASySD sets in ../shared/data/dedup (skipped,
    with a note, when that folder is absent), with the pairwise accuracy of the current
    exact-key rules against the gold clusters.
 """
@@ -33,7 +32,6 @@ from review_pipeline.prisma import prisma
 from review_pipeline.records import Record, expand_pages, normalize_doi, parse_year
 from review_pipeline.report import report
 from review_pipeline.screen import screen
-from review_pipeline.sources.pubmed_xml import parse_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -89,20 +87,6 @@ def bench_worked_example() -> None:
                      f"{peak_mb():,.0f}"])
     table("1. POEMS worked example, empty database to report",
           ["stage", "records", "seconds", "records/s", "peak RSS MB"], rows)
-
-
-def bench_parse() -> None:
-    rows: list[list[Any]] = []
-    files = sorted((ROOT / "tests" / "fixtures" / "pubmed").glob("pubmed2*_sample.xml.gz"))
-    files.append(ROOT / "tests" / "fixtures" / "exports" / "asreview_pubmed.xml")
-    rounds = 20
-    count = sum(len(parse_file(f).records) for f in files) * rounds
-    with timed(rows, f"{len(files)} files x {rounds}", count):
-        for _ in range(rounds):
-            for path in files:
-                parse_file(path)
-    table("2. PubMed XML parsing (tests/fixtures)",
-          ["input", "records", "seconds", "records/s", "peak RSS MB"], rows)
 
 
 def asysd_records(folder: Path) -> Iterator[Record]:
@@ -164,7 +148,7 @@ def bench_scale(protocol_path: Path) -> None:
                              f"{true / len(found):.4f}" if found else "-",
                              f"{true / len(gold):.4f}", f"{len(found - gold):,}"])
             db.close()
-    table("3. dedup and screen at scale (ASySD sets, ../shared/data/dedup)",
+    table("2. dedup and screen at scale (ASySD sets, ../shared/data/dedup)",
           ["step", "records", "seconds", "records/s", "peak RSS MB"], rows)
     table("   accuracy of the exact-key rules (pairwise, against the gold clusters)",
           ["set", "records", "marked duplicate", "precision", "recall", "false pairs"],
@@ -177,7 +161,6 @@ def main() -> None:
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
     bench_worked_example()
-    bench_parse()
     if not args.skip_scale:
         bench_scale(ROOT / "queries" / "protocol.toml")
 

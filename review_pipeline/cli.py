@@ -133,9 +133,10 @@ def fetch(obj: _Context, offline: bool, query: str | None, base_url: str, raw_di
     """Run the protocol's PubMed search and load the records.
 
     Searches PubMed live when NCBI_EMAIL is set (NCBI_API_KEY raises the rate limit from 3
-    to 10 requests a second). Offline, or when PubMed cannot be reached, it replays the
-    raw responses kept from the last live search, or else loads the protocol's snapshot,
-    and says which.
+    to 10 requests a second); searches over 9,999 hits are split by PMID ranges. Raw
+    answers are kept under --raw-dir, and an interrupted fetch resumes where it stopped
+    when run again. Offline, or when PubMed cannot be reached, it replays the raw responses
+    kept from the last live search, or else loads the protocol's snapshot, and says which.
 
     \b
     Example:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -270,6 +271,17 @@ def test_retrying_stops_when_the_waiting_budget_is_spent(base_url: str, script: 
     with pytest.raises(FetchError, match="gave up after waiting 80 s over 3 attempts"):
         eutils.search("poems")
     assert sleeps == [40.0, 40.0]
+
+
+def test_the_key_never_reaches_a_log_line_or_an_error(base_url: str, script: Script,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    body = f'{{"error":"API rate limit exceeded","api-key":"{KEY}","count":"11","limit":"10"}}'
+    script.failures["esearch.fcgi"] = [Canned(429, body)] * 3
+    with caplog.at_level(logging.DEBUG), pytest.raises(FetchError) as error:
+        client(base_url, api_key=KEY).search("poems")
+    assert "API rate limit exceeded" in caplog.text and "API rate limit exceeded" in str(
+        error.value)
+    assert KEY not in caplog.text and KEY not in str(error.value)
 
 
 def test_a_retry_goes_through_the_rate_limiter_again(base_url: str, script: Script) -> None:

@@ -203,7 +203,11 @@ class Eutils:
         if first.count > PUBMED_CAP:
             ranges: list[tuple[int, int, int]] = []
             ids: list[str] = []
-            for lo, hi, found in self._split(query, dates, 1, UID_MAX):
+            # The first answer's ids bound most hits; the two outer ranges are searched too,
+            # so the bound is a shortcut, never an assumption.
+            low, high = min(map(int, first.ids)), max(map(int, first.ids))
+            outer = [(1, low - 1), (low, high), (high + 1, UID_MAX)]
+            for lo, hi, found in self._split(query, dates, [r for r in outer if r[0] <= r[1]]):
                 ranges.append((lo, hi, found.count))
                 ids += found.ids
                 if on_range:
@@ -220,12 +224,13 @@ class Eutils:
         result.searched_at = datetime.now(UTC).isoformat(timespec="seconds")
         return result
 
-    def _split(self, query: str, dates: dict[str, str], lo: int, hi: int
+    def _split(self, query: str, dates: dict[str, str], ranges: list[tuple[int, int]]
                ) -> list[tuple[int, int, SearchResult]]:
-        """Ranges of ``lo:hi``, whose whole count is over the cap, holding at most the cap
-        each, in PMID order; found by bisection as EDirect does."""
+        """The PMID ``ranges`` cut into ranges holding at most the cap each, in PMID order;
+        found by bisection as EDirect does."""
         done: list[tuple[int, int, SearchResult]] = []
-        todo: list[tuple[int, int, bool]] = [(lo, hi, True)]  # (lo, hi, known to be too big)
+        # (lo, hi, known to be too big), popped from the end: the lowest range first
+        todo = [(lo, hi, False) for lo, hi in reversed(ranges)]
         while todo:
             lo, hi, too_big = todo.pop()
             if not too_big:
