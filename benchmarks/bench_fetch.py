@@ -24,6 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_pipeline import table  # noqa: E402
 from review_pipeline.fetch import LiveSettings, fetch  # noqa: E402
 from review_pipeline.sources.pubmed import Eutils  # noqa: E402
 from tests.eutils_server import HEADER, Script, articles, renumbered, start  # noqa: E402
@@ -148,15 +149,6 @@ def bench_fetch(count: int, batch_size: int) -> None:
           "answers 429 above its limit (target: within 10% of the floor, no 429)",
           ["limit", "records", "requests", "floor s", "wall s", "over floor", "429s",
            "each record once"], rows)
-
-
-def table(title: str, header: list[str], rows: list[list[Any]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
-    print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
 
 
 def main() -> None:

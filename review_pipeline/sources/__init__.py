@@ -63,18 +63,9 @@ def read_text(path: Path) -> str:
     Anything else is an error naming the byte and line, since guessing an encoding
     silently garbles names and titles.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", where=str(path),
-                         fix="check the path (in the protocol, paths are relative to the "
-                             "project folder)") from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a file", where=str(path),
-                         fix="name the export file itself") from None
-    if data.startswith(b"\x1f\x8b"):
+    with open_binary(path) as stream:
         try:
-            data = gzip.decompress(data)
+            data = stream.read()
         except (OSError, EOFError) as exc:
             raise InputError(f"a damaged gzip file ({exc})", where=str(path),
                              fix="download or export the file again") from None
