@@ -162,25 +162,32 @@ def fetch(obj: _Context, offline: bool, query: str | None, base_url: str, raw_di
 @click.option("--source", help="Name of the source the file comes from (e.g. embase).")
 @click.option("--format", "fmt", type=click.Choice(["auto", *formats()]), default="auto",
               show_default=True, help="The file's format; auto reads it from the content.")
+@click.option("--skip-bad", is_flag=True, help="Import the records that can be read and write "
+              "the others to a quarantine report (next to the database), instead of stopping.")
 @common_options
 @pass_ctx
-def import_(obj: _Context, file: Path | None, source: str | None, fmt: str) -> None:
+def import_(obj: _Context, file: Path | None, source: str | None, fmt: str,
+            skip_bad: bool) -> None:
     """Import export files from other databases.
 
     With no FILE, imports every file listed under [[sources]] in the protocol. With a FILE,
-    imports that file as records of --source. A file imported before is skipped.
+    imports that file as records of --source. A file imported before is skipped. A record
+    that cannot be read stops the import, naming file, line and field, unless --skip-bad.
 
     \b
     Example:
         review import
         review import exports/embase.ris --source embase
+        review import exports/scopus.csv --source scopus --format csv --skip-bad
     """
     db = obj.db()
+    quarantine = obj.db_path.parent / "quarantine"
     if file is None:
         if source:
             raise click.UsageError("--source goes with a FILE; without one the protocol's "
                                    "[[sources]] are imported")
-        results = import_protocol_sources(db, obj.protocol(), on_file=_echo_import)
+        results = import_protocol_sources(db, obj.protocol(), on_file=_echo_import,
+                                          skip_bad=skip_bad, quarantine_dir=quarantine)
         if not results:
             click.echo("import: the protocol lists no export files")
         return
@@ -189,7 +196,8 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str) -> N
     protocol = obj.protocol() if obj.protocol_path.exists() else None
     declared = protocol.source(source) if protocol else None
     branch = declared.branch if declared else "databases"
-    _echo_import(import_file(db, file, source=source, branch=branch, fmt=fmt))
+    _echo_import(import_file(db, file, source=source, branch=branch, fmt=fmt,
+                             skip_bad=skip_bad, quarantine_dir=quarantine))
     if protocol and not declared:
         click.echo(f"note: source '{source}' is not in {obj.protocol_path}; add it under "
                    "[[sources]] so that `make all` rebuilds it")
@@ -201,6 +209,11 @@ def _echo_import(result: ImportResult) -> None:
     else:
         click.echo(f"import: {result.file} ({result.source}, {result.format}): "
                    f"{result.records} records, {result.new_records} new")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.skipped:
+        click.echo(f"import: {result.skipped} records of {result.file} could not be read and "
+                   f"were NOT imported; see {result.quarantine}", err=True)
 
 
 @cli.command(name="dedup")

@@ -201,6 +201,13 @@ def _search_run_folder(db: Database) -> None:
     db.execute("ALTER TABLE search_runs ADD COLUMN ranges TEXT")
 
 
+@migrations(name="0003_batch_quarantine")
+def _batch_quarantine(db: Database) -> None:
+    # Records an import refused (--skip-bad) are counted with the batch and kept in a report.
+    db.execute("ALTER TABLE batches ADD COLUMN skipped INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE batches ADD COLUMN quarantine TEXT")
+
+
 def open_db(path: Path | str = DEFAULT_DB) -> Database:
     """Open (creating if needed) the review database and bring its schema up to date."""
     path = Path(path)
@@ -318,8 +325,8 @@ def find_batch(db: Database, source: str, sha256: str) -> dict[str, Any] | None:
 
 
 def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str,
-              branch: str, file: str, sha256: str, fmt: str,
-              run_id: int | None = None) -> tuple[int, int]:
+              branch: str, file: str, sha256: str, fmt: str, run_id: int | None = None,
+              skipped: int = 0, quarantine: str | None = None) -> tuple[int, int]:
     """Store one batch of records; return (batch id, records new to the database).
 
     A record already present (same source and source id) is linked to the batch but keeps
@@ -328,7 +335,8 @@ def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str
     records = list(records)
     batch_id = insert_row(db, "batches", {
         "kind": kind, "run_id": run_id, "source": source, "file": file, "sha256": sha256,
-        "format": fmt, "records": len(records), "created_at": now(),
+        "format": fmt, "records": len(records), "created_at": now(), "skipped": skipped,
+        "quarantine": quarantine,
     })
     existing = {r[0] for r in db.execute("SELECT record_id FROM records WHERE source = ?",
                                           [source]).fetchall()}

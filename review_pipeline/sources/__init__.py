@@ -1,7 +1,9 @@
 """Ways records come in: one module per format, and a registry that picks one.
 
-Every reader takes a path and returns the file's records, having counted the file's own
-record markers independently of the parser; a mismatch is an error, never a silent loss.
+Every reader takes a path and returns a :class:`Reading`: the records it read, the records
+it could not read (each with its line, field and raw text), and the number of records the
+file holds, counted from its own record markers independently of the parser. Records read
+plus records refused must equal that count, so nothing is ever lost without a word.
 """
 
 from __future__ import annotations
@@ -10,19 +12,42 @@ import codecs
 import gzip
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from ..errors import InputError
+from ..errors import CountMismatchError, InputError
 from ..records import Record
+
+
+@dataclass
+class Bad:
+    """A record that could not be read as it stands."""
+
+    line: int
+    """Where it starts in the file (1-based; 0 when the format cannot say)."""
+    problem: str
+    field: str = ""
+    raw: str = ""
+    """The record's own text, for the quarantine report."""
+    records: int = 1
+    """How many of the file's records this covers (a damaged tail may hold several)."""
+
+
+@dataclass
+class Reading:
+    records: list[Record]
+    expected: int
+    """Records in the file, counted from its markers, not by the parser."""
+    bad: list[Bad] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Format:
     name: str
     description: str
-    read: Callable[[Path], list[Record]]
+    read: Callable[[Path], Reading]
     sniff: Callable[[str], bool]
 
 
@@ -58,37 +83,65 @@ def open_binary(path: Path) -> BinaryIO:
 
 
 def read_text(path: Path) -> str:
-    """A text file's content: UTF-8 (with or without BOM) or UTF-16 with a BOM, gzipped or not.
+    """A text file's content, gzipped or not: UTF-8 (with or without BOM), UTF-16 with a BOM,
+    or else Windows-1252/Latin-1, which old exports use (:func:`text_encoding` says which).
 
-    Anything else is an error naming the byte and line, since guessing an encoding
-    silently garbles names and titles.
+    A binary file is an error, since no export is one.
     """
+    data = _read_bytes(path)
+    encoding = _encoding(data, path)
+    text = data.decode(encoding)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def text_encoding(path: Path) -> str:
+    """The encoding :func:`read_text` reads ``path`` with."""
+    return _encoding(_read_bytes(path), path)
+
+
+def _read_bytes(path: Path) -> bytes:
     with open_binary(path) as stream:
         try:
-            data = stream.read()
+            return stream.read()
         except (OSError, EOFError) as exc:
             raise InputError(f"a damaged gzip file ({exc})", where=str(path),
                              fix="download or export the file again") from None
+
+
+def _encoding(data: bytes, path: Path) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode(data, "utf-16", path)
+        try:
+            data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"a damaged UTF-16 file ({exc.reason} at byte {exc.start})",
+                             where=str(path), fix="export the file again as UTF-8") from None
+        return "utf-16"
     if b"\x00" in data[:4096]:
         raise InputError("this is a binary file, not a text export", where=str(path),
-                         fix="export the records as RIS, MEDLINE (.nbib) or PubMed XML")
-    return _decode(data, "utf-8-sig", path)
+                         fix="export the records as RIS, MEDLINE (.nbib), CSV or PubMed XML")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return "latin-1"
 
 
-def _decode(data: bytes, encoding: str, path: Path) -> str:
+def encoding_warning(path: Path) -> list[str]:
+    """A warning when ``path`` is not Unicode, naming the line of its first such byte."""
+    encoding = text_encoding(path)
+    if encoding in ("utf-8-sig", "utf-16"):
+        return []
+    data = _read_bytes(path)
     try:
-        return data.decode(encoding).replace("\r\n", "\n").replace("\r", "\n")
+        data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"not {encoding.split('-sig')[0].upper()} text: byte 0x{data[exc.start]:02x} at "
-            f"offset {exc.start} cannot be decoded",
-            where=f"{path}, line {line}",
-            fix="export the file again as UTF-8 (most databases offer it), or convert it "
-                "with `iconv -f latin1 -t utf-8`",
-        ) from None
+        return [f"{path}: not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); read as "
+                f"{'Windows-1252' if encoding == 'cp1252' else 'Latin-1'}. Check accented "
+                "names; export as UTF-8 if your database offers it"]
+    return []
 
 
 def _registry() -> dict[str, Format]:
@@ -112,7 +165,21 @@ def formats() -> dict[str, Format]:
 
 def detect_format(path: Path) -> str:
     """The format of ``path``, judged from its content rather than its name."""
-    head = read_text(path)[:8192]
+    with open_binary(path) as stream:
+        data = stream.read(1 << 16)
+    if not data.strip():
+        raise InputError("the file is empty", where=str(path),
+                         fix="export the records again; the download may have failed")
+    if data.startswith(b"PK\x03\x04"):  # a zip: XLSX is the only zipped export read here
+        return "xlsx"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = data.decode("utf-16", errors="ignore")
+    elif b"\x00" in data[:4096]:
+        raise InputError("this is a binary file, not a text export", where=str(path),
+                         fix="export the records as RIS, MEDLINE (.nbib), CSV or PubMed XML")
+    else:
+        head = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+    head = head.replace("\r\n", "\n").replace("\r", "\n")
     for fmt in _registry().values():
         if fmt.sniff(head):
             return fmt.name
@@ -123,16 +190,43 @@ def detect_format(path: Path) -> str:
     )
 
 
-def read_records(path: Path, fmt: str = "auto") -> tuple[str, list[Record]]:
-    """The records of ``path`` and the format they were read as."""
+def read_file(path: Path, fmt: str = "auto", *, skip_bad: bool = False
+              ) -> tuple[str, Reading]:
+    """The :class:`Reading` of ``path`` and the format it was read as.
+
+    A record that cannot be read is an error naming the file, line and field, unless
+    ``skip_bad``: then the reading keeps it under ``bad`` and the rest is read.
+    """
     name = detect_format(path) if fmt == "auto" else fmt
     registry = _registry()
     if name not in registry:
         raise InputError(f"unknown format '{name}'", where=str(path),
                          fix=f"use one of: auto, {', '.join(registry)}")
-    records = registry[name].read(path)
-    unique_ids(records)
-    return name, records
+    reading = registry[name].read(path)
+    refused = sum(b.records for b in reading.bad)
+    if len(reading.records) + refused != reading.expected:
+        raise CountMismatchError(
+            f"the file holds {reading.expected} records but {len(reading.records)} were read "
+            f"and {refused} refused", where=str(path),
+            fix="report this as a bug, with the file attached")
+    if reading.bad and not skip_bad:
+        first = reading.bad[0]
+        more = f" ({refused - first.records} more records cannot be read)" if (
+            refused > first.records) else ""
+        where = f"{path}, line {first.line}" if first.line else str(path)
+        raise InputError(
+            first.problem + (f" [field {first.field}]" if first.field else "") + more,
+            where=where, fix="correct the record in the file, or import the rest with "
+                             "--skip-bad (the refused records go to a quarantine report)")
+    reading.warnings = encoding_warning(path) + reading.warnings
+    unique_ids(reading.records)
+    return name, reading
+
+
+def read_records(path: Path, fmt: str = "auto") -> tuple[str, list[Record]]:
+    """The records of ``path`` and the format they were read as; any bad record is an error."""
+    name, reading = read_file(path, fmt)
+    return name, reading.records
 
 
 def unique_ids(records: list[Record]) -> list[Record]:

@@ -18,7 +18,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import read_text
+from . import Reading, read_text
 
 _PMID = re.compile(r"^PMID- ", re.MULTILINE)
 _ISSN = re.compile(r"\d{4}-\d{3}[\dXx]")
@@ -28,7 +28,7 @@ def sniff(head: str) -> bool:
     return bool(_PMID.search(head))
 
 
-def read(path: Path) -> list[Record]:
+def read(path: Path) -> Reading:
     text = read_text(path)
     expected = len(_PMID.findall(text))
     if not expected:
@@ -40,7 +40,7 @@ def read(path: Path) -> list[Record]:
             f"the file has {expected} records (PMID lines) but {len(entries)} were read",
             where=str(path), fix="look for blank lines inside a record",
         )
-    return [_record(entry) for entry in entries]
+    return Reading([_record(entry) for entry in entries], expected=expected)
 
 
 def _list(entry: dict[str, Any], key: str) -> list[str]:

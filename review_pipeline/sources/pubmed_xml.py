@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from ..errors import CountMismatchError, InputError
 from ..records import Record, expand_pages, normalize_doi, normalize_pmid, parse_year
-from . import open_binary
+from . import Bad, Reading, open_binary
 
 _ARTICLE = re.compile(rb"<(?:PubmedArticle|PubmedBookArticle)[\s>]")
 _CITATION = re.compile(rb"<MedlineCitation[\s>]")
@@ -52,8 +52,23 @@ def sniff(head: str) -> bool:
                                                "!DOCTYPE PubmedArticleSet"))
 
 
-def read(path: Path) -> list[Record]:
-    return parse_file(path).records
+def read(path: Path) -> Reading:
+    """The import reader: malformed articles and a damaged tail are refused, not fatal."""
+    with open_binary(path) as stream:
+        reading = Reading([], expected=count_records(stream))
+        stream.seek(0)
+        deleted: list[str] = []
+        for item in _items(stream, str(path), deleted):
+            if isinstance(item, Bad):
+                item.records = item.records or reading.expected - len(reading.records) - sum(
+                    b.records for b in reading.bad)
+                reading.bad.append(item)
+            else:
+                reading.records.append(item)
+    if deleted:
+        reading.warnings.append(f"{path}: lists {len(deleted)} deleted PMIDs (DeleteCitation); "
+                                "they are not removed from the review")
+    return reading
 
 
 def parse_file(path: Path) -> PubmedXml:
@@ -106,35 +121,49 @@ def _legacy(stream: BinaryIO) -> bool:
 
 def iter_records(stream: BinaryIO, where: str,
                  deleted: list[str] | None = None) -> Iterator[Record]:
-    """Records of a PubMed XML byte stream, one at a time; deleted PMIDs go to ``deleted``."""
+    """Records of a PubMed XML byte stream, one at a time; deleted PMIDs go to ``deleted``.
+    Anything malformed is an error naming ``where``."""
+    for item in _items(stream, where, deleted):
+        if isinstance(item, Bad):
+            raise InputError(item.problem, where=f"{where}, line {item.line}" if item.line
+                             else where, fix="the response or file is truncated or damaged; "
+                             "fetch or export it again")
+        yield item
+
+
+def _items(stream: BinaryIO, where: str, deleted: list[str] | None) -> Iterator[Record | Bad]:
+    """Records, or a :class:`Bad` for each malformed article and for a damaged rest of file
+    (whose ``records`` the caller fills in: the markers not yet accounted for)."""
     legacy = _legacy(stream)
     try:
         for _, element in ET.iterparse(stream, events=("end",)):  # noqa: S314 (module doc)
             tag = element.tag
-            if tag == "PubmedArticle":
-                yield _article(_required(element, "MedlineCitation"), element.find("PubmedData"))
-            elif tag == "MedlineCitation" and legacy:
-                yield _article(element, None)
-            elif tag == "PubmedBookArticle":
-                yield _book(element)
-            elif tag == "DeleteCitation":
-                if deleted is not None:
-                    deleted.extend(normalize_pmid(p.text) for p in element.iter("PMID"))
-            else:
-                continue
+            try:
+                if tag == "PubmedArticle":
+                    yield _article(_required(element, "MedlineCitation"),
+                                   element.find("PubmedData"))
+                elif tag == "MedlineCitation" and legacy:
+                    yield _article(element, None)
+                elif tag == "PubmedBookArticle":
+                    yield _book(element)
+                elif tag == "DeleteCitation":
+                    if deleted is not None:
+                        deleted.extend(normalize_pmid(p.text) for p in element.iter("PMID"))
+                else:
+                    continue
+            except _Malformed as exc:
+                pmid = _text(element.find(".//PMID"))
+                yield Bad(0, f"not PubMed XML as NCBI writes it: {exc}"
+                          + (f" (PMID {pmid})" if pmid else ""),
+                          raw=ET.tostring(element, encoding="unicode"))
             element.clear()
     except ET.ParseError as exc:
         line, column = exc.position
-        raise InputError(f"malformed XML ({exc})", where=f"{where}, line {line}, column {column}",
-                         fix="the response or file is truncated or damaged; fetch or export "
-                             "it again") from None
+        reason = str(exc).split(":")[0]
+        yield Bad(line, f"malformed XML at column {column} ({reason}); nothing after it can "
+                  "be read", records=0)
     except (OSError, EOFError) as exc:
-        raise InputError(f"cannot read the file to its end ({exc})", where=where,
-                         fix="the file is damaged or truncated; download or export it again"
-                         ) from None
-    except _Malformed as exc:
-        raise InputError(f"not PubMed XML as NCBI writes it: {exc}", where=where,
-                         fix="export the records again as PubMed XML") from None
+        yield Bad(0, f"cannot read the file to its end ({exc})", records=0)
 
 
 def _text(element: ET.Element | None) -> str:

@@ -20,7 +20,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import read_text
+from . import Bad, Reading, read_text
 
 LIST_KEYS = ("authors", "publication_types", "keywords")
 TEXT_KEYS = (
@@ -36,10 +36,18 @@ def sniff(head: str) -> bool:
     return first.startswith("{") and '"source_kind"' in first
 
 
-def read(path: Path) -> list[Record]:
-    # Every non-empty line becomes one record or an error, so none can be lost.
-    lines = read_text(path).split("\n")
-    return [_record(line, path, n) for n, line in enumerate(lines, 1) if line.strip()]
+def read(path: Path) -> Reading:
+    # Every non-empty line becomes one record or one refusal, so none can be lost.
+    reading = Reading([], expected=0)
+    for number, line in enumerate(read_text(path).split("\n"), 1):
+        if not line.strip():
+            continue
+        reading.expected += 1
+        try:
+            reading.records.append(_record(line, path, number))
+        except InputError as exc:
+            reading.bad.append(Bad(number, exc.what, raw=line))
+    return reading
 
 
 def _record(line: str, path: Path, number: int) -> Record:
