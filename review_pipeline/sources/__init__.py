@@ -145,18 +145,35 @@ def encoding_warning(path: Path) -> list[str]:
 
 
 def _registry() -> dict[str, Format]:
-    from . import medline, pubmed_xml, ris, snapshot
+    from . import endnote_xml, medline, ovid, pubmed_xml, ris, snapshot, tabular, wos
 
-    formats = [
+    never = _never
+    formats = [  # in the order formats are tried on a file's head
         Format("pubmed-xml", "PubMed XML (efetch, or 'PubMed XML' export)", pubmed_xml.read,
                pubmed_xml.sniff),
+        Format("endnote-xml", "EndNote XML (File > Export > XML)", endnote_xml.read,
+               endnote_xml.sniff),
         Format("medline", "PubMed/MEDLINE text (.nbib, .txt)", medline.read, medline.sniff),
+        Format("wos", "Web of Science tagged text (.ciw, 'Plain text file')", wos.read,
+               wos.sniff),
+        Format("ovid", "Ovid tagged text (Embase, MEDLINE, PsycINFO via Ovid)", ovid.read,
+               ovid.sniff),
         Format("ris", "RIS (Embase, Scopus, Web of Science, Ovid, EndNote, Zotero)", ris.read,
                ris.sniff),
         Format("snapshot", "review_pipeline snapshot (JSON lines)", snapshot.read,
                snapshot.sniff),
+        Format("csv", "CSV or TSV with a header row (delimiter read from the file)",
+               tabular.read, tabular.sniff),
+        Format("tsv", "tab-separated values with a header row", tabular.read_tsv, never),
+        Format("xlsx", "Excel workbook (.xlsx), first sheet, header row", tabular.read_xlsx,
+               never),
     ]
     return {f.name: f for f in formats}
+
+
+def _never(head: str) -> bool:
+    """For formats recognised by other means (XLSX by its zip signature) or only by name."""
+    return False
 
 
 def formats() -> dict[str, Format]:

@@ -9,6 +9,7 @@ record with no ``ER`` is refused as cut off, naming its line.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,36 +39,61 @@ def sniff(head: str) -> bool:
 
 def read(path: Path) -> Reading:
     lines = read_text(path).split("\n")
-    starts = [n for n, line in enumerate(lines) if _TY.match(line)]
-    if not starts:
+    split = split_records(lines, _TY, _ER, "ER  -")
+    if not split.expected:
         raise InputError("no RIS records (no 'TY  -' lines)", where=str(path),
                          fix="check that this is the RIS export, or pass the right --format")
-    chunks: list[list[str]] = []
-    first_lines: list[int] = []
-    bad: list[Bad] = []
-    restored = 0
-    for k, start in enumerate(starts):
+    entries = rispy.loads(split.text) if split.chunks else []
+    return split.reading(path, [_record(entry, f"{file_tag(path)}#{n}")
+                                for n, entry in enumerate(entries, 1)], "'ER  -'")
+
+
+@dataclass
+class Split:
+    """A tagged file cut into records by its start and end markers."""
+
+    chunks: list[list[str]]
+    bad: list[Bad]
+    expected: int
+    restored: int
+    """Records closed where the next record starts, their end marker missing."""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line for chunk in self.chunks for line in chunk)
+
+    def reading(self, path: Path, records: list[Record], marker: str) -> Reading:
+        if len(records) != len(self.chunks):
+            raise CountMismatchError(
+                f"{len(self.chunks)} complete records but the parser read {len(records)}",
+                where=str(path), fix="report this as a bug, with the file attached")
+        warnings = [f"{path}: {self.restored} records had no {marker} line before the next "
+                    "record; each was closed there"] if self.restored else []
+        return Reading(records, expected=self.expected, bad=self.bad, warnings=warnings)
+
+
+def split_records(lines: list[str], start: re.Pattern[str], end: re.Pattern[str],
+                  closer: str) -> Split:
+    """Cut ``lines`` into records: a record runs from a ``start`` line to its ``end`` line.
+
+    A missing end before the next start is restored (``closer`` is appended); a last record
+    with no end is refused as cut off. Lines between records (Ovid's numbered headers) are
+    left out.
+    """
+    starts = [n for n, line in enumerate(lines) if start.match(line)]
+    split = Split([], [], len(starts), 0)
+    for k, first in enumerate(starts):
         stop = starts[k + 1] if k + 1 < len(starts) else len(lines)
-        end = next((n for n in range(start + 1, stop) if _ER.match(lines[n])), None)
-        if end is None and k + 1 == len(starts):
-            bad.append(Bad(start + 1, "the last record has no 'ER  -' line: the file looks "
-                           "cut off", field="ER", raw="\n".join(lines[start:]).strip()))
+        last = next((n for n in range(first + 1, stop) if end.match(lines[n])), None)
+        if last is None and k + 1 == len(starts):
+            split.bad.append(Bad(first + 1, f"the last record has no '{closer}' line: the file "
+                                 "looks cut off", field=closer.split()[0],
+                                 raw="\n".join(lines[first:]).strip()))
             continue
-        if end is None:
-            restored += 1
-        body = lines[start:end] if end is not None else lines[start:stop]
-        chunks.append([body[0].lstrip(), *body[1:], "ER  -"])
-        first_lines.append(start + 1)
-    entries = rispy.loads("\n".join(line for chunk in chunks for line in chunk)) if chunks else []
-    if len(entries) != len(chunks):
-        raise CountMismatchError(
-            f"{len(chunks)} complete records (TY to ER) but rispy read {len(entries)}",
-            where=str(path), fix="report this as a bug, with the file attached")
-    tag = file_tag(path)
-    records = [_record(entry, f"{tag}#{n}") for n, entry in enumerate(entries, 1)]
-    warnings = [f"{path}: {restored} records had no 'ER  -' line before the next 'TY  -'; "
-                "each was closed there"] if restored else []
-    return Reading(records, expected=len(starts), bad=bad, warnings=warnings)
+        split.restored += last is None
+        body = lines[first:last] if last is not None else lines[first:stop]
+        split.chunks.append([body[0].lstrip(), *body[1:], closer])
+    return split
 
 
 def _first(entry: dict[str, Any], *keys: str) -> str:
@@ -88,6 +114,9 @@ def _record(entry: dict[str, Any], fallback: str) -> Record:
         pages = f"{pages}-{end}"
     notes = " ".join(entry.get("notes") or [])
     pmid_match = _PMID_NOTE.search(notes)
+    accession = _first(entry, "accession_number")
+    # EndNote's PubMed records carry the PMID as accession number, with NLM as provider.
+    from_nlm = _first(entry, "database_provider").upper() == "NLM" and accession.isdigit()
     # A database accession number is stable; an RIS ID is often a citation key ("Kassin1997").
     source_id = _first(entry, "accession_number", "id")
     return Record(
@@ -103,7 +132,8 @@ def _record(entry: dict[str, Any], fallback: str) -> Record:
         issue=_first(entry, "number"),
         pages=expand_pages(pages),
         doi=normalize_doi(_first(entry, "doi")),
-        pmid=normalize_pmid(pmid_match.group(1)) if pmid_match else "",
+        pmid=normalize_pmid(pmid_match.group(1) if pmid_match else accession if from_nlm
+                            else ""),
         language=normalize_language(_first(entry, "language")),
         publication_types=[t] if (t := _first(entry, "type_of_work")) else [],
         keywords=[k.strip() for k in entry.get("keywords") or [] if k.strip()],

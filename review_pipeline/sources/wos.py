@@ -1,0 +1,79 @@
+"""Web of Science tagged text (``.ciw``, "Plain text file" / "Other file format"), read with
+rispy's Web of Knowledge parser after the ``PT``/``ER`` markers are checked by line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import rispy
+from rispy.parser import WokParser
+
+from ..errors import InputError
+from ..records import (
+    Record,
+    expand_pages,
+    normalize_author,
+    normalize_doi,
+    normalize_language,
+    normalize_pmid,
+    parse_year,
+)
+from . import Reading, file_tag, read_text
+from .ris import split_records
+
+_PT = re.compile(r"^PT ")
+_ER = re.compile(r"^ER\s*$")
+_CONFERENCE = ("Meeting Abstract", "Proceedings Paper")
+
+
+def sniff(head: str) -> bool:
+    return bool(re.search(r"^(FN (Clarivate|Thomson)|PT [JBSP]\s*$)", head, re.MULTILINE))
+
+
+def read(path: Path) -> Reading:
+    lines = read_text(path).split("\n")
+    split = split_records(lines, _PT, _ER, "ER")
+    if not split.expected:
+        raise InputError("no Web of Science records (no 'PT ' lines)", where=str(path),
+                         fix="export again as Web of Science 'Plain text file', or pass --format")
+    entries = rispy.loads(split.text, implementation=WokParser) if split.chunks else []
+    tag = file_tag(path)
+    return split.reading(path, [_record(e, f"{tag}#{n}") for n, e in enumerate(entries, 1)],
+                         "'ER'")
+
+
+def _list(entry: dict[str, Any], key: str, sep: str = ";") -> list[str]:
+    value = entry.get(key) or []
+    items = value if isinstance(value, list) else str(value).split(sep)
+    return [item.strip() for item in items if item.strip()]
+
+
+def _record(entry: dict[str, Any], fallback: str) -> Record:
+    first, last = entry.get("beginning_page", ""), entry.get("ending_page", "")
+    pages = f"{first}-{last}" if first and last else first or entry.get("article_number", "")
+    types = _list(entry, "document_type")
+    languages = _list(entry, "language")
+    return Record(
+        source_record_id=entry.get("accession_number") or fallback,
+        title=entry.get("document_title", ""),
+        abstract=entry.get("abstract", ""),
+        authors=[normalize_author(a) for a in _list(entry, "authors")]
+        + _list(entry, "group_authors"),
+        year=parse_year(entry.get("publication_year") or entry.get("early_access_year")),
+        journal=entry.get("iso_source_abbreviation") or entry.get("source_abbreviation_29c", ""),
+        journal_full=entry.get("publication_name", ""),
+        issn=entry.get("issn") or entry.get("eissn", ""),
+        volume=entry.get("volume", ""),
+        issue=entry.get("issue", ""),
+        pages=expand_pages(pages),
+        doi=normalize_doi(entry.get("doi")),
+        pmid=normalize_pmid(entry.get("pubmed_id")),
+        language=normalize_language(languages[0]) if languages else "",
+        publication_types=types,
+        keywords=_list(entry, "author_keywords") + _list(entry, "keywords_plus"),
+        kind="conference_abstract" if any(t in _CONFERENCE for t in types)
+        else "journal_article",
+        extra={"wos_type": entry.get("publication_type", "")},
+    )
