@@ -6,7 +6,9 @@ reports usage errors with exit status 2.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import os
 from collections.abc import Callable
@@ -36,7 +38,7 @@ from .screen import DEFAULT_FOLDER as SCREENING_FOLDER
 from .screen import screen as run_screen
 from .sources import formats
 from .sources.pubmed import DEFAULT_BASE_URL
-from .status import export_records_csv, render_status
+from .status import export_records_csv, export_records_ris, render_status
 from .status import status as run_status
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -347,24 +349,30 @@ def export() -> None:
 
 
 @export.command(name="records")
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True,
-              help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "ris"]), default="csv",
+              show_default=True, help="csv: one row per record with cluster and state; ris: "
+              "the records themselves, for a reference manager or another review.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
 @common_options
 @pass_ctx
 def export_records(obj: _Context, fmt: str, out: Path | None) -> None:
-    """Every record, duplicates included, with its cluster and state.
+    """Every record, duplicates included (CSV: with its cluster and state).
 
     \b
     Example:
         review export records --format csv --out records.csv
+        review export records --format ris --out records.ris
     """
-    text = export_records_csv(obj.db())
+    if fmt == "ris":
+        text, count = export_records_ris(obj.db())
+    else:
+        text = export_records_csv(obj.db())
+        count = len(list(csv.reader(io.StringIO(text)))) - 1
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
-        click.echo(f"export: wrote {text.count(chr(10)) - 1} records to {out} ({fmt})")
+        click.echo(f"export: wrote {count} records to {out} ({fmt})")
     else:
         click.echo(text, nl=False)
 

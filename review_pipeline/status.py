@@ -15,6 +15,7 @@ from .db import State
 from .fetch import search_log
 from .prisma import as_template, counts
 from .screen import awaiting
+from .sources import ris
 
 EXPORT_COLUMNS = (
     "record_id", "source", "source_record_id", "pmid", "doi", "title", "year", "cluster_id",
@@ -94,3 +95,10 @@ def export_records_csv(db: Database) -> str:
             row[key] = "; ".join(json.loads(row[key] or "[]"))
         writer.writerow(row)
     return out.getvalue()
+
+
+def export_records_ris(db: Database) -> tuple[str, int]:
+    """Every record as RIS (and how many), written so that importing it gives them back."""
+    records = [store.record_from_row(row)
+               for row in db.query("SELECT * FROM records ORDER BY record_id")]
+    return ris.dumps(records), len(records)

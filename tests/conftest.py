@@ -20,6 +20,12 @@ FIXTURES = TESTS / "fixtures"
 EXAMPLE_PARTS = ("queries", "snapshot", "imports", "extracted")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="Rewrite tests/golden/ from what the readers produce now; review the "
+                          "diff before committing it.")
+
+
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _connect = socket.socket.connect
 

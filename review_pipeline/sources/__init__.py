@@ -49,6 +49,8 @@ class Format:
     description: str
     read: Callable[[Path], Reading]
     sniff: Callable[[str], bool]
+    text: bool = True
+    """Read as text (so its encoding is checked); XML and XLSX carry their own."""
 
 
 def display_path(path: Path) -> str:
@@ -150,9 +152,9 @@ def _registry() -> dict[str, Format]:
     never = _never
     formats = [  # in the order formats are tried on a file's head
         Format("pubmed-xml", "PubMed XML (efetch, or 'PubMed XML' export)", pubmed_xml.read,
-               pubmed_xml.sniff),
+               pubmed_xml.sniff, text=False),
         Format("endnote-xml", "EndNote XML (File > Export > XML)", endnote_xml.read,
-               endnote_xml.sniff),
+               endnote_xml.sniff, text=False),
         Format("medline", "PubMed/MEDLINE text (.nbib, .txt)", medline.read, medline.sniff),
         Format("wos", "Web of Science tagged text (.ciw, 'Plain text file')", wos.read,
                wos.sniff),
@@ -166,7 +168,7 @@ def _registry() -> dict[str, Format]:
                tabular.read, tabular.sniff),
         Format("tsv", "tab-separated values with a header row", tabular.read_tsv, never),
         Format("xlsx", "Excel workbook (.xlsx), first sheet, header row", tabular.read_xlsx,
-               never),
+               never, text=False),
     ]
     return {f.name: f for f in formats}
 
@@ -235,7 +237,8 @@ def read_file(path: Path, fmt: str = "auto", *, skip_bad: bool = False
             first.problem + (f" [field {first.field}]" if first.field else "") + more,
             where=where, fix="correct the record in the file, or import the rest with "
                              "--skip-bad (the refused records go to a quarantine report)")
-    reading.warnings = encoding_warning(path) + reading.warnings
+    if registry[name].text:
+        reading.warnings = encoding_warning(path) + reading.warnings
     unique_ids(reading.records)
     return name, reading
 

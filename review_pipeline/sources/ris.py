@@ -150,7 +150,9 @@ def dumps(records: list[Record]) -> str:
     for record in records:
         first, _, last = record.pages.partition("-")
         notes = [record.note] if record.note else []
-        if record.pmid and not _PMID_NOTE.search(record.note):
+        # A PMID that is the record's own id goes back as EndNote writes it (AN with DP NLM).
+        from_nlm = bool(record.pmid) and record.pmid == record.source_record_id
+        if record.pmid and not from_nlm and not _PMID_NOTE.search(record.note):
             notes.append(f"PMID: {record.pmid}")
         kind = str(record.extra.get("ris_type") or "")
         if not kind:
@@ -164,6 +166,7 @@ def dumps(records: list[Record]) -> str:
             "end_page": last, "doi": record.doi, "language": record.language,
             "type_of_work": record.publication_types[0] if record.publication_types else "",
             "keywords": record.keywords, "notes": notes,
+            "database_provider": "NLM" if from_nlm else "",
         }
         entries.append({k: v for k, v in entry.items() if v})
     return str(rispy.dumps(entries))

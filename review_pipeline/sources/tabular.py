@@ -94,8 +94,9 @@ def _read_delimited(path: Path, delimiter: str | None) -> Reading:
             delimiter = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
-    csv.field_size_limit(1 << 30)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    # Abstracts can exceed the csv module's 128 KiB cell limit; raised only while reading.
+    previous = csv.field_size_limit(1 << 30)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
     try:
         header = next(reader)
@@ -111,6 +112,8 @@ def _read_delimited(path: Path, delimiter: str | None) -> Reading:
         raise InputError(f"not a well-formed table ({exc})",
                          where=f"{path}, line {reader.line_num}",
                          fix="look for an unclosed quote on or before that line") from None
+    finally:
+        csv.field_size_limit(previous)
     return _reading(path, header, iter(rows))
 
 
