@@ -93,6 +93,7 @@ test: | $(INSTALLED) ## Run the tests, the linter and the type checker
 bench: | $(INSTALLED) ## Run the benchmarks (reads ../shared/data when present) and print a table
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_fetch.py
+	$(BIN)/python benchmarks/bench_import.py
 
 clean: ## Remove the database, stamps and reports (never queries/, extracted/ or raw/)
 	rm -rf data $(REPORTS)

@@ -355,9 +355,13 @@ def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str
     return batch_id, len(new_rows)
 
 
+_RECORD_FIELDS = tuple(Record.__dataclass_fields__)
+
+
 def _record_row(record: Record, record_id: str, source: str, branch: str, file: str,
                 batch_id: int) -> dict[str, Any]:
-    row = record.as_dict()
+    # A shallow copy: the lists go straight to JSON, so asdict's deep copy is not needed.
+    row = {name: getattr(record, name) for name in _RECORD_FIELDS}
     for key in ("authors", "publication_types", "keywords", "extra"):
         row[key] = json.dumps(row[key], ensure_ascii=False)
     row.update({

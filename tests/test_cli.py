@@ -127,6 +127,25 @@ def test_import_of_an_undeclared_file_says_to_declare_it(project: Path,
     assert "6 records, 6 new" in out and "is not in queries/protocol.toml" in out
 
 
+def test_import_skip_bad_quarantines_and_export_ris_reads_back(project: Path,
+                                                                fixtures: Path) -> None:
+    db = project / "data" / "r.db"
+    cut = fixtures / "edge" / "truncated_last_record.ris"
+    refused = review("import", str(cut), "--source", "embase", db=db)
+    assert refused.exit_code == 1 and "line 9" in refused.output and "--skip-bad" in (
+        refused.output)
+    out = ok("import", str(cut), "--source", "embase", "--skip-bad", db=db)
+    assert "1 records, 1 new" in out
+    assert "1 records of" in out and "were NOT imported; see data/quarantine/embase-" in out
+    assert len(list((project / "data" / "quarantine").glob("embase-*.txt"))) == 1
+    table = fixtures / "edge" / "semicolon.csv"
+    assert "(scopus, csv): 2 records, 2 new" in ok("import", str(table), "--source", "scopus",
+                                                   "--format", "csv", db=db)
+    ok("export", "records", "--format", "ris", "--out", str(project / "all.ris"), db=db)
+    again = ok("import", str(project / "all.ris"), "--source", "again", db=db)
+    assert "(again, ris): 3 records, 3 new" in again
+
+
 def test_db_option_and_environment(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REVIEW_DB", str(project / "from-env.db"))
     ok("fetch")

@@ -86,19 +86,22 @@ def open_binary(path: Path) -> BinaryIO:
 
 def read_text(path: Path) -> str:
     """A text file's content, gzipped or not: UTF-8 (with or without BOM), UTF-16 with a BOM,
-    or else Windows-1252/Latin-1, which old exports use (:func:`text_encoding` says which).
+    or else Windows-1252/Latin-1, which old exports use (:func:`encoding_warning` says so).
 
     A binary file is an error, since no export is one.
     """
-    data = _read_bytes(path)
-    encoding = _encoding(data, path)
-    text = data.decode(encoding)
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text, encoding = _decode(_read_bytes(path), path)
+    _ENCODINGS[_stamp(path)] = encoding
+    return text
 
 
-def text_encoding(path: Path) -> str:
-    """The encoding :func:`read_text` reads ``path`` with."""
-    return _encoding(_read_bytes(path), path)
+_ENCODINGS: dict[tuple[str, int, int], str] = {}
+"""Encodings :func:`read_text` found, by file and version, so the check is not redone."""
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -110,35 +113,44 @@ def _read_bytes(path: Path) -> bytes:
                              fix="download or export the file again") from None
 
 
-def _encoding(data: bytes, path: Path) -> str:
+def _decode(data: bytes, path: Path) -> tuple[str, str]:
+    """(text with newlines made ``\\n``, the encoding it was read with)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            data.decode("utf-16")
+            text, encoding = data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
             raise InputError(f"a damaged UTF-16 file ({exc.reason} at byte {exc.start})",
                              where=str(path), fix="export the file again as UTF-8") from None
-        return "utf-16"
-    if b"\x00" in data[:4096]:
+    elif b"\x00" in data[:4096]:
         raise InputError("this is a binary file, not a text export", where=str(path),
                          fix="export the records as RIS, MEDLINE (.nbib), CSV or PubMed XML")
+    else:
+        text, encoding = _decode_8bit(data)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, encoding
+
+
+def _decode_8bit(data: bytes) -> tuple[str, str]:
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            data.decode(encoding)
+            return data.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-        return encoding
-    return "latin-1"
+    return data.decode("latin-1"), "latin-1"
 
 
 def encoding_warning(path: Path) -> list[str]:
     """A warning when ``path`` is not Unicode, naming the line of its first such byte."""
-    encoding = text_encoding(path)
-    if encoding in ("utf-8-sig", "utf-16"):
+    if _ENCODINGS.get(_stamp(path)) in ("utf-8-sig", "utf-16"):
         return []
     data = _read_bytes(path)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or data.isascii():
+        return []
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        encoding = _decode_8bit(data)[1]
         line = data[: exc.start].count(b"\n") + 1
         return [f"{path}: not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); read as "
                 f"{'Windows-1252' if encoding == 'cp1252' else 'Latin-1'}. Check accented "

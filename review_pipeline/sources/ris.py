@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import rispy
+from rispy.parser import RisParser
 
 from ..errors import CountMismatchError, InputError
 from ..records import (
@@ -43,8 +44,11 @@ def read(path: Path) -> Reading:
     if not split.expected:
         raise InputError("no RIS records (no 'TY  -' lines)", where=str(path),
                          fix="check that this is the RIS export, or pass the right --format")
-    entries = rispy.loads(split.text) if split.chunks else []
-    return split.reading(path, [_record(entry, f"{file_tag(path)}#{n}")
+    # rispy skips text between records, so the file's own lines do unless a record was mended.
+    source = lines if split.clean else split.lines()
+    entries = RisParser().parse_lines(iter(source)) if split.chunks else []
+    tag = file_tag(path)
+    return split.reading(path, [_record(entry, f"{tag}#{n}")
                                 for n, entry in enumerate(entries, 1)], "'ER  -'")
 
 
@@ -58,9 +62,11 @@ class Split:
     restored: int
     """Records closed where the next record starts, their end marker missing."""
 
-    @property
-    def text(self) -> str:
-        return "\n".join(line for chunk in self.chunks for line in chunk)
+    clean: bool = True
+    """No record was mended or refused, so the chunks are the file's lines as they stand."""
+
+    def lines(self) -> list[str]:
+        return [line for chunk in self.chunks for line in chunk]
 
     def reading(self, path: Path, records: list[Record], marker: str) -> Reading:
         if len(records) != len(self.chunks):
@@ -89,9 +95,11 @@ def split_records(lines: list[str], start: re.Pattern[str], end: re.Pattern[str]
             split.bad.append(Bad(first + 1, f"the last record has no '{closer}' line: the file "
                                  "looks cut off", field=closer.split()[0],
                                  raw="\n".join(lines[first:]).strip()))
+            split.clean = False
             continue
         split.restored += last is None
         body = lines[first:last] if last is not None else lines[first:stop]
+        split.clean = split.clean and last is not None and body[0] == body[0].lstrip()
         split.chunks.append([body[0].lstrip(), *body[1:], closer])
     return split
 

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import rispy
 from rispy.parser import WokParser
 
 from ..errors import InputError
@@ -38,7 +37,8 @@ def read(path: Path) -> Reading:
     if not split.expected:
         raise InputError("no Web of Science records (no 'PT ' lines)", where=str(path),
                          fix="export again as Web of Science 'Plain text file', or pass --format")
-    entries = rispy.loads(split.text, implementation=WokParser) if split.chunks else []
+    source = lines if split.clean else split.lines()
+    entries = WokParser().parse_lines(iter(source)) if split.chunks else []
     tag = file_tag(path)
     return split.reading(path, [_record(e, f"{tag}#{n}") for n, e in enumerate(entries, 1)],
                          "'ER'")
