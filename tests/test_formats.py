@@ -124,12 +124,25 @@ def test_a_missing_er_between_records_is_restored_with_a_warning() -> None:
                                r"has 3 columns"),
     ("no_title_column.csv", "csv", r"no_title_column\.csv, line 1: no title column"),
     ("truncated.ciw", "auto", r"truncated\.ciw, line 11: the last record has no 'ER' line"),
+    ("ovid_header_without_fields.cgi", "auto",
+     r"ovid_header_without_fields\.cgi, line 7: a record header with no fields under it"),
+    ("endnote_cut_off.xml", "auto", r"endnote_cut_off\.xml, line 1: malformed XML at column"),
+    ("medline_pmid_only.nbib", "auto",
+     r"medline_pmid_only\.nbib, line 4: the record has no PMID \(or not a number\) "
+     r"\[field PMID\]"),
 ])
 def test_bad_input_is_an_error_naming_file_and_line(fixture: str, fmt: str,
                                                     message: str) -> None:
     with pytest.raises(InputError, match=message) as caught:
         read_records(EDGE / fixture, fmt)
     assert "To fix:" in str(caught.value)
+
+
+def test_a_bad_spreadsheet_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.xlsx"
+    path.write_bytes(b"PK\x03\x04" + b"not really a workbook" * 10)
+    with pytest.raises(InputError, match=r"broken\.xlsx: cannot read this spreadsheet"):
+        read_records(path)
 
 
 def test_a_one_megabyte_abstract_is_read_whole(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Reading, read_text
+from . import Bad, Reading, read_text
 
 _PMID = re.compile(r"^PMID- ", re.MULTILINE)
 _ISSN = re.compile(r"\d{4}-\d{3}[\dXx]")
@@ -40,7 +40,17 @@ def read(path: Path) -> Reading:
             f"the file has {expected} records (PMID lines) but {len(entries)} were read",
             where=str(path), fix="look for blank lines inside a record",
         )
-    return Reading([_record(entry) for entry in entries], expected=expected)
+    lines = text.split("\n")
+    starts = [n for n, line in enumerate(lines) if line.startswith("PMID- ")]
+    reading = Reading([], expected=expected)
+    for k, (entry, first) in enumerate(zip(entries, starts, strict=True)):
+        if normalize_pmid(entry.get("PMID", "")):
+            reading.records.append(_record(entry))
+            continue
+        stop = starts[k + 1] if k + 1 < len(starts) else len(lines)
+        reading.bad.append(Bad(first + 1, "the record has no PMID (or not a number)",
+                               field="PMID", raw="\n".join(lines[first:stop]).strip()))
+    return reading
 
 
 def _list(entry: dict[str, Any], key: str) -> list[str]:

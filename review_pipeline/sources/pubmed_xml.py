@@ -261,8 +261,10 @@ def _links(citation: ET.Element) -> dict[str, list[str]]:
 
 def _article(citation: ET.Element, pubmed_data: ET.Element | None) -> Record:
     article = _required(citation, "Article")
-    pmid_node = citation.find("PMID")
+    pmid_node = _required(citation, "PMID")
     pmid = normalize_pmid(_text(pmid_node))
+    if not pmid:
+        raise _Malformed(f"a {citation.tag} whose PMID is not a number")
     journal = article.find("Journal")
     issue = journal.find("JournalIssue") if journal is not None else None
     ids = _article_ids(pubmed_data, "ArticleIdList")
@@ -282,7 +284,7 @@ def _article(citation: ET.Element, pubmed_data: ET.Element | None) -> Record:
         extra["links"] = links
     if "RetractionIn" in links or "Retracted Publication" in types:
         extra["retracted"] = True
-    if pmid_node is not None and pmid_node.get("Version", "1") != "1":
+    if pmid_node.get("Version", "1") != "1":
         extra["pmid_version"] = pmid_node.get("Version")
     keywords = [_text(k) for k in citation.findall("KeywordList/Keyword")]
     mesh = [_text(d) for d in citation.findall("MeshHeadingList/MeshHeading/DescriptorName")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,7 +121,7 @@ def _read_delimited(path: Path, delimiter: str | None) -> Reading:
 def read_xlsx(path: Path) -> Reading:
     try:
         frame = pd.read_excel(path, dtype=str, keep_default_na=False, header=None)
-    except (ValueError, OSError, KeyError) as exc:
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot read this spreadsheet ({exc})", where=str(path),
                          fix="save it again as .xlsx, or export the records as CSV") from None
     if frame.empty:
