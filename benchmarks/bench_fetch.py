@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_pipeline import table  # noqa: E402
+from benchmarks.bench_pipeline import in_child, table  # noqa: E402
 from review_pipeline.fetch import LiveSettings, fetch  # noqa: E402
 from review_pipeline.sources.pubmed import Eutils  # noqa: E402
 from tests.eutils_server import HEADER, Script, articles, renumbered, start  # noqa: E402
@@ -52,19 +50,6 @@ with open(PATH, "rb") as handle:
     n = len(Entrez.read(handle, validate=False)["PubmedArticle"])
 """,
 }
-# VmHWM, not getrusage: ru_maxrss survives exec, so a child would report its parent's peak.
-MEASURE = """
-import re, sys, time
-from pathlib import Path
-PATH = Path(sys.argv[1])
-start = time.perf_counter()
-{code}
-seconds = time.perf_counter() - start
-status = Path("/proc/self/status").read_text()
-print(n, seconds, int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 1024)
-"""
-
-
 def templates() -> list[str]:
     """Every real PubmedArticle in the fixtures, once."""
     blocks: dict[str, str] = {}
@@ -89,11 +74,7 @@ def bench_parse(count: int) -> None:
         build_xml(path, count)
         size = path.stat().st_size / 1e6
         for name, code in PARSERS.items():
-            # This interpreter running this file's own snippets: nothing untrusted.
-            out = subprocess.run([sys.executable, "-c", MEASURE.format(code=code), str(path)],  # noqa: S603
-                                 capture_output=True, text=True, check=True,
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.split()
-            n, seconds, peak = int(out[0]), float(out[1]), float(out[2])
+            n, seconds, peak = in_child("PATH = Path(ARGS[0])", code, str(path))
             rows.append([name, f"{n:,}", f"{seconds:.1f}", f"{n / seconds:,.0f}",
                          f"{size / seconds:.0f}", f"{peak:,.0f}"])
     table(f"3. Parsing a {size:.0f} MB PubMed XML of {count:,} records (target: >= 3,000 "

@@ -8,9 +8,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,23 +17,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_pipeline import SHARED, asysd_csv, table  # noqa: E402
+from benchmarks.bench_pipeline import SHARED, asysd_csv, in_child, table  # noqa: E402
 
 EXPORTS = ROOT / "tests" / "fixtures" / "exports"
-# VmHWM, not getrusage: ru_maxrss survives exec, so a child would report its parent's peak.
-MEASURE = """
-import re, sys, time
-from pathlib import Path
+SETUP = """
 from review_pipeline.db import open_db
 from review_pipeline.import_ import import_file
-path, fmt, db_path = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-db = open_db(db_path)
-start = time.perf_counter()
-result = import_file(db, path, source="bench", fmt=fmt)
-seconds = time.perf_counter() - start
-status = Path("/proc/self/status").read_text()
-print(result.records, seconds, int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 1024)
+db = open_db(Path(ARGS[2]))
 """
+WORK = 'n = import_file(db, Path(ARGS[0]), source="bench", fmt=ARGS[1]).records'
 
 
 def big_ris(out: Path, count: int) -> Path:
@@ -53,14 +43,6 @@ def big_ris(out: Path, count: int) -> Path:
     return out
 
 
-def measure(path: Path, fmt: str, tmp: Path) -> tuple[int, float, float]:
-    # This interpreter running this file's own snippet: nothing untrusted.
-    out = subprocess.run([sys.executable, "-c", MEASURE, str(path), fmt,  # noqa: S603
-                          str(tmp / f"{path.stem}.db")], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.split()
-    return int(out[0]), float(out[1]), float(out[2])
-
-
 def main() -> None:
     print(f"python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
     rows = []
@@ -73,7 +55,8 @@ def main() -> None:
         else:
             print(f"(the ASySD set is skipped: {depression} is absent)")
         for path, fmt in inputs:
-            records, seconds, peak = measure(path, fmt, tmp)
+            records, seconds, peak = in_child(SETUP, WORK, str(path), fmt,
+                                              str(tmp / f"{path.stem}.db"))
             size = path.stat().st_size / 1e6
             rows.append([path.name, fmt, f"{size:.0f}", f"{records:,}", f"{seconds:.1f}",
                          f"{records / seconds:,.0f}", f"{peak:,.0f}"])

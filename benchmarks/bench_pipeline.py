@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import csv
 import lzma
+import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +50,31 @@ def timed(rows: list[list[Any]], label: str, items: int) -> Iterator[None]:
     seconds = time.perf_counter() - start
     rate = f"{items / seconds:,.0f}" if seconds > 0 and items else "-"
     rows.append([label, f"{items:,}", f"{seconds:.3f}", rate, f"{peak_mb():,.0f}"])
+
+
+# VmHWM, not getrusage: ru_maxrss survives exec, so a child would report its parent's peak.
+_CHILD = """
+import re, sys, time
+from pathlib import Path
+ARGS = sys.argv[1:]
+{setup}
+start = time.perf_counter()
+{work}
+seconds = time.perf_counter() - start
+status = Path("/proc/self/status").read_text()
+print(n, seconds, int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 1024)
+"""
+
+
+def in_child(setup: str, work: str, *args: str) -> tuple[int, float, float]:
+    """Run ``setup``, then time ``work`` (which sets ``n``), in a fresh interpreter given
+    ``args`` as ``ARGS``; return (n, seconds, peak RSS in MB) of that interpreter alone."""
+    code = _CHILD.format(setup=setup, work=work)
+    # This interpreter running this project's own snippets: nothing untrusted.
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,  # noqa: S603
+                         text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.split()
+    return int(out[0]), float(out[1]), float(out[2])
 
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> None:

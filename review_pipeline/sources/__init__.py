@@ -161,7 +161,6 @@ def encoding_warning(path: Path) -> list[str]:
 def _registry() -> dict[str, Format]:
     from . import endnote_xml, medline, ovid, pubmed_xml, ris, snapshot, tabular, wos
 
-    never = _never
     formats = [  # in the order formats are tried on a file's head
         Format("pubmed-xml", "PubMed XML (efetch, or 'PubMed XML' export)", pubmed_xml.read,
                pubmed_xml.sniff, text=False),
@@ -178,9 +177,9 @@ def _registry() -> dict[str, Format]:
                snapshot.sniff),
         Format("csv", "CSV or TSV with a header row (delimiter read from the file)",
                tabular.read, tabular.sniff),
-        Format("tsv", "tab-separated values with a header row", tabular.read_tsv, never),
+        Format("tsv", "tab-separated values with a header row", tabular.read_tsv, _never),
         Format("xlsx", "Excel workbook (.xlsx), first sheet, header row", tabular.read_xlsx,
-               never, text=False),
+               _never, text=False),
     ]
     return {f.name: f for f in formats}
 

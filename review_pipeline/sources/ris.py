@@ -9,6 +9,7 @@ record with no ``ER`` is refused as cut off, naming its line.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,34 @@ def sniff(head: str) -> bool:
 
 
 def read(path: Path) -> Reading:
+    return read_tagged(path, RisParser(), _TY, _ER, "ER  -", _record,
+                       InputError("no RIS records (no 'TY  -' lines)", where=str(path),
+                                  fix="check that this is the RIS export, or pass the right "
+                                      "--format"))
+
+
+def read_tagged(path: Path, parser: RisParser, start: re.Pattern[str], end: re.Pattern[str],
+                closer: str, record: Callable[[dict[str, Any], str], Record],
+                none_found: InputError) -> Reading:
+    """A tagged file (RIS, Web of Science) read by ``parser`` once its markers are checked:
+    ``record`` turns each entry into a Record, given a fallback id; a file without any
+    ``start`` line raises ``none_found``."""
     lines = read_text(path).split("\n")
-    split = split_records(lines, _TY, _ER, "ER  -")
+    split = split_records(lines, start, end, closer)
     if not split.expected:
-        raise InputError("no RIS records (no 'TY  -' lines)", where=str(path),
-                         fix="check that this is the RIS export, or pass the right --format")
+        raise none_found
     # rispy skips text between records, so the file's own lines do unless a record was mended.
-    source = lines if split.clean else split.lines()
-    entries = RisParser().parse_lines(iter(source)) if split.chunks else []
+    source = lines if split.clean else [line for chunk in split.chunks for line in chunk]
+    entries = parser.parse_lines(iter(source)) if split.chunks else []
+    if len(entries) != len(split.chunks):
+        raise CountMismatchError(
+            f"{len(split.chunks)} complete records but the parser read {len(entries)}",
+            where=str(path), fix="report this as a bug, with the file attached")
     tag = file_tag(path)
-    return split.reading(path, [_record(entry, f"{tag}#{n}")
-                                for n, entry in enumerate(entries, 1)], "'ER  -'")
+    warnings = [f"{path}: {split.restored} records had no '{closer}' line before the next "
+                "record; each was closed there"] if split.restored else []
+    return Reading([record(entry, f"{tag}#{n}") for n, entry in enumerate(entries, 1)],
+                   expected=split.expected, bad=split.bad, warnings=warnings)
 
 
 @dataclass
@@ -61,21 +79,8 @@ class Split:
     expected: int
     restored: int
     """Records closed where the next record starts, their end marker missing."""
-
     clean: bool = True
     """No record was mended or refused, so the chunks are the file's lines as they stand."""
-
-    def lines(self) -> list[str]:
-        return [line for chunk in self.chunks for line in chunk]
-
-    def reading(self, path: Path, records: list[Record], marker: str) -> Reading:
-        if len(records) != len(self.chunks):
-            raise CountMismatchError(
-                f"{len(self.chunks)} complete records but the parser read {len(records)}",
-                where=str(path), fix="report this as a bug, with the file attached")
-        warnings = [f"{path}: {self.restored} records had no {marker} line before the next "
-                    "record; each was closed there"] if self.restored else []
-        return Reading(records, expected=self.expected, bad=self.bad, warnings=warnings)
 
 
 def split_records(lines: list[str], start: re.Pattern[str], end: re.Pattern[str],

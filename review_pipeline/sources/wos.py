@@ -19,8 +19,8 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Reading, file_tag, read_text
-from .ris import split_records
+from . import Reading
+from .ris import read_tagged
 
 _PT = re.compile(r"^PT ")
 _ER = re.compile(r"^ER\s*$")
@@ -32,16 +32,10 @@ def sniff(head: str) -> bool:
 
 
 def read(path: Path) -> Reading:
-    lines = read_text(path).split("\n")
-    split = split_records(lines, _PT, _ER, "ER")
-    if not split.expected:
-        raise InputError("no Web of Science records (no 'PT ' lines)", where=str(path),
-                         fix="export again as Web of Science 'Plain text file', or pass --format")
-    source = lines if split.clean else split.lines()
-    entries = WokParser().parse_lines(iter(source)) if split.chunks else []
-    tag = file_tag(path)
-    return split.reading(path, [_record(e, f"{tag}#{n}") for n, e in enumerate(entries, 1)],
-                         "'ER'")
+    return read_tagged(path, WokParser(), _PT, _ER, "ER", _record,
+                       InputError("no Web of Science records (no 'PT ' lines)",
+                                  where=str(path), fix="export again as Web of Science 'Plain "
+                                  "text file', or pass --format"))
 
 
 def _list(entry: dict[str, Any], key: str, sep: str = ";") -> list[str]:
