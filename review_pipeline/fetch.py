@@ -194,7 +194,7 @@ def _keep_batch(client: Eutils, ids: list[str], path: Path) -> tuple[Path, str, 
 
 
 def _parse_batch(text: str, path: Path) -> list[Record]:
-    return unique_ids(parse_text(text, str(path)).records)
+    return list(unique_ids(parse_text(text, str(path)).records))
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -17,8 +17,7 @@ from sqlite_utils import Database
 from . import db as store
 from .config import Protocol
 from .errors import InputError
-from .records import Record
-from .sources import Bad, Reading, display_path, read_file, sha256_file
+from .sources import Bad, display_path, sha256_file, stream_file
 
 QUARANTINE = Path("data/quarantine")
 
@@ -35,25 +34,6 @@ class ImportResult:
     """Records refused (``skip_bad``); they are in the ``quarantine`` report."""
     quarantine: str = ""
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Pending:
-    path: Path
-    source: str
-    branch: str
-    sha256: str
-    format: str
-    reading: Reading
-    quarantine: str = ""
-
-    @property
-    def records(self) -> list[Record]:
-        return self.reading.records
-
-    @property
-    def skipped(self) -> int:
-        return sum(b.records for b in self.reading.bad)
 
 
 def import_file(db: Database, path: Path, *, source: str, branch: str = "databases",
@@ -83,41 +63,37 @@ def import_protocol_sources(db: Database, protocol: Protocol,
 
 def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bool,
             quarantine_dir: Path) -> list[ImportResult]:
-    """Read and check every file before storing any, so one bad file stores nothing."""
-    results: list[ImportResult | None] = []
-    pending: list[tuple[int, _Pending]] = []
-    in_this_call: dict[tuple[str, str], _Pending] = {}
-    for path, source, branch, fmt in wanted:
-        sha = sha256_file(path) if path.is_file() else ""
-        prior = store.find_batch(db, source, sha) if sha else None
-        if prior is None and (twin := in_this_call.get((source, sha))) is not None:
-            prior = {"format": twin.format, "records": len(twin.records),
-                     "skipped": twin.skipped, "quarantine": twin.quarantine}
-        if prior is not None:
-            results.append(ImportResult(display_path(path), source, prior["format"],
-                                        prior["records"], 0, True, prior["skipped"],
-                                        prior["quarantine"] or ""))
-            continue
-        name, reading = read_file(path, fmt, skip_bad=skip_bad)
-        item = _Pending(path, source, branch, sha, name, reading)
-        in_this_call[(source, sha)] = item
-        pending.append((len(results), item))
-        results.append(None)
-    for _, item in pending:
-        if item.reading.bad:
-            report = quarantine_dir / f"{item.source}-{item.path.name}-{item.sha256[:8]}.txt"
-            write_quarantine(report, item.path, item.sha256, item.reading.bad)
-            item.quarantine = display_path(report)
+    """All files in one transaction, each streamed into the database as it is read: a file
+    whose check fails (which shows only once it is read) rolls back every file."""
+    results: list[ImportResult] = []
+    refused: list[tuple[Path, Path, str, list[Bad]]] = []
     with db.atomic():
-        for index, item in pending:
-            _, new = store.add_batch(db, item.records, kind="import", source=item.source,
-                                     branch=item.branch, file=display_path(item.path),
-                                     sha256=item.sha256, fmt=item.format,
-                                     skipped=item.skipped, quarantine=item.quarantine or None)
-            results[index] = ImportResult(display_path(item.path), item.source, item.format,
-                                          len(item.records), new, False, item.skipped,
-                                          item.quarantine, item.reading.warnings)
-    return [r for r in results if r is not None]
+        for path, source, branch, fmt in wanted:
+            sha = sha256_file(path) if path.is_file() else ""
+            # Inside the transaction, so a file named twice in one call is found the second time.
+            prior = store.find_batch(db, source, sha) if sha else None
+            if prior is not None:
+                results.append(ImportResult(display_path(path), source, prior["format"],
+                                            prior["records"], 0, True, prior["skipped"],
+                                            prior["quarantine"] or ""))
+                continue
+            name, reading = stream_file(path, fmt, skip_bad=skip_bad)
+            batch_id, new = store.add_batch(db, reading.records, kind="import", source=source,
+                                            branch=branch, file=display_path(path),
+                                            sha256=sha, fmt=name)
+            skipped = sum(b.records for b in reading.bad)
+            report = ""
+            if skipped:
+                where = quarantine_dir / f"{source}-{path.name}-{sha[:8]}.txt"
+                report = display_path(where)
+                store.note_refused(db, batch_id, skipped, report)
+                refused.append((where, path, sha, reading.bad))
+            results.append(ImportResult(display_path(path), source, name,
+                                        reading.expected - skipped, new, False, skipped,
+                                        report, reading.warnings))
+    for where, path, sha, bad in refused:
+        write_quarantine(where, path, sha, bad)
+    return results
 
 
 def write_quarantine(report: Path, path: Path, sha256: str, bad: list[Bad]) -> None:

@@ -113,16 +113,20 @@ def normalize_language(raw: str | None) -> str:
     return LANGUAGE_CODES.get(text, text)
 
 
+_GIVEN_NAMES = re.compile(r"[\s-]+")
+_INITIALS = re.compile(r"[A-Z]{1,2}")
+
+
 def normalize_author(raw: str) -> str:
     """``"Misawa, Sonoko"``, ``"Misawa, S."``, ``"Misawa S."`` all become ``"Misawa S"``."""
     text = " ".join(raw.replace(".", " ").split())
     if "," in text:
         last, _, given = text.partition(",")
-        initials = "".join(part[0] for part in re.split(r"[\s-]+", given.strip()) if part)
+        initials = "".join(part[0] for part in _GIVEN_NAMES.split(given.strip()) if part)
         return f"{last.strip()} {initials.upper()}".strip()
     words = text.split()
     cut = len(words)
-    while cut > 1 and re.fullmatch(r"[A-Z]{1,2}", words[cut - 1]):
+    while cut > 1 and _INITIALS.fullmatch(words[cut - 1]):
         cut -= 1
     return " ".join([*words[:cut], "".join(words[cut:])]).strip()
 

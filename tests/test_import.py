@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from review_pipeline import db as store
 from review_pipeline.config import Protocol
 from review_pipeline.errors import InputError
 from review_pipeline.import_ import import_file, import_protocol_sources
@@ -64,6 +65,23 @@ def test_a_bad_file_among_the_protocol_sources_stores_nothing(db: Database, proj
     with pytest.raises(InputError, match=r"broken.ris, line 1: the last record"):
         import_protocol_sources(db, replace(protocol, sources=(broken,)))
     assert count(db, "batches") == 0 and count(db, "records") == 0
+
+
+def test_a_file_is_stored_a_chunk_at_a_time_and_undone_whole(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "_CHUNK", 2)
+    path = FIXTURES / "exports" / "asreview_embase.ris"
+    result = import_file(db, path, source="embase")
+    assert (result.records, result.new_records) == (6, 6)
+    assert next(db.query("SELECT records FROM batches"))["records"] == 6
+    assert [r["position"] for r in db.query("SELECT position FROM batch_records "
+                                            "ORDER BY position")] == list(range(6))
+    # A cut-off last record shows only at the end, after earlier chunks were stored.
+    cut = tmp_path / "cut.ris"
+    cut.write_text(path.read_text("utf-8-sig").rstrip().rsplit("ER  -", 1)[0])
+    with pytest.raises(InputError, match=r"cut.ris, line \d+: the last record"):
+        import_file(db, cut, source="cut")
+    assert count(db, "batches") == 1 and count(db, "records") == 6
 
 
 def test_a_missing_protocol_file_is_named(db: Database, project: Path,

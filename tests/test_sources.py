@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from review_pipeline.errors import CountMismatchError, InputError
-from review_pipeline.sources import detect_format, read_records
+from review_pipeline.sources import detect_format, iter_lines, read_records, read_text
 from review_pipeline.sources.pubmed_xml import parse_text
 
 from .conftest import FIXTURES, ROOT
@@ -65,6 +65,17 @@ def test_utf16_with_bom_and_crlf_are_read(tmp_path: Path) -> None:
     path = tmp_path / "utf16.ris"
     path.write_bytes(text.encode("utf-16"))
     assert len(read_records(path)[1]) == 6
+
+
+def test_a_windows_1252_byte_deep_in_a_streamed_file_switches_the_decoding(
+        tmp_path: Path) -> None:
+    # Past the first blocks the stream decodes, so earlier lines were already handed on.
+    data = b"".join(b"line %d\r\n" % n for n in range(20_000)) + b"M\xfcller\r\nlast"
+    path = tmp_path / "cp1252.txt"
+    path.write_bytes(data)
+    lines = list(iter_lines(path))
+    assert lines == read_text(path).split("\n")
+    assert lines[-2:] == ["M\u00fcller", "last"] and len(lines) == 20_002
 
 
 def test_gzip_is_read_transparently(tmp_path: Path) -> None:

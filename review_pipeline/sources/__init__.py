@@ -11,7 +11,9 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
-from collections.abc import Callable
+import io
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -36,7 +38,9 @@ class Bad:
 
 @dataclass
 class Reading:
-    records: list[Record]
+    records: Iterable[Record]
+    """A list, or a one-pass iterator (large text formats, read as a stream); ``expected``,
+    ``bad`` and ``warnings`` are complete once it is exhausted."""
     expected: int
     """Records in the file, counted from its markers, not by the parser."""
     bad: list[Bad] = field(default_factory=list)
@@ -62,11 +66,17 @@ def display_path(path: Path) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    stamp = _stamp(path)
+    if stamp not in _DIGESTS:  # the reader and the batch both ask; a big file is read once
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _DIGESTS[stamp] = digest.hexdigest()
+    return _DIGESTS[stamp]
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def open_binary(path: Path) -> BinaryIO:
@@ -95,8 +105,38 @@ def read_text(path: Path) -> str:
     return text
 
 
+def iter_lines(path: Path) -> Iterator[str]:
+    """The lines of a text file without their newlines, decoded as :func:`read_text` does.
+
+    A UTF-8 file, the usual case, is streamed, so a large export is never held whole. When a
+    byte is not UTF-8, the file is decoded whole as Windows-1252 or Latin-1 and the lines
+    go on from there: the lines before were ASCII or well-formed UTF-8, which a file in
+    those encodings almost never holds, so they read the same either way.
+    """
+    try:
+        with open_binary(path) as probe:
+            head = probe.read(4096)
+    except (OSError, EOFError) as exc:
+        raise _damaged(path, exc) from None
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
+        yield from read_text(path).split("\n")
+        return
+    done = 0
+    try:
+        with io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline=None) as stream:
+            for line in stream:
+                yield line[:-1] if line.endswith("\n") else line
+                done += 1
+        _ENCODINGS[_stamp(path)] = "utf-8-sig"
+    except UnicodeDecodeError:
+        yield from itertools.islice(read_text(path).split("\n"), done, None)
+    except (OSError, EOFError) as exc:
+        raise _damaged(path, exc) from None
+
+
 _ENCODINGS: dict[tuple[str, int, int], str] = {}
-"""Encodings :func:`read_text` found, by file and version, so the check is not redone."""
+"""Encodings :func:`read_text` and :func:`iter_lines` found, by file and version, so the
+check is not redone."""
 
 
 def _stamp(path: Path) -> tuple[str, int, int]:
@@ -109,8 +149,12 @@ def _read_bytes(path: Path) -> bytes:
         try:
             return stream.read()
         except (OSError, EOFError) as exc:
-            raise InputError(f"a damaged gzip file ({exc})", where=str(path),
-                             fix="download or export the file again") from None
+            raise _damaged(path, exc) from None
+
+
+def _damaged(path: Path, exc: Exception) -> InputError:
+    return InputError(f"a damaged gzip file ({exc})", where=str(path),
+                      fix="download or export the file again")
 
 
 def _decode(data: bytes, path: Path) -> tuple[str, str]:
@@ -222,23 +266,43 @@ def detect_format(path: Path) -> str:
 
 def read_file(path: Path, fmt: str = "auto", *, skip_bad: bool = False
               ) -> tuple[str, Reading]:
-    """The :class:`Reading` of ``path`` and the format it was read as.
+    """The :class:`Reading` of ``path``, its records in a list, and the format it was read as.
 
     A record that cannot be read is an error naming the file, line and field, unless
     ``skip_bad``: then the reading keeps it under ``bad`` and the rest is read.
     """
+    name, reading = stream_file(path, fmt, skip_bad=skip_bad)
+    reading.records = list(reading.records)
+    return name, reading
+
+
+def stream_file(path: Path, fmt: str = "auto", *, skip_bad: bool = False
+                ) -> tuple[str, Reading]:
+    """As :func:`read_file`, but the records come one by one as the file is read, and the
+    checks run when they are exhausted: whoever stores them must be able to undo that."""
     name = detect_format(path) if fmt == "auto" else fmt
     registry = _registry()
     if name not in registry:
         raise InputError(f"unknown format '{name}'", where=str(path),
                          fix=f"use one of: auto, {', '.join(registry)}")
     reading = registry[name].read(path)
+    reading.records = _checked(path, registry[name], reading.records, reading, skip_bad)
+    return name, reading
+
+
+def _checked(path: Path, fmt: Format, records: Iterable[Record], reading: Reading,
+             skip_bad: bool) -> Iterator[Record]:
+    """``records`` with unique ids, then the file's count and bad records checked against
+    ``reading``, then its encoding."""
+    read = 0
+    for record in unique_ids(records):
+        read += 1
+        yield record
     refused = sum(b.records for b in reading.bad)
-    if len(reading.records) + refused != reading.expected:
+    if read + refused != reading.expected:
         raise CountMismatchError(
-            f"the file holds {reading.expected} records but {len(reading.records)} were read "
-            f"and {refused} refused", where=str(path),
-            fix="report this as a bug, with the file attached")
+            f"the file holds {reading.expected} records but {read} were read and {refused} "
+            "refused", where=str(path), fix="report this as a bug, with the file attached")
     if reading.bad and not skip_bad:
         first = reading.bad[0]
         more = f" ({refused - first.records} more records cannot be read)" if (
@@ -248,19 +312,17 @@ def read_file(path: Path, fmt: str = "auto", *, skip_bad: bool = False
             first.problem + (f" [field {first.field}]" if first.field else "") + more,
             where=where, fix="correct the record in the file, or import the rest with "
                              "--skip-bad (the refused records go to a quarantine report)")
-    if registry[name].text:
-        reading.warnings = encoding_warning(path) + reading.warnings
-    unique_ids(reading.records)
-    return name, reading
+    if fmt.text:
+        reading.warnings[:0] = encoding_warning(path)
 
 
 def read_records(path: Path, fmt: str = "auto") -> tuple[str, list[Record]]:
     """The records of ``path`` and the format they were read as; any bad record is an error."""
     name, reading = read_file(path, fmt)
-    return name, reading.records
+    return name, list(reading.records)
 
 
-def unique_ids(records: list[Record]) -> list[Record]:
+def unique_ids(records: Iterable[Record]) -> Iterator[Record]:
     """Give a repeated source id within one file a suffix, so both records are kept."""
     seen: dict[str, int] = {}
     for record in records:
@@ -268,7 +330,7 @@ def unique_ids(records: list[Record]) -> list[Record]:
         seen[record.source_record_id] = count
         if count > 1:
             record.source_record_id = f"{record.source_record_id}~{count}"
-    return records
+        yield record
 
 
 def file_tag(path: Path) -> str:

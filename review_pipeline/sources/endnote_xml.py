@@ -35,21 +35,22 @@ def _count(path: Path) -> int:
 
 
 def read(path: Path) -> Reading:
-    reading = Reading([], expected=_count(path))
+    records: list[Record] = []
+    reading = Reading(records, expected=_count(path))
     tag = file_tag(path)
     with open_binary(path) as stream:
         try:
             for _, element in ET.iterparse(stream, events=("end",)):  # noqa: S314 (expat)
                 if element.tag == "record":
-                    fallback = f"{tag}#{len(reading.records) + len(reading.bad) + 1}"
-                    reading.records.append(_record(element, fallback))
+                    fallback = f"{tag}#{len(records) + len(reading.bad) + 1}"
+                    records.append(_record(element, fallback))
                     element.clear()
         except ET.ParseError as exc:
             line, column = exc.position
             reason = str(exc).split(":")[0]
             reading.bad.append(Bad(line, f"malformed XML at column {column} ({reason}); "
                                    "nothing after it can be read",
-                                   records=reading.expected - len(reading.records)))
+                                   records=reading.expected - len(records)))
     return reading
 
 

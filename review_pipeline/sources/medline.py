@@ -42,10 +42,11 @@ def read(path: Path) -> Reading:
         )
     lines = text.split("\n")
     starts = [n for n, line in enumerate(lines) if line.startswith("PMID- ")]
-    reading = Reading([], expected=expected)
+    records: list[Record] = []
+    reading = Reading(records, expected=expected)
     for k, (entry, first) in enumerate(zip(entries, starts, strict=True)):
         if normalize_pmid(entry.get("PMID", "")):
-            reading.records.append(_record(entry))
+            records.append(_record(entry))
             continue
         stop = starts[k + 1] if k + 1 < len(starts) else len(lines)
         reading.bad.append(Bad(first + 1, "the record has no PMID (or not a number)",

@@ -34,7 +34,8 @@ def read(path: Path) -> Reading:
         raise InputError("no Ovid records (no '<1. >' header lines)", where=str(path),
                          fix="export again from Ovid in 'Ovid' or 'Citation' format, or pass "
                              "--format")
-    reading = Reading([], expected=len(starts))
+    records: list[Record] = []
+    reading = Reading(records, expected=len(starts))
     for k, (first, number) in enumerate(starts):
         stop = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
         fields = _fields(lines[first + 1:stop])
@@ -42,7 +43,7 @@ def read(path: Path) -> Reading:
             reading.bad.append(Bad(first + 1, "a record header with no fields under it: the "
                                    "file looks cut off", raw=lines[first]))
             continue
-        reading.records.append(_record(fields, number))
+        records.append(_record(fields, number))
     return reading
 
 

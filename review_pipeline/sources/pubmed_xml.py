@@ -55,16 +55,17 @@ def sniff(head: str) -> bool:
 def read(path: Path) -> Reading:
     """The import reader: malformed articles and a damaged tail are refused, not fatal."""
     with open_binary(path) as stream:
-        reading = Reading([], expected=count_records(stream))
+        records: list[Record] = []
+        reading = Reading(records, expected=count_records(stream))
         stream.seek(0)
         deleted: list[str] = []
         for item in _items(stream, str(path), deleted):
             if isinstance(item, Bad):
-                item.records = item.records or reading.expected - len(reading.records) - sum(
+                item.records = item.records or reading.expected - len(records) - sum(
                     b.records for b in reading.bad)
                 reading.bad.append(item)
             else:
-                reading.records.append(item)
+                records.append(item)
     if deleted:
         reading.warnings.append(f"{path}: lists {len(deleted)} deleted PMIDs (DeleteCitation); "
                                 "they are not removed from the review")

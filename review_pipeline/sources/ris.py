@@ -9,7 +9,7 @@ record with no ``ER`` is refused as cut off, naming its line.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, file_tag, read_text
+from . import Bad, Reading, file_tag, iter_lines
 
 _TY = re.compile(r"^\s*TY  -")
 _ER = re.compile(r"^\s*ER  -")
@@ -43,70 +43,84 @@ def read(path: Path) -> Reading:
     return read_tagged(path, RisParser(), _TY, _ER, "ER  -", _record,
                        InputError("no RIS records (no 'TY  -' lines)", where=str(path),
                                   fix="check that this is the RIS export, or pass the right "
-                                      "--format"))
+                                      "--format"), hint=("TY", "ER"))
 
 
 def read_tagged(path: Path, parser: RisParser, start: re.Pattern[str], end: re.Pattern[str],
                 closer: str, record: Callable[[dict[str, Any], str], Record],
-                none_found: InputError) -> Reading:
-    """A tagged file (RIS, Web of Science) read by ``parser`` once its markers are checked:
-    ``record`` turns each entry into a Record, given a fallback id; a file without any
-    ``start`` line raises ``none_found``."""
-    lines = read_text(path).split("\n")
-    split = split_records(lines, start, end, closer)
-    if not split.expected:
+                none_found: InputError, hint: tuple[str, ...]) -> Reading:
+    """A tagged file (RIS, Web of Science) streamed record by record through ``parser`` once
+    each record's markers are checked: ``record`` turns an entry into a Record, given a
+    fallback id; a file without any ``start`` line raises ``none_found``. ``hint`` holds the
+    first letters of every marker line (or else it starts with a space), so most lines skip
+    the patterns.
+    """
+    reading = Reading([], 0)
+    items = split_records(iter_lines(path), start, end, closer, hint)
+    reading.records = _tagged_records(path, parser, items, closer, record, none_found, reading)
+    return reading
+
+
+def _tagged_records(path: Path, parser: RisParser, items: Iterator[Chunk | Bad], closer: str,
+                    record: Callable[[dict[str, Any], str], Record], none_found: InputError,
+                    reading: Reading) -> Iterator[Record]:
+    tag, read, restored = file_tag(path), 0, 0
+    for item in items:
+        reading.expected += 1
+        if isinstance(item, Bad):
+            reading.bad.append(item)
+            continue
+        restored += item.restored
+        entries = parser.parse_lines(iter(item.lines))
+        if len(entries) != 1:
+            raise CountMismatchError(
+                f"the record starting on line {item.line} was read as {len(entries)} records",
+                where=str(path), fix="report this as a bug, with the file attached")
+        read += 1
+        yield record(entries[0], f"{tag}#{read}")
+    if not reading.expected:
         raise none_found
-    # rispy skips text between records, so the file's own lines do unless a record was mended.
-    source = lines if split.clean else [line for chunk in split.chunks for line in chunk]
-    entries = parser.parse_lines(iter(source)) if split.chunks else []
-    if len(entries) != len(split.chunks):
-        raise CountMismatchError(
-            f"{len(split.chunks)} complete records but the parser read {len(entries)}",
-            where=str(path), fix="report this as a bug, with the file attached")
-    tag = file_tag(path)
-    warnings = [f"{path}: {split.restored} records had no '{closer}' line before the next "
-                "record; each was closed there"] if split.restored else []
-    return Reading([record(entry, f"{tag}#{n}") for n, entry in enumerate(entries, 1)],
-                   expected=split.expected, bad=split.bad, warnings=warnings)
+    if restored:
+        reading.warnings.append(f"{path}: {restored} records had no '{closer}' line before "
+                                "the next record; each was closed there")
 
 
 @dataclass
-class Split:
-    """A tagged file cut into records by its start and end markers."""
+class Chunk:
+    """One record's lines, from its start marker (left-aligned) to its end marker."""
 
-    chunks: list[list[str]]
-    bad: list[Bad]
-    expected: int
-    restored: int
-    """Records closed where the next record starts, their end marker missing."""
-    clean: bool = True
-    """No record was mended or refused, so the chunks are the file's lines as they stand."""
+    line: int
+    """The line of its start marker (1-based)."""
+    lines: list[str]
+    restored: bool = False
+    """Its end marker was missing and is restored where the next record starts."""
 
 
-def split_records(lines: list[str], start: re.Pattern[str], end: re.Pattern[str],
-                  closer: str) -> Split:
+def split_records(lines: Iterable[str], start: re.Pattern[str], end: re.Pattern[str],
+                  closer: str, hint: tuple[str, ...]) -> Iterator[Chunk | Bad]:
     """Cut ``lines`` into records: a record runs from a ``start`` line to its ``end`` line.
 
     A missing end before the next start is restored (``closer`` is appended); a last record
     with no end is refused as cut off. Lines between records (Ovid's numbered headers) are
     left out.
     """
-    starts = [n for n, line in enumerate(lines) if start.match(line)]
-    split = Split([], [], len(starts), 0)
-    for k, first in enumerate(starts):
-        stop = starts[k + 1] if k + 1 < len(starts) else len(lines)
-        last = next((n for n in range(first + 1, stop) if end.match(lines[n])), None)
-        if last is None and k + 1 == len(starts):
-            split.bad.append(Bad(first + 1, f"the last record has no '{closer}' line: the file "
-                                 "looks cut off", field=closer.split()[0],
-                                 raw="\n".join(lines[first:]).strip()))
-            split.clean = False
-            continue
-        split.restored += last is None
-        body = lines[first:last] if last is not None else lines[first:stop]
-        split.clean = split.clean and last is not None and body[0] == body[0].lstrip()
-        split.chunks.append([body[0].lstrip(), *body[1:], closer])
-    return split
+    body: list[str] | None = None
+    first = 0
+    for number, line in enumerate(lines, 1):
+        marker = line.startswith(hint) or line[:1].isspace()
+        if marker and start.match(line):
+            if body is not None:
+                yield Chunk(first, [*body, closer], restored=True)
+            body, first = [line.lstrip()], number
+        elif marker and end.match(line):
+            if body is not None:
+                yield Chunk(first, [*body, closer])
+            body = None
+        elif body is not None:
+            body.append(line)
+    if body is not None:
+        yield Bad(first, f"the last record has no '{closer}' line: the file looks cut off",
+                  field=closer.split()[0], raw="\n".join(body).strip())
 
 
 def _first(entry: dict[str, Any], *keys: str) -> str:

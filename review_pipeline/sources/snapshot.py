@@ -38,13 +38,14 @@ def sniff(head: str) -> bool:
 
 def read(path: Path) -> Reading:
     # Every non-empty line becomes one record or one refusal, so none can be lost.
-    reading = Reading([], expected=0)
+    records: list[Record] = []
+    reading = Reading(records, expected=0)
     for number, line in enumerate(read_text(path).split("\n"), 1):
         if not line.strip():
             continue
         reading.expected += 1
         try:
-            reading.records.append(_record(line, path, number))
+            records.append(_record(line, path, number))
         except InputError as exc:
             reading.bad.append(Bad(number, exc.what, raw=line))
     return reading

@@ -145,7 +145,8 @@ def _reading(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]
     for index, name in enumerate(fields):
         if name:
             first_of.setdefault(name, index)
-    reading = Reading([], expected=0)
+    records: list[Record] = []
+    reading = Reading(records, expected=0)
     tag = file_tag(path)
     for line, row in rows:
         reading.expected += 1
@@ -156,7 +157,7 @@ def _reading(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]
         values = {name: row[i].strip() for name, i in first_of.items()}
         others = {h: row[i].strip() for i, h in enumerate(header)
                   if row[i].strip() and first_of.get(fields[i]) != i}
-        reading.records.append(_record(values, others, f"{tag}#{line}"))
+        records.append(_record(values, others, f"{tag}#{line}"))
     return reading
 
 

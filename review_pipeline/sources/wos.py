@@ -35,7 +35,7 @@ def read(path: Path) -> Reading:
     return read_tagged(path, WokParser(), _PT, _ER, "ER", _record,
                        InputError("no Web of Science records (no 'PT ' lines)",
                                   where=str(path), fix="export again as Web of Science 'Plain "
-                                  "text file', or pass --format"))
+                                  "text file', or pass --format"), hint=("PT", "ER"))
 
 
 def _list(entry: dict[str, Any], key: str, sep: str = ";") -> list[str]:
