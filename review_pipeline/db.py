@@ -361,7 +361,7 @@ def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str
     return batch_id, new
 
 
-_CHUNK = 5_000
+_CHUNK = 1_000
 
 
 def note_refused(db: Database, batch_id: int, skipped: int, quarantine: str) -> None:

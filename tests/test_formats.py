@@ -96,6 +96,8 @@ def test_golden_files_hold_what_the_exports_say() -> None:
     ("tab.tsv", "csv", 2, {"title": "Thalidomide for POEMS", "doi": "10.1000/tab"}),
     ("covidence.csv", "csv", 2, {"source_record_id": "12345", "pages": "325-330"}),
     ("asreview.csv", "csv", 2, {"source_record_id": "7", "keywords": ["POEMS", "VEGF"]}),
+    ("multiline_cell_crlf.csv", "csv", 2, {"title": "First, with a comma",
+                                           "abstract": "Background: one.\nMethods: two."}),
 ])
 def test_edge_cases_read(fixture: str, fmt: str, count: int, check: dict[str, Any]) -> None:
     detected, reading = read_file(EDGE / fixture)
@@ -122,6 +124,8 @@ def test_a_missing_er_between_records_is_restored_with_a_warning() -> None:
      r"truncated_last_record\.ris, line 9: the last record has no 'ER  -' line"),
     ("ragged_row.csv", "auto", r"ragged_row\.csv, line 3: the row has 4 cells but the header "
                                r"has 3 columns"),
+    ("ragged_row_after_multiline_cell.csv", "auto",
+     r"ragged_row_after_multiline_cell\.csv, line 4: the row has 4 cells"),
     ("no_title_column.csv", "csv", r"no_title_column\.csv, line 1: no title column"),
     ("truncated.ciw", "auto", r"truncated\.ciw, line 11: the last record has no 'ER' line"),
     ("ovid_header_without_fields.cgi", "auto",

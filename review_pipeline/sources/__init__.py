@@ -105,8 +105,9 @@ def read_text(path: Path) -> str:
     return text
 
 
-def iter_lines(path: Path) -> Iterator[str]:
-    """The lines of a text file without their newlines, decoded as :func:`read_text` does.
+def iter_lines(path: Path, keepends: bool = False) -> Iterator[str]:
+    """The lines of a text file, decoded as :func:`read_text` does, each with its ``\\n``
+    when ``keepends`` (the csv module needs them for line breaks inside quoted cells).
 
     A UTF-8 file, the usual case, is streamed, so a large export is never held whole. When a
     byte is not UTF-8, the file is decoded whole as Windows-1252 or Latin-1 and the lines
@@ -119,19 +120,31 @@ def iter_lines(path: Path) -> Iterator[str]:
     except (OSError, EOFError) as exc:
         raise _damaged(path, exc) from None
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
-        yield from read_text(path).split("\n")
+        yield from _split(read_text(path), keepends)
         return
     done = 0
     try:
         with io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline=None) as stream:
             for line in stream:
-                yield line[:-1] if line.endswith("\n") else line
+                yield line if keepends or not line.endswith("\n") else line[:-1]
                 done += 1
         _ENCODINGS[_stamp(path)] = "utf-8-sig"
     except UnicodeDecodeError:
-        yield from itertools.islice(read_text(path).split("\n"), done, None)
+        yield from itertools.islice(_split(read_text(path), keepends), done, None)
     except (OSError, EOFError) as exc:
         raise _damaged(path, exc) from None
+
+
+def _split(text: str, keepends: bool) -> Iterator[str]:
+    """Lines as a text stream gives them: split at ``\\n`` only, the last without one."""
+    lines = text.split("\n")
+    if not keepends:
+        yield from lines
+        return
+    last = lines.pop()
+    yield from (line + "\n" for line in lines)
+    if last:
+        yield last
 
 
 _ENCODINGS: dict[tuple[str, int, int], str] = {}

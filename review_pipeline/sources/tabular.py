@@ -8,7 +8,7 @@ header). Columns that map to no field are kept, by their header, in ``extra["col
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -26,7 +26,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, file_tag, read_text
+from . import Bad, Reading, file_tag, iter_lines
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "recordid", "key", "accessionnumber", "accession", "an", "ut", "eid",
@@ -89,33 +89,39 @@ def read_tsv(path: Path) -> Reading:
 
 
 def _read_delimited(path: Path, delimiter: str | None) -> Reading:
-    text = read_text(path)
+    lines = iter_lines(path, keepends=True)
+    first = next(lines, "")
     if delimiter is None:
         try:
-            delimiter = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t|").delimiter
+            delimiter = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
-    # Abstracts can exceed the csv module's 128 KiB cell limit; raised only while reading.
-    previous = csv.field_size_limit(1 << 30)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
-    rows: list[tuple[int, list[str]]] = []
+    rows = _rows(path, itertools.chain([first], lines), delimiter)
     try:
-        header = next(reader)
-        end = reader.line_num
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                rows.append((end + 1, row))
-            end = reader.line_num
+        _, header = next(rows)
     except StopIteration:
         raise InputError("the table has no header row", where=str(path),
                          fix="export again with column names in the first row") from None
+    return _reading(path, header, rows)
+
+
+def _rows(path: Path, lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of every row that is not blank, the header first."""
+    # Abstracts can exceed the csv module's 128 KiB cell limit; raised only while reading.
+    previous = csv.field_size_limit(1 << 30)
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    end = 0
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                yield end + 1, row
+            end = reader.line_num
     except csv.Error as exc:
         raise InputError(f"not a well-formed table ({exc})",
                          where=f"{path}, line {reader.line_num}",
                          fix="look for an unclosed quote on or before that line") from None
     finally:
         csv.field_size_limit(previous)
-    return _reading(path, header, iter(rows))
 
 
 def read_xlsx(path: Path) -> Reading:
@@ -145,8 +151,13 @@ def _reading(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]
     for index, name in enumerate(fields):
         if name:
             first_of.setdefault(name, index)
-    records: list[Record] = []
-    reading = Reading(records, expected=0)
+    reading = Reading([], expected=0)
+    reading.records = _records(path, header, fields, first_of, rows, reading)
+    return reading
+
+
+def _records(path: Path, header: list[str], fields: list[str], first_of: dict[str, int],
+             rows: Iterator[tuple[int, list[str]]], reading: Reading) -> Iterator[Record]:
     tag = file_tag(path)
     for line, row in rows:
         reading.expected += 1
@@ -157,8 +168,7 @@ def _reading(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]
         values = {name: row[i].strip() for name, i in first_of.items()}
         others = {h: row[i].strip() for i, h in enumerate(header)
                   if row[i].strip() and first_of.get(fields[i]) != i}
-        records.append(_record(values, others, f"{tag}#{line}"))
-    return reading
+        yield _record(values, others, f"{tag}#{line}")
 
 
 def split_authors(value: str) -> list[str]:
