@@ -1,0 +1,185 @@
+"""The dedup benchmark (`make bench-dedup`): accuracy and speed on the labelled sets.
+
+For each ASySD set in ../shared/data/dedup: its CSV is imported with `review import --format
+csv` (the ``ID`` column kept as source_record_id), `review dedup` runs, and the clusters are
+read back from `review export records --format csv`; the three commands are timed together,
+wall clock, with the peak RSS of the largest. The clusters are scored against the set's
+``merged_record_ids.csv`` (bib-dedupe's revised gold) under the three conventions of
+docs/research/dedup.md, and every false and missed pair is written, with its fields, to
+benchmarks/out/. The 25 labelled pairs of bibdedupe_hard_cases are run one pair at a time.
+
+With ``--bib-dedupe PYTHON`` (an interpreter that has bib-dedupe; `make bench-dedup` makes
+one in .venv-bench), bib-dedupe runs on the same files for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_pipeline import SHARED, asysd_csv, table  # noqa: E402
+from benchmarks.scoring import Score, score  # noqa: E402
+
+SETS = ("asysd_diabetes", "asysd_neuroimaging", "asysd_cardiac", "asysd_depression")
+COMPARED = ("asysd_cardiac", "asysd_depression")
+OUT = ROOT / "benchmarks" / "out"
+FIELDS = ("title", "authors", "year", "journal", "volume", "issue", "pages", "doi", "kind")
+
+_TIMED = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+for command in sys.argv[1:]:
+    subprocess.run(command.split("\\x1f"), check=True, stdout=subprocess.DEVNULL)
+print(time.perf_counter() - start,
+      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+"""
+
+
+def timed(*commands: list[str]) -> tuple[float, float]:
+    """Run ``commands`` in turn; (wall seconds, the largest one's peak RSS in MB)."""
+    # Our own commands, with paths this script made.
+    out = subprocess.run([sys.executable, "-c", _TIMED,  # noqa: S603
+                          *("\x1f".join(c) for c in commands)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def run_ours(table_file: Path, work: Path, name: str) -> tuple[float, float, list[dict[str, str]]]:
+    review = [sys.executable, "-m", "review_pipeline", "--db", str(work / "review.db")]
+    exported = work / "records.csv"
+    seconds, peak = timed(
+        [*review, "import", str(table_file), "--source", name, "--format", "csv"],
+        [*review, "dedup", "--decisions", str(work / "no-decisions.csv")],
+        [*review, "export", "records", "--format", "csv", "--out", str(exported)])
+    with exported.open(encoding="utf-8") as handle:
+        return seconds, peak, list(csv.DictReader(handle))
+
+
+_BIB_DEDUPE = """
+import json, sys, time
+import pandas as pd
+from bib_dedupe.bib_dedupe import block, cluster, match, prep
+records = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False)
+start = time.perf_counter()
+matched = match(block(prep(records, verbosity_level=0), verbosity_level=0), verbosity_level=0)
+clusters = cluster(matched, verbosity_level=0)
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "clusters": [sorted(c) for c in clusters]}))
+"""
+
+
+def run_bib_dedupe(python: str, table_file: Path) -> tuple[float, list[list[str]]]:
+    # bib-dedupe in its own environment, on the same CSV; its clusters hold the ID column.
+    out = subprocess.run([python, "-c", _BIB_DEDUPE, str(table_file)],  # noqa: S603
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["seconds"], result["clusters"]
+
+
+def gold(folder: Path) -> list[list[str]]:
+    with (folder / "merged_record_ids.csv").open(encoding="utf-8") as handle:
+        return [row["merged_ids"].split(";") for row in csv.DictReader(handle)]
+
+
+def dump(name: str, kind: str, found: set[frozenset[str]], rows: dict[str, dict[str, str]]
+         ) -> Path:
+    """Every pair of ``found`` with both records' fields side by side."""
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"{name}-{kind}.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id_a", "id_b", *[f"{f}_{s}" for f in FIELDS for s in "ab"]])
+        for pair in sorted(tuple(sorted(p)) for p in found):
+            a, b = rows[pair[0]], rows[pair[1]]
+            writer.writerow([*pair, *[x for f in FIELDS for x in (a.get(f, ""), b.get(f, ""))]])
+    return path
+
+
+def accuracy_row(label: str, s: Score) -> list[Any]:
+    return [label, f"{s.record_fp}", f"{s.sensitivity:.4f}", f"{s.specificity:.5f}",
+            f"{s.trad_sensitivity:.4f}", f"{s.trad_specificity:.4f}", f"{s.precision:.4f}",
+            f"{s.recall:.4f}", f"{s.pair_fp}"]
+
+
+def bench_sets(bib_dedupe: str | None) -> None:
+    speed: list[list[Any]] = []
+    accuracy: list[list[Any]] = []
+    for name in SETS:
+        folder = SHARED / "dedup" / name
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            table_file = asysd_csv(folder, work / f"{name}.csv")
+            seconds, peak, rows = run_ours(table_file, work, name)
+            by_id = {r["source_record_id"]: r for r in rows}
+            cluster_of = {r["source_record_id"]: r["cluster_id"] for r in rows}
+            kept = {r["source_record_id"] for r in rows if not r["duplicate_of"]}
+            queued = sum(r["dedup_rule"] == "queued" for r in rows)
+            s, false_pairs, missed = score(cluster_of, kept, gold(folder))
+            dump(name, "false", false_pairs, by_id)
+            dump(name, "missed", missed, by_id)
+            speed.append([name, "review_pipeline", f"{len(rows):,}", f"{seconds:.1f}",
+                          f"{len(rows) / seconds:,.0f}", f"{peak:,.0f}",
+                          f"{queued} ({queued / len(rows):.2%})"])
+            accuracy.append(accuracy_row(f"{name} (review_pipeline)", s))
+            if bib_dedupe and name in COMPARED:
+                theirs, clusters = run_bib_dedupe(bib_dedupe, table_file)
+                their_cluster = {r: r for r in cluster_of}
+                for members in clusters:
+                    for member in members:
+                        their_cluster[member] = members[0]
+                # bib-dedupe keeps one record per cluster; any one, as none is preferred.
+                their_kept = {c[0] for c in clusters} | (set(cluster_of) - {
+                    m for c in clusters for m in c})
+                accuracy.append(accuracy_row(f"{name} (bib-dedupe)",
+                                             score(their_cluster, their_kept, gold(folder))[0]))
+                speed.append([name, "bib-dedupe (prep to clusters)", f"{len(rows):,}",
+                              f"{theirs:.1f}", f"{len(rows) / theirs:,.0f}", "-",
+                              f"time ratio {theirs / seconds:.1f}x"])
+    table("dedup, CSV to clusters (import + dedup + export, wall clock)",
+          ["set", "tool", "records", "seconds", "records/s", "peak RSS MB",
+           "review queue"], speed)
+    table("accuracy against merged_record_ids.csv (bib-dedupe's gold), automatic merges only",
+          ["set", "FP records", "R sens", "R spec", "T sens", "T spec", "P precision",
+           "P recall", "false pairs"], accuracy)
+    print(f"\nfalse and missed pairs, with their fields: {OUT}/<set>-false.csv, -missed.csv")
+
+
+def bench_hard_cases() -> None:
+    cases = json.loads((SHARED / "dedup" / "bibdedupe_hard_cases" / "test_cases.json")
+                       .read_text(encoding="utf-8"))["cases"]
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_dedup_cases import run_case  # noqa: PLC0415 (tests hold the case runner)
+
+    wrong = [c["id"] for c in cases if run_case(c) != c["expected_duplicate"]]
+    table("bibdedupe_hard_cases: 25 labelled pairs, each deduplicated alone",
+          ["pairs", "right", "wrong"],
+          [[len(cases), len(cases) - len(wrong), ", ".join(wrong) or "-"]])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bib-dedupe", metavar="PYTHON",
+                        help="An interpreter with bib-dedupe installed, to compare with.")
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
+    if not (SHARED / "dedup").is_dir():
+        print(f"skipped: {SHARED / 'dedup'} is absent (it holds the labelled sets)")
+        return
+    bench_hard_cases()
+    bench_sets(args.bib_dedupe)
+
+
+if __name__ == "__main__":
+    main()
