@@ -23,7 +23,13 @@ from . import __version__
 from . import db as store
 from .config import DEFAULT_PROTOCOL, Protocol, load_protocol
 from .dedup import DEFAULT_DECISIONS as DEDUP_DECISIONS
+from .dedup import DEFAULT_OVERLAP as DEDUP_OVERLAP
+from .dedup import DEFAULT_QUEUE as DEDUP_QUEUE
+from .dedup import Explanation, overlap_csv
 from .dedup import dedup as run_dedup
+from .dedup import explain as run_explain
+from .dedup import overlap as run_overlap
+from .dedup import split as run_split
 from .errors import ReviewError
 from .extract import DEFAULT_FOLDER as EXTRACTION_FOLDER
 from .extract import extract as run_extract
@@ -224,26 +230,69 @@ def _echo_import(result: ImportResult) -> None:
 @click.option("--decisions", type=click.Path(dir_okay=False, path_type=Path),
               default=DEDUP_DECISIONS, show_default=True,
               help="A reviewer's same/different pairs, which override the rules.")
+@click.option("--queue", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEDUP_QUEUE, show_default=True,
+              help="The uncertain pairs, rewritten on each run; decisions written in its "
+                   "decision column are kept and override the rules.")
+@click.option("--overlap", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEDUP_OVERLAP, show_default=True,
+              help="Where to write the table of how the sources overlap.")
+@click.option("--explain", metavar="RECORD_ID",
+              help="Say which records RECORD_ID was merged with, or kept apart from, and why; "
+                   "change nothing.")
+@click.option("--split", metavar="RECORD_ID",
+              help="Take RECORD_ID out of its cluster (a 'different' row against each other "
+                   "member goes into the decisions file), then run dedup.")
 @common_options
 @pass_ctx
-def dedup_(obj: _Context, prefer: str, decisions: Path) -> None:
+def dedup_(obj: _Context, prefer: str, decisions: Path, queue: Path, overlap: Path,
+           explain: str | None, split: str | None) -> None:
     """Find duplicate records and link them; nothing is deleted.
 
-    Records sharing a PMID, a DOI, a citation (journal, volume, first page, year) or a
-    title and year are linked; each cluster keeps one record. A reviewer's rows in the
-    decisions file (record_id, other_record_id, decision same|different, note) win.
+    Pairs sharing a PMID, a DOI, the start or end of the title, or a first page are
+    compared field by field; duplicate rules link them and vetoes keep them apart (a
+    meeting abstract and its article, two DOIs, Part I and Part II, conflicting
+    citations). Each cluster keeps one record. Uncertain pairs go to the queue, where a
+    reviewer writes same or different; those rows, and the decisions file
+    (record_id, other_record_id, decision same|different, note), win over the rules.
 
     \b
     Example:
         review dedup --prefer pubmed,embase
+        review dedup --explain embase:L2003155667
+        review dedup --split embase:L2003155667
     """
+    if explain:
+        _explain(run_explain(obj.db(), explain, decisions_file=decisions, queue_file=queue))
+        return
+    if split:
+        others = run_split(obj.db(), split, decisions_file=decisions)
+        click.echo(f"dedup: {split} split from {', '.join(others) or 'nothing (it stands alone)'}"
+                   f"; the rows are in {decisions}")
     preference = tuple(p.strip() for p in prefer.split(",") if p.strip())
     with _progress("dedup", "cluster") as progress:
         result = run_dedup(obj.db(), preference=preference, decisions_file=decisions,
-                           on_progress=progress)
+                           queue_file=queue, on_progress=progress)
     rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.by_rule.items())) or "none"
     click.echo(f"dedup: {result.records} records in {result.clusters} clusters; "
                f"{result.duplicates} duplicates (by rule: {rules}); {result.changed} changed")
+    if result.queued:
+        click.echo(f"dedup: {result.queued} uncertain pairs wait in {queue}: write same or "
+                   "different in their decision column, then run dedup again")
+    overlap.parent.mkdir(parents=True, exist_ok=True)
+    overlap.write_text(overlap_csv(run_overlap(obj.db())), encoding="utf-8")
+    click.echo(f"dedup: how the sources overlap is in {overlap}")
+
+
+def _explain(found: Explanation) -> None:
+    others = [m for m in found.members if m != found.record_id]
+    click.echo(f"{found.record_id}: cluster {found.cluster_id}, which keeps {found.kept}")
+    click.echo(f"  merged with: {', '.join(others) or 'nothing'}")
+    for link in found.links:
+        click.echo(f"  {link.verdict:<9} {link.other}  {link.rule}: {link.why} "
+                   f"(title {link.title:.0f}, authors {link.authors:.0f})")
+    for line in found.decisions:
+        click.echo(f"  reviewer  {line}")
 
 
 @cli.command(name="screen")

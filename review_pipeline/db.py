@@ -209,6 +209,23 @@ def _batch_quarantine(db: Database) -> None:
     db.execute("ALTER TABLE batches ADD COLUMN quarantine TEXT")
 
 
+@migrations(name="0004_dedup_pairs")
+def _dedup_pairs(db: Database) -> None:
+    # The pairs dedup judged, so every link can be explained and a re-run compares only
+    # pairs that involve new records.
+    db.execute("""
+        CREATE TABLE dedup_pairs (
+            record_id TEXT NOT NULL REFERENCES records(record_id),
+            other_record_id TEXT NOT NULL REFERENCES records(record_id),
+            verdict TEXT NOT NULL CHECK (verdict IN ('same', 'uncertain', 'different')),
+            rule TEXT NOT NULL,
+            why TEXT NOT NULL,
+            title REAL NOT NULL,
+            authors REAL NOT NULL,
+            PRIMARY KEY (record_id, other_record_id)
+        )""")
+
+
 def open_db(path: Path | str = DEFAULT_DB) -> Database:
     """Open (creating if needed) the review database and bring its schema up to date."""
     path = Path(path)

@@ -1,27 +1,21 @@
 """The dedup stage: link records that report the same publication; delete nothing.
 
-Records are joined when they share an exact key, strongest first:
+Candidate pairs come from blocking keys and each gets a verdict from the rules of
+:mod:`review_pipeline.matching` (same, not the same, or uncertain). Same pairs are joined,
+strongest rule first, into clusters; a join that would put two PMIDs, two DOIs (Cochrane
+updates aside), or a meeting abstract and an article in one cluster is refused. Each cluster
+keeps one record; the others get ``duplicate_of`` and the ``duplicate`` state.
 
-* ``pmid``: the same PubMed id;
-* ``doi``: the same normalised DOI;
-* ``citation``: the same journal, volume, first page and year;
-* ``title_year``: the same folded title (of at least 20 characters) and year.
-
-A shared key alone is not enough: two records sharing a DOI or a citation must also have
-similar titles (whole supplements share one DOI, and abstracts share supplement pages), and
-two records sharing a title must also share a journal or volume and first page (an article
-and a meeting abstract often share their title). Two groups are never joined when that
-would put two different PMIDs or DOIs together, or a conference abstract with a full
-article (different reports of a study, not duplicates).
-Each group keeps one record; the others get ``duplicate_of`` and the ``duplicate`` state.
-
-A reviewer's decisions in ``extracted/dedup/decisions.csv`` (``record_id, other_record_id,
-decision, note`` with decision ``same`` or ``different``) override the rules: ``same``
-joins two records whatever their fields say, ``different`` keeps them apart.
+Uncertain pairs go to the review queue, ``extracted/dedup/queue.csv``: the pair side by
+side, the scores and why. A reviewer writes ``same`` or ``different`` in its ``decision``
+column, or in ``extracted/dedup/decisions.csv`` (``record_id, other_record_id, decision,
+note``); those decisions override the rules and survive every re-run.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -29,45 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import fuzz
 from sqlite_utils import Database
 
 from . import db as store
 from .db import State
-from .errors import InputError
+from .errors import InputError, StateError
+from .matching import Entry, Verdict, compare, embase_volume, journal_names
 from .progress import Progress, tracked
-from .records import first_page, journal_key, title_key
+from .records import fold
 from .sheets import read_sheet
 
-RULES = ("pmid", "doi", "citation", "title_year")
 DEFAULT_DECISIONS = Path("extracted/dedup/decisions.csv")
+DEFAULT_QUEUE = Path("extracted/dedup/queue.csv")
+DEFAULT_OVERLAP = Path("reports/overlap.csv")
 PAIR_COLUMNS = ("record_id", "other_record_id", "decision", "note")
-MIN_TITLE = 20
-"""Shorter folded titles ("POEMS syndrome") are shared by distinct papers."""
-SAME_TITLE = 90
-"""rapidfuzz token-set similarity (0-100) above which two titles are one title; token sets
-let a title cut short by a database still match the full one."""
 
 DEFAULT_PREFERENCE = ("pubmed",)
-
-
-@dataclass
-class Entry:
-    """The fields of one record that dedup reads."""
-
-    record_id: str
-    source: str
-    branch: str
-    status: str
-    kind: str
-    pmid: str
-    doi: str
-    title: str
-    year: int | None
-    journals: tuple[str, ...]
-    volume: str
-    pages: str
-    filled: int
 
 
 @dataclass(frozen=True)
@@ -87,17 +58,20 @@ class DedupResult:
     duplicates: int
     changed: int
     by_rule: dict[str, int] = field(default_factory=dict)
+    queued: int = 0
+    """Uncertain pairs waiting in the review queue."""
 
 
 class _Groups:
-    """Union-find whose groups remember their PMIDs, DOIs and kinds, to refuse conflicts."""
+    """Union-find whose groups remember their PMIDs, DOIs and whether they are meeting
+    abstracts, to refuse conflicts."""
 
     def __init__(self, entries: list[Entry], apart: set[frozenset[str]]) -> None:
         self.parent = {e.record_id: e.record_id for e in entries}
         self.members = {e.record_id: [e.record_id] for e in entries}
         self.pmids = {e.record_id: {e.pmid} - {""} for e in entries}
-        self.dois = {e.record_id: {e.doi} - {""} for e in entries}
-        self.kinds = {e.record_id: {e.kind} for e in entries}
+        self.dois = {e.record_id: {e.doi_key} - {""} for e in entries}
+        self.kinds = {e.record_id: {e.conference} for e in entries}
         self.apart = apart
 
     def find(self, rid: str) -> str:
@@ -129,38 +103,52 @@ class _Groups:
         return True
 
 
-def keys(entry: Entry) -> Iterable[tuple[str, tuple[Any, ...]]]:
-    """The (rule, key) pairs of one record."""
-    if entry.pmid:
-        yield "pmid", (entry.pmid,)
-    if entry.doi:
-        yield "doi", (entry.doi,)
-    page = first_page(entry.pages)
-    if entry.volume and page and entry.year:
-        for journal in entry.journals:
-            yield "citation", (journal, entry.volume.strip().lower(), page.lower(), entry.year)
-    title = title_key(entry.title)
-    if len(title) >= MIN_TITLE and entry.year:
-        yield "title_year", (title, entry.year)
+STRENGTH = ("pmid", "doi", "cochrane_update", "citation", "generic_citation",
+            "title_citation", "title_pages", "title_authors", "online_first")
+"""Rules that join records, strongest first: a stronger link is made before a weaker one
+that might conflict with it."""
+
+
+@dataclass
+class Clustering:
+    clusters: dict[str, list[str]]
+    """Root record id → the records of its cluster."""
+    rule_of: dict[str, str]
+    """The rule that first joined each linked record."""
+    links: list[tuple[str, str, Verdict]]
+    """Every pair judged the same, or uncertain, or kept apart by a veto on similar titles."""
+    queue: list[tuple[str, str, Verdict]]
+    """Uncertain pairs left in different clusters: the reviewer's queue."""
 
 
 def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (),
-                  ) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Groups of duplicate records (root id → members) and the rule that joined each member.
+                  judged: Iterable[tuple[str, str, Verdict]] | None = None) -> Clustering:
+    """Clusters of duplicate records, the rule behind each link, and the uncertain pairs.
 
-    A pure function: the same entries and decisions always give the same groups.
+    ``judged`` gives verdicts already reached (a re-run passes those of the records seen
+    before, and only pairs with a new record are compared). A pure function: the same
+    entries, decisions and verdicts always give the same clusters.
     """
     decisions = list(decisions)
     groups = _Groups(entries, {frozenset((d.record_id, d.other_record_id))
                                for d in decisions if not d.same})
     rule_of: dict[str, str] = {}
     _join_reviewed(groups, decisions, rule_of)
-    for rule in RULES:
-        _join_by_rule(groups, entries, rule, rule_of)
+    pairs = list(judged) if judged is not None else [
+        (a.record_id, b.record_id, v) for a, b, v in compare(entries)]
+    same = sorted((p for p in pairs if p[2].same), key=lambda p: (
+        STRENGTH.index(p[2].rule) if p[2].rule in STRENGTH else len(STRENGTH), p[0], p[1]))
+    for a, b, verdict in same:
+        if groups.find(a) == groups.find(b) or groups.join(a, b):
+            rule_of.setdefault(a, verdict.rule)
+            rule_of.setdefault(b, verdict.rule)
     clusters: dict[str, list[str]] = defaultdict(list)
     for entry in entries:
         clusters[groups.find(entry.record_id)].append(entry.record_id)
-    return dict(clusters), rule_of
+    decided = {frozenset((d.record_id, d.other_record_id)) for d in decisions}
+    queue = sorted((p for p in pairs if p[2].same is None and groups.find(p[0]) != groups.find(
+        p[1]) and frozenset(p[:2]) not in decided), key=lambda p: (p[0], p[1]))
+    return Clustering(dict(clusters), rule_of, pairs, queue)
 
 
 def _join_reviewed(groups: _Groups, decisions: list[PairDecision],
@@ -177,48 +165,6 @@ def _join_reviewed(groups: _Groups, decisions: list[PairDecision],
         rule_of.setdefault(d.other_record_id, "reviewer")
 
 
-def compatible(rule: str, a: Entry, b: Entry) -> bool:
-    """Whether two records that share ``rule``'s key are the same publication."""
-    if rule == "pmid":
-        return True
-    if rule in ("doi", "citation"):
-        ta, tb = title_key(a.title), title_key(b.title)
-        return not (ta and tb) or fuzz.token_set_ratio(ta, tb) >= SAME_TITLE
-    same_journal = not (a.journals and b.journals) or any(
-        journals_match(x, y) for x in a.journals for y in b.journals)
-    page = first_page(a.pages)
-    return same_journal or bool(page and page == first_page(b.pages))
-
-
-def journals_match(a: str, b: str) -> bool:
-    """Whether two folded journal names can name one journal, the way ISO 4 abbreviates:
-    every word of the shorter is the start of a word of the longer, in order
-    ("behav brain res" and "behavioural brain research 173 1 pp 153")."""
-    short, long = sorted((a.split(), b.split()), key=len)
-    words = iter(long)
-    return bool(short) and all(any(w.startswith(s) for w in words) for s in short)
-
-
-def _join_by_rule(groups: _Groups, entries: list[Entry], rule: str,
-                  rule_of: dict[str, str]) -> None:
-    by_id = {e.record_id: e for e in entries}
-    buckets: dict[tuple[Any, ...], list[str]] = defaultdict(list)
-    for entry in entries:
-        for key_rule, key in keys(entry):
-            if key_rule == rule:
-                buckets[key].append(entry.record_id)
-    for members in buckets.values():
-        for i, other in enumerate(members[1:], 1):
-            # Join the first earlier member that is the same publication and no conflict.
-            for earlier in members[:i]:
-                if not compatible(rule, by_id[earlier], by_id[other]):
-                    continue
-                if groups.find(earlier) == groups.find(other) or groups.join(earlier, other):
-                    rule_of.setdefault(other, rule)
-                    rule_of.setdefault(earlier, rule)
-                    break
-
-
 def choose_kept(members: list[Entry], preference: tuple[str, ...]) -> Entry:
     """The record a cluster keeps.
 
@@ -233,8 +179,10 @@ def choose_kept(members: list[Entry], preference: tuple[str, ...]) -> Entry:
     return min(members, key=rank)
 
 
-def read_pair_decisions(path: Path, known: set[str]) -> list[PairDecision]:
-    """A reviewer's same/different rows; a missing file means no decisions."""
+def read_pair_decisions(path: Path, known: set[str], *, undecided_ok: bool = False
+                        ) -> list[PairDecision]:
+    """A reviewer's same/different rows; a missing file means no decisions. In the review
+    queue (``undecided_ok``) a row with no decision yet is skipped."""
     if not path.is_file():
         return []
     problems, out = [], []
@@ -248,6 +196,8 @@ def read_pair_decisions(path: Path, known: set[str]) -> list[PairDecision]:
         a, b = row.values["record_id"], row.values["other_record_id"]
         value = row.values["decision"].lower()
         unknown = [r for r in (a, b) if r not in known]
+        if undecided_ok and not value:
+            continue
         if unknown:
             problems.append(f"{where}: no record {unknown[0]!r} in the review")
         elif a == b:
@@ -262,32 +212,81 @@ def read_pair_decisions(path: Path, known: set[str]) -> list[PairDecision]:
     return out
 
 
+QUEUE_FIELDS = ("title", "authors", "year", "journal", "volume", "issue", "pages", "doi",
+                "source")
+QUEUE_COLUMNS = (*PAIR_COLUMNS, "why", "title_score", "authors_score",
+                 *(f"{f}_{side}" for f in QUEUE_FIELDS for side in ("a", "b")))
+
+
 def dedup(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
-          decisions_file: Path = DEFAULT_DECISIONS,
+          decisions_file: Path = DEFAULT_DECISIONS, queue_file: Path = DEFAULT_QUEUE,
           on_progress: Progress | None = None) -> DedupResult:
-    """Recompute duplicate clusters and bring every record's links and state in line."""
+    """Recompute duplicate clusters, bring every record's links and state in line, and
+    rewrite the review queue (keeping every decision a reviewer wrote in it)."""
     entries = load_entries(db)
     by_id = {e.record_id: e for e in entries}
-    pairs = read_pair_decisions(decisions_file, set(by_id))
-    clusters, rule_of = find_clusters(entries, pairs)
+    decided = read_pair_decisions(queue_file, set(by_id), undecided_ok=True)
+    decisions = read_pair_decisions(decisions_file, set(by_id)) + decided
+    found = find_clusters(entries, decisions)
     changed, duplicates, by_rule = 0, 0, Counter[str]()
     cluster_rows = []
     with db.atomic():
-        for members in tracked(clusters.values(), len(clusters), on_progress):
+        for members in tracked(found.clusters.values(), len(found.clusters), on_progress):
             kept = choose_kept([by_id[m] for m in members], preference)
-            rules = sorted({rule_of[m] for m in members if m in rule_of})
+            rules = sorted({found.rule_of[m] for m in members if m in found.rule_of})
             cluster_rows.append({"cluster_id": kept.record_id, "kept_record_id": kept.record_id,
                                  "size": len(members), "rules": json.dumps(rules)})
             for member in members:
                 dup_of = None if member == kept.record_id else kept.record_id
-                rule = rule_of.get(member) if dup_of else None
+                rule = found.rule_of.get(member) if dup_of else None
                 changed += _apply(db, by_id[member], kept.record_id, dup_of, rule)
                 if dup_of:
                     duplicates += 1
                     by_rule[rule or ""] += 1
         db.execute("DELETE FROM clusters")
         db.table("clusters").insert_all(cluster_rows)
-    return DedupResult(len(entries), len(clusters), duplicates, changed, dict(by_rule))
+        db.execute("DELETE FROM dedup_pairs")
+        db.table("dedup_pairs").insert_all(
+            {"record_id": a, "other_record_id": b, "rule": v.rule, "why": v.why,
+             "verdict": {True: "same", False: "different", None: "uncertain"}[v.same],
+             "title": round(v.title, 1), "authors": round(v.authors, 1)}
+            for a, b, v in found.links)
+    write_queue(db, queue_file, found.queue)
+    return DedupResult(len(entries), len(found.clusters), duplicates, changed, dict(by_rule),
+                       len(found.queue))
+
+
+def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]]) -> None:
+    """The uncertain pairs, fields side by side, after the rows a reviewer already decided
+    (kept as they are). No file is written while there is nothing to review."""
+    kept = [row.values for row in read_sheet(path).rows if row.values.get("decision")] if (
+        path.is_file()) else []
+    if not (queue or kept):
+        if path.is_file():
+            path.unlink()
+        return
+    ids = sorted({r for a, b, _ in queue for r in (a, b)})
+    fields = {row["record_id"]: row for row in db.query(
+        f"SELECT record_id, {', '.join(QUEUE_FIELDS)} FROM records WHERE record_id IN "
+        f"(SELECT value FROM json_each(?))", [json.dumps(ids)])}
+    rows = []
+    for a, b, verdict in queue:
+        row: dict[str, Any] = {"record_id": a, "other_record_id": b, "decision": "",
+                               "note": "", "why": verdict.why,
+                               "title_score": f"{verdict.title:.0f}",
+                               "authors_score": f"{verdict.authors:.0f}"}
+        for name in QUEUE_FIELDS:
+            for side, rid in (("a", a), ("b", b)):
+                value = fields[rid][name]
+                row[f"{name}_{side}"] = "; ".join(json.loads(value)) if (
+                    name == "authors" and value) else value if value is not None else ""
+        rows.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=QUEUE_COLUMNS, extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([*kept, *rows])
 
 
 def _apply(db: Database, entry: Entry, cluster_id: str, dup_of: str | None,
@@ -318,17 +317,136 @@ def load_entries(db: Database) -> list[Entry]:
            "ORDER BY record_id")
     entries = []
     for row in db.query(sql):
-        journals = tuple(dict.fromkeys(j for j in (journal_key(row["journal"] or ""),
-                                                   journal_key(row["journal_full"] or ""))
-                                       if j))
+        journal = row["journal"] or ""
         filled = sum(1 for k in ("pmid", "doi", "title", "year", "journal", "volume", "pages",
                                  "abstract", "issue") if row[k])
-        filled += row["authors"] not in (None, "[]")
+        authors = json.loads(row["authors"] or "[]")
+        filled += bool(authors)
         entries.append(Entry(
             record_id=row["record_id"], source=row["source"], branch=row["branch"],
             status=row["status"], kind=row["kind"] or "", pmid=row["pmid"] or "",
             doi=row["doi"] or "", title=row["title"] or "", year=row["year"],
-            journals=journals, volume=row["volume"] or "", pages=row["pages"] or "",
-            filled=filled,
+            journals=journal_names(journal, row["journal_full"] or ""),
+            volume=row["volume"] or embase_volume(journal), pages=row["pages"] or "",
+            filled=filled, authors=" ".join(fold(a) for a in authors),
+            issue=row["issue"] or "",
         ))
     return entries
+
+
+@dataclass
+class Link:
+    other: str
+    verdict: str
+    """same, uncertain or different."""
+    rule: str
+    why: str
+    title: float
+    authors: float
+
+
+@dataclass
+class Explanation:
+    record_id: str
+    cluster_id: str
+    kept: str
+    members: list[str]
+    links: list[Link]
+    """Every pair with this record that dedup judged, strongest verdict first."""
+    decisions: list[str]
+    """The reviewer's rows that name this record."""
+
+
+def explain(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISIONS,
+            queue_file: Path = DEFAULT_QUEUE) -> Explanation:
+    """Which records ``record_id`` was merged with, or kept apart from, and why."""
+    row = db.execute("SELECT cluster_id FROM records WHERE record_id = ?",
+                     [record_id]).fetchone()
+    if row is None:
+        raise InputError(f"no record {record_id!r} in the review",
+                         fix="use an id from `review export records` (source:id)")
+    if row[0] is None:
+        raise StateError(f"record {record_id!r} has not been through dedup yet",
+                         fix="run `review dedup` first")
+    members = [r[0] for r in db.execute(
+        "SELECT record_id FROM records WHERE cluster_id = ? ORDER BY record_id", [row[0]])]
+    kept = db.execute("SELECT kept_record_id FROM clusters WHERE cluster_id = ?",
+                      [row[0]]).fetchone()
+    order = {"same": 0, "uncertain": 1, "different": 2}
+    links = sorted((Link(r["other_record_id"] if r["record_id"] == record_id
+                         else r["record_id"], r["verdict"], r["rule"], r["why"], r["title"],
+                         r["authors"])
+                    for r in db.query("SELECT * FROM dedup_pairs WHERE record_id = ? OR "
+                                      "other_record_id = ?", [record_id, record_id])),
+                   key=lambda link: (order[link.verdict], link.other))
+    ids = {r[0] for r in db.execute("SELECT record_id FROM records")}
+    rows = read_pair_decisions(decisions_file, ids) + read_pair_decisions(
+        queue_file, ids, undecided_ok=True)
+    decisions = [f"{d.where}: {d.record_id} {'same as' if d.same else 'different from'} "
+                 f"{d.other_record_id}" for d in rows
+                 if record_id in (d.record_id, d.other_record_id)]
+    return Explanation(record_id, row[0], kept[0] if kept else row[0], members, links,
+                       decisions)
+
+
+def split(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISIONS,
+          note: str = "split by a reviewer") -> list[str]:
+    """Take ``record_id`` out of its cluster: a ``different`` row against every other
+    member goes into the decisions file, so the split survives every re-run. Returns the
+    records it was split from; run dedup to apply it."""
+    row = db.execute("SELECT cluster_id FROM records WHERE record_id = ?",
+                     [record_id]).fetchone()
+    if row is None or row[0] is None:
+        raise InputError(f"no deduplicated record {record_id!r} in the review",
+                         fix="use an id from `review export records`, after `review dedup`")
+    others = [r[0] for r in db.execute(
+        "SELECT record_id FROM records WHERE cluster_id = ? AND record_id != ? "
+        "ORDER BY record_id", [row[0], record_id])]
+    if not others:
+        return []
+    new = not decisions_file.is_file()
+    decisions_file.parent.mkdir(parents=True, exist_ok=True)
+    with decisions_file.open("a", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        if new:
+            writer.writerow(PAIR_COLUMNS)
+        writer.writerows([record_id, other, "different", note] for other in others)
+    return others
+
+
+@dataclass
+class Overlap:
+    sources: list[str]
+    records: dict[str, int]
+    """Records each source brought."""
+    unique: dict[str, int]
+    """Publications found only in that source."""
+    shared: dict[tuple[str, str], int]
+    """Publications found in both sources of the pair."""
+
+
+def overlap(db: Database) -> Overlap:
+    """How the sources overlap, counted in publications (clusters), not records."""
+    by_cluster: dict[str, set[str]] = defaultdict(set)
+    records: Counter[str] = Counter()
+    for source, cluster in db.execute("SELECT source, cluster_id FROM records"):
+        records[source] += 1
+        by_cluster[cluster or ""].add(source)
+    sources = sorted(records)
+    unique = {s: sum(found == {s} for found in by_cluster.values()) for s in sources}
+    shared = {(a, b): sum(a in found and b in found for found in by_cluster.values())
+              for i, a in enumerate(sources) for b in sources[i + 1:]}
+    return Overlap(sources, dict(records), unique, shared)
+
+
+def overlap_csv(table: Overlap) -> str:
+    """The overlap as a square table: each source's records and unique publications, and
+    the publications it shares with each other source."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["source", "records", "unique", *(f"shared with {s}" for s in table.sources)])
+    for a in table.sources:
+        writer.writerow([a, table.records[a], table.unique[a], *(
+            "" if a == b else table.shared.get((a, b), table.shared.get((b, a), 0))
+            for b in table.sources)])
+    return out.getvalue()

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from . import db as store
 from .config import Protocol
 from .db import State
+from .dedup import overlap
 from .fetch import search_log
 from .prisma import as_template, counts
 from .screen import awaiting
@@ -48,8 +49,16 @@ def status(db: Database, protocol: Protocol) -> dict[str, Any]:
         "awaiting": awaiting(db),
         "decisions": decisions,
         "search_runs": search_log(db),
+        "overlap": _overlap(db),
         "prisma": as_template(counts(db, protocol)),
     }
+
+
+def _overlap(db: Database) -> dict[str, Any]:
+    table = overlap(db)
+    return {"unique": table.unique,
+            "shared": [{"sources": list(pair), "publications": n}
+                       for pair, n in table.shared.items()]}
 
 
 def render_status(report: dict[str, Any]) -> str:
@@ -64,6 +73,11 @@ def render_status(report: dict[str, Any]) -> str:
         lines += [f"  #{r['run_id']} {r['database']} ({r['mode']}, {r['started_at']}): "
                   f"{r['count']} found, {r['records']} retrieved, {len(r['files'])} files"
                   for r in report["search_runs"]]
+    if len(report["sources"]) > 1:
+        lines += ["", "publications found only in one source: " + ", ".join(
+            f"{s} {n}" for s, n in report["overlap"]["unique"].items())]
+        lines += [f"  shared by {' and '.join(o['sources'])}: {o['publications']}"
+                  for o in report["overlap"]["shared"] if o["publications"]]
     lines += ["", f"records: {report['records']}   duplicates: {report['duplicates']} "
               f"(in {report['clusters_with_duplicates']} clusters)", "", "records by state:"]
     lines += [f"  {state:<14}{n:>6}" for state, n in report["states"].items()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,17 @@ from sqlite_utils import Database
 
 from review_pipeline import db as store
 from review_pipeline.db import State
-from review_pipeline.dedup import Entry, PairDecision, choose_kept, dedup, find_clusters
+from review_pipeline.dedup import (
+    Entry,
+    PairDecision,
+    choose_kept,
+    dedup,
+    explain,
+    find_clusters,
+    overlap,
+    overlap_csv,
+    split,
+)
 from review_pipeline.errors import InputError
 from review_pipeline.records import Record
 
@@ -24,7 +35,7 @@ def entry(rid: str, **fields: object) -> Entry:
 
 
 def groups(entries: list[Entry], decisions: tuple[PairDecision, ...] = ()) -> list[list[str]]:
-    clusters, _ = find_clusters(entries, decisions)
+    clusters = find_clusters(entries, decisions).clusters
     return sorted(sorted(m) for m in clusters.values() if len(m) > 1)
 
 
@@ -37,8 +48,11 @@ LONG = "Lenalidomide and dexamethasone for relapsed POEMS syndrome"
     pytest.param({"journals": ("blood",), "volume": "117", "pages": "6445-6451", "year": 2011},
                  {"journals": ("blood",), "volume": "117", "pages": "6445", "year": 2011},
                  True, id="same-citation"),
-    pytest.param({"title": LONG, "year": 2015}, {"title": LONG.upper() + ".", "year": 2015},
-                 True, id="same-title-and-year"),
+    pytest.param({"title": LONG, "year": 2015, "authors": "misawa s"},
+                 {"title": LONG.upper() + ".", "year": 2015, "authors": "misawa s"},
+                 True, id="same-title-authors-and-year"),
+    pytest.param({"title": LONG, "year": 2015}, {"title": LONG, "year": 2015}, False,
+                 id="title-and-year-alone-is-for-the-reviewer"),
     pytest.param({"title": LONG, "year": 2015}, {"title": LONG, "year": 2016}, False,
                  id="title-other-year"),
     pytest.param({"title": "[POEMS syndrome]", "year": 1997},
@@ -56,9 +70,9 @@ def test_rules_and_vetoes(a: dict[str, object], b: dict[str, object], same: bool
 
 
 def test_a_chain_cannot_join_two_conflicting_records() -> None:
-    a = entry("a:1", pmid="1", title=LONG, year=2015)
-    b = entry("b:1", pmid="2", title=LONG, year=2015)
-    c = entry("c:1", title=LONG, year=2015)
+    a = entry("a:1", pmid="1", title=LONG, year=2015, authors="misawa s")
+    b = entry("b:1", pmid="2", title=LONG, year=2015, authors="misawa s")
+    c = entry("c:1", title=LONG, year=2015, authors="misawa s")
     found = groups([a, b, c])
     assert len(found) == 1 and "c:1" in found[0] and len(found[0]) == 2
 
@@ -97,14 +111,16 @@ def load(db: Database, source: str, branch: str, records: list[Record]) -> None:
 
 
 def test_duplicates_are_marked_not_deleted_and_reruns_change_nothing(db: Database) -> None:
-    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, doi="10.1/a"),
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, doi="10.1/a",
+                                            authors=["Misawa S"]),
                                      Record("2", title="Other paper on POEMS treatment")])
-    load(db, "embase", "databases", [Record("E1", title=LONG.lower(), year=2015)])
+    load(db, "embase", "databases", [Record("E1", title=LONG.lower(), year=2015,
+                                            authors=["Misawa S"])])
     first = dedup(db)
     assert (first.records, first.clusters, first.duplicates) == (3, 2, 1)
     row = next(db.query("SELECT * FROM records WHERE record_id = 'embase:E1'"))
     assert (row["status"], row["duplicate_of"], row["cluster_id"], row["dedup_rule"]) == (
-        "duplicate", "pubmed:1", "pubmed:1", "title_year")
+        "duplicate", "pubmed:1", "pubmed:1", "title_authors")
     assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 3
     audits = db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
     again = dedup(db)
@@ -113,9 +129,9 @@ def test_duplicates_are_marked_not_deleted_and_reruns_change_nothing(db: Databas
 
 
 def test_a_split_by_the_reviewer_returns_the_record(db: Database, tmp_path: Path) -> None:
-    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015)])
-    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015)])
-    dedup(db)
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, authors=["Misawa S"])])
+    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015, authors=["Misawa S"])])
+    assert dedup(db).duplicates == 1
     decisions = tmp_path / "decisions.csv"
     decisions.write_text("record_id,other_record_id,decision,note\n"
                          "embase:E1,pubmed:1,different,a reply with the same title\n")
@@ -165,3 +181,61 @@ def test_progress_is_reported_to_the_end(db: Database) -> None:
     result = dedup(db, decisions_file=Path("none.csv"), on_progress=lambda d, t: calls.append(
         (d, t)))
     assert calls == [(500, 1200), (1000, 1200), (1200, 1200)] and result.clusters == 1200
+
+
+def test_an_uncertain_pair_waits_in_the_queue_until_a_reviewer_decides(
+        db: Database, tmp_path: Path) -> None:
+    queue = tmp_path / "queue.csv"
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015)])
+    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015)])
+    first = dedup(db, queue_file=queue)
+    assert (first.duplicates, first.queued) == (0, 1)
+    rows = list(csv.DictReader(queue.read_text().splitlines()))
+    assert [(r["record_id"], r["other_record_id"], r["decision"]) for r in rows] == [
+        ("embase:E1", "pubmed:1", "")]
+    assert rows[0]["why"].startswith("similar title") and rows[0]["title_a"] == LONG
+    queue.write_text(queue.read_text().replace(",pubmed:1,,", ",pubmed:1,same,", 1))
+    for _ in range(2):  # the decision holds, and stays in the file, on every re-run
+        again = dedup(db, queue_file=queue)
+        assert (again.duplicates, again.queued) == (1, 0)
+        assert [r["decision"] for r in csv.DictReader(queue.read_text().splitlines())] == [
+            "same"]
+
+
+def test_explain_names_the_rule_and_the_scores(db: Database) -> None:
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, authors=["Misawa S"])])
+    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015, authors=["Misawa S"])])
+    dedup(db)
+    found = explain(db, "embase:E1")
+    assert (found.cluster_id, found.kept, found.members) == (
+        "pubmed:1", "pubmed:1", ["embase:E1", "pubmed:1"])
+    link = found.links[0]
+    assert (link.other, link.verdict, link.rule, link.title) == (
+        "pubmed:1", "same", "title_authors", 100)
+    with pytest.raises(InputError, match="no record 'embase:E9'"):
+        explain(db, "embase:E9")
+
+
+def test_a_split_survives_every_rerun(db: Database, tmp_path: Path) -> None:
+    decisions = tmp_path / "decisions.csv"
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, authors=["Misawa S"])])
+    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015, authors=["Misawa S"])])
+    dedup(db, decisions_file=decisions)
+    assert split(db, "embase:E1", decisions_file=decisions) == ["pubmed:1"]
+    for _ in range(2):
+        assert dedup(db, decisions_file=decisions).duplicates == 0
+    assert "embase:E1,pubmed:1,different" in decisions.read_text()
+
+
+def test_the_overlap_counts_publications_per_source(db: Database) -> None:
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, authors=["Misawa S"]),
+                                     Record("2", title="Another paper on POEMS treatment")])
+    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015, authors=["Misawa S"]),
+                                     Record("E2", title="An Embase-only POEMS paper title")])
+    dedup(db)
+    table = overlap(db)
+    assert (table.unique, table.shared) == ({"embase": 1, "pubmed": 1},
+                                            {("embase", "pubmed"): 1})
+    assert overlap_csv(table).splitlines() == [
+        "source,records,unique,shared with embase,shared with pubmed",
+        "embase,2,1,,1", "pubmed,2,1,1,"]

@@ -129,7 +129,8 @@ def test_unknown_columns_and_empty_rows(tmp_path: Path) -> None:
 
 def make_review(db: Database, protocol: Protocol) -> None:
     records = [
-        Record("1", title="Thalidomide treatment of POEMS syndrome in 20 patients", year=2010),
+        Record("1", title="Thalidomide treatment of POEMS syndrome in 20 patients", year=2010,
+               authors=["Kuwabara S"]),
         Record("2", title="A review of POEMS syndrome", publication_types=["Review"]),
         Record("3", title="POEMS syndrome: a case report", publication_types=["Case Reports"]),
         Record("4", title="Imaging bone lesions of POEMS syndrome in 30 patients", year=2012),
@@ -217,7 +218,8 @@ def test_a_decision_on_a_duplicate_points_to_the_kept_record(
         db: Database, protocol: Protocol, tmp_path: Path) -> None:
     make_review(db, protocol)
     store.add_batch(db, [Record("E1", title="Thalidomide treatment of POEMS syndrome in 20 "
-                                      "patients", year=2010)], kind="import", source="embase",
+                                      "patients", year=2010, authors=["Kuwabara S"])],
+                    kind="import", source="embase",
                     branch="databases", file="e", sha256="e", fmt="ris")
     dedup(db, decisions_file=Path("none.csv"))
     folder = tmp_path / "screening"

@@ -1,0 +1,387 @@
+"""Which records are the same publication: normalised keys, candidate pairs, and the rules
+that decide a pair. Pure functions over :class:`Entry`; the database is dedup's business.
+
+A pair is compared only when the two records share a blocking key (PMID, DOI, the start or
+the end of the title, the first page with the year or the volume), so the work grows with
+the number of records, not with its square. Each compared pair gets a :class:`Verdict`:
+the same publication, not the same, or uncertain (for the reviewer's queue), naming the rule
+or veto that decided it and the similarities it saw.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from .records import fold
+
+TITLE_BLOCK = 24
+"""Characters of the folded title (start and end) that make a blocking key."""
+MAX_BLOCK = 64
+"""Records sharing a fuzzy key beyond this many share something generic ("the effect of"),
+so the key is not used; PMID and DOI keys have no such cap."""
+MIN_TITLE = 20
+"""Shorter folded titles ("POEMS syndrome") are shared by distinct papers."""
+
+_TAGS = re.compile(r"<[^>]+>")
+_LANGUAGES = ("french", "german", "japanese", "chinese", "russian", "spanish", "italian",
+              "portuguese", "polish", "dutch", "czech", "hungarian", "turkish", "korean",
+              "danish", "swedish", "norwegian", "finnish", "hebrew", "croatian", "serbian")
+_LANGUAGE_SUFFIX = re.compile(r"[.\s]*\[?\s*(?:" + "|".join(_LANGUAGES) + r")\s*\]?\s*\.?\s*$",
+                              re.IGNORECASE)
+_PART = re.compile(r"\bpart\s+([ivx]+|\d+|one|two|three)\b")
+_GENERIC = re.compile(r"^(erratum|errata|corrigendum|correction|reply|response|comment|"
+                      r"commentary|editorial|letter|retraction|retracted|in reply|"
+                      r"author reply|authors reply|notice of retraction|withdrawn)\b")
+_EMBASE_SOURCE = re.compile(r"^(?P<journal>[^.]+(?:\.[^.\d(]+)*?)\.(?P<volume>\d+)?\s*\(")
+_NUMBER = re.compile(r"\d+")
+_CONFERENCE = re.compile(r"conference:|congress|meeting|symposium|workshop|abstracts? of",
+                         re.IGNORECASE)
+_COCHRANE = re.compile(r"^(10\.1002/14651858\.[a-z]{2}\d+)(?:\.pub\d+)?$")
+
+
+def clean_title(title: str) -> str:
+    """The title as compared: markup, brackets around a translation and a trailing
+    language name ("... . [French]", "... . Japanese") dropped, then folded."""
+    text = _TAGS.sub("", title).strip()
+    text = _LANGUAGE_SUFFIX.sub("", text)
+    if text.startswith("[") and text.rstrip(".").endswith("]"):
+        text = text.rstrip(".")[1:-1]
+    return fold(text)
+
+
+def first_number(text: str) -> str:
+    match = _NUMBER.search(text)
+    return match.group(0).lstrip("0") or "0" if match else ""
+
+
+@dataclass
+class Entry:
+    """The fields of one record that dedup reads, and the keys made from them."""
+
+    record_id: str
+    source: str = ""
+    branch: str = "databases"
+    status: str = "identified"
+    kind: str = "journal_article"
+    pmid: str = ""
+    doi: str = ""
+    title: str = ""
+    year: int | None = None
+    journals: tuple[str, ...] = ()
+    volume: str = ""
+    pages: str = ""
+    filled: int = 0
+    authors: str = ""
+    """Folded author names, in order."""
+    issue: str = ""
+    title_key: str = field(init=False)
+    squeezed: str = field(init=False)
+    """The title key without spaces: "Shu-Yu" and "ShuYu" agree."""
+    volume_n: str = field(init=False)
+    issue_n: str = field(init=False)
+    page: str = field(init=False)
+    doi_key: str = field(init=False)
+    """The DOI, with a Cochrane review's ``.pubN`` update suffix dropped."""
+    part: str = field(init=False)
+    numbers: tuple[str, ...] = field(init=False)
+    """The numbers in the title: "2019 update" and "2021 update" are two papers."""
+    generic: bool = field(init=False)
+    conference: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.title_key = clean_title(self.title)
+        self.squeezed = self.title_key.replace(" ", "")
+        self.volume_n = first_number(self.volume)
+        self.issue_n = first_number(self.issue) if self.issue.strip()[:1].isdigit() else (
+            fold(self.issue))
+        first = re.split(r"[-\u2013\u2014]", self.pages, maxsplit=1)[0].strip().lower()
+        self.page = first if any(c.isdigit() for c in first) else ""
+        cochrane = _COCHRANE.match(self.doi)
+        self.doi_key = cochrane.group(1) if cochrane else self.doi
+        part = _PART.search(self.title_key)
+        self.part = part.group(1) if part else ""
+        self.numbers = tuple(n.lstrip("0") for n in _NUMBER.findall(self.title_key))
+        self.generic = bool(self.title_key) and (bool(_GENERIC.match(self.title_key))
+                                                 or len(self.title_key) < MIN_TITLE)
+        self.conference = self.kind == "conference_abstract" or any(
+            _CONFERENCE.search(j) for j in self.journals) or self.issue == "var.pagings"
+
+
+def journal_names(*raw: str) -> tuple[str, ...]:
+    """Folded journal names, with Embase's "Journal.25 (7) ()(pp 960-975) 2011.Date of
+    Publication: ..." source string cut to its name."""
+    names = []
+    for value in raw:
+        match = _EMBASE_SOURCE.match(value)
+        name = match.group("journal") if match and "(pp " in value else value
+        folded = fold(name.replace("&", " and "))
+        if folded:
+            names.append(folded)
+    return tuple(dict.fromkeys(names))
+
+
+def embase_volume(raw: str) -> str:
+    """The volume inside an Embase source string ("Journal.25 (7) ()(pp ...)"), if any."""
+    match = _EMBASE_SOURCE.match(raw)
+    return match.group("volume") or "" if match and "(pp " in raw else ""
+
+
+def journals_match(a: str, b: str) -> bool:
+    """Whether two folded journal names can name one journal, the way ISO 4 abbreviates:
+    every word of the shorter is the start of a word of the longer, in order
+    ("behav brain res" and "behavioural brain research")."""
+    short, long = sorted((a.split(), b.split()), key=len)
+    words = iter(long)
+    return bool(short) and all(any(w.startswith(s) for w in words) for s in short)
+
+
+def same_journal(a: Entry, b: Entry) -> bool | None:
+    """True or False when both records name a journal, None when one does not."""
+    if not (a.journals and b.journals):
+        return None
+    squeezed = {j.replace(" ", "") for j in a.journals}
+    return any(journals_match(x, y) or y.replace(" ", "") in squeezed
+               for x in a.journals for y in b.journals)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    same: bool | None
+    """True: the same publication; False: not; None: uncertain, for the reviewer."""
+    rule: str
+    why: str
+    title: float = 0.0
+    authors: float = 0.0
+
+
+def title_similarity(a: Entry, b: Entry) -> float:
+    """0-100. A title cut short by a database matches the full one on the shared length."""
+    x, y = a.squeezed, b.squeezed
+    if not (x and y):
+        return 0.0
+    n = min(len(x), len(y))
+    if n >= 40:
+        x, y = x[:max(n, int(len(x) * 0.8))], y[:max(n, int(len(y) * 0.8))]
+    return fuzz.ratio(x, y)
+
+
+def author_similarity(a: Entry, b: Entry) -> float | None:
+    """0-100 over the first authors (lists are cut at different lengths): the best of the
+    names as written, squeezed, and as surnames shared ("Abrahao, Bruno" and "B. Abrahao");
+    None when a record has none."""
+    if not (a.authors and b.authors):
+        return None
+    x, y = a.authors[:60], b.authors[:60]
+    surnames_x = {w for w in x.split() if len(w) > 2}
+    surnames_y = {w for w in y.split() if len(w) > 2}
+    shared = 100 * len(surnames_x & surnames_y) / min(len(surnames_x), len(surnames_y)) if (
+        surnames_x and surnames_y) else 0
+    return max(fuzz.token_set_ratio(x, y), shared,
+               fuzz.ratio(x.replace(" ", "")[:30], y.replace(" ", "")[:30]))
+
+
+def conflicts(a: Entry, b: Entry) -> list[str]:
+    """The citation fields both records give and disagree on."""
+    out = [name for name, x, y in (("volume", a.volume_n, b.volume_n),
+                                   ("issue", a.issue_n, b.issue_n), ("page", a.page, b.page))
+           if x and y and x != y]
+    if same_journal(a, b) is False:
+        out.append("journal")
+    return out
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two records and what the rules look at."""
+
+    a: Entry
+    b: Entry
+    title: float
+    authors: float | None
+    clash: tuple[str, ...]
+    """Citation fields both give and disagree on."""
+    gap: int | None
+    """Years apart."""
+    journal: bool | None
+
+    @property
+    def untitled(self) -> bool:
+        return not (self.a.squeezed and self.b.squeezed)
+
+    @property
+    def same_page(self) -> bool:
+        return bool(self.a.page) and self.a.page == self.b.page
+
+    def verdict(self, same: bool | None, rule: str, why: str) -> Verdict:
+        return Verdict(same, rule, why, self.title, self.authors or 0.0)
+
+
+def _meeting_abstract(p: Pair) -> Verdict | None:
+    if p.a.conference != p.b.conference:
+        return p.verdict(False, "abstract_vs_article",
+                         "a meeting abstract and a journal article are different reports")
+    return None
+
+
+def _companion(p: Pair) -> Verdict | None:
+    if p.a.part != p.b.part:
+        return p.verdict(False, "companion",
+                         f"part {p.a.part or '-'} and part {p.b.part or '-'} of a series")
+    return None
+
+
+def _title_numbers(p: Pair) -> Verdict | None:
+    if p.a.numbers and p.b.numbers and p.a.numbers != p.b.numbers:
+        return p.verdict(False, "title_numbers",
+                         f"the titles differ in their numbers ({' '.join(p.a.numbers)} and "
+                         f"{' '.join(p.b.numbers)})")
+    return None
+
+
+def _two_dois(p: Pair) -> Verdict | None:
+    if not (p.a.doi and p.b.doi) or p.a.doi == p.b.doi:
+        return None
+    if p.a.doi_key == p.b.doi_key and p.title >= 95:
+        return p.verdict(True, "cochrane_update", "versions of one Cochrane review")
+    if p.title >= 95 and (p.authors or 0) >= 90 and not p.clash and (p.gap or 0) <= 1:
+        # Print and online DOIs exist; so do companion papers. A person decides.
+        return p.verdict(None, "doi_conflict", "the same title and authors under two DOIs")
+    return p.verdict(False, "doi_conflict", "different DOIs")
+
+
+def _one_doi(p: Pair) -> Verdict | None:
+    if not p.a.doi or p.a.doi != p.b.doi:
+        return None
+    # Embase meeting abstracts and supplements borrow the DOI of another item.
+    if (p.title >= 90 or p.untitled) and "journal" not in p.clash:
+        return p.verdict(True, "doi", "the same DOI and title")
+    if p.title >= 90:
+        return p.verdict(None, "doi", "the same DOI and title in two journals")
+    return p.verdict(False, "borrowed_doi", "the same DOI on different titles")
+
+
+def _generic_title(p: Pair) -> Verdict | None:
+    # "Reply", "Erratum", a two-word title: only the citation tells one from another.
+    if not (p.a.generic or p.b.generic):
+        return None
+    if p.title >= 95 and p.same_page and p.a.volume_n == p.b.volume_n and p.journal:
+        return p.verdict(True, "generic_citation", "a generic title at one citation")
+    return p.verdict(False, "generic_title", "a generic title with no matching citation")
+
+
+def _citation(p: Pair) -> Verdict | None:
+    if p.journal and p.a.volume_n and p.a.volume_n == p.b.volume_n and p.same_page and (
+            p.gap == 0) and (p.title >= 90 or p.untitled):
+        return p.verdict(True, "citation", "the same journal, volume, first page and year")
+    return None
+
+
+def _citation_conflict(p: Pair) -> Verdict | None:
+    if len(p.clash) >= 2:
+        return p.verdict(False, "citation_conflict", f"{' and '.join(p.clash)} disagree")
+    return None
+
+
+def _title_citation(p: Pair) -> Verdict | None:
+    if p.title >= 95 and (p.authors is None or p.authors >= 80) and p.gap == 0 and (
+            not p.clash) and (p.journal or p.same_page):
+        return p.verdict(True, "title_citation",
+                         "the same title, authors, year and journal or first page")
+    return None
+
+
+def _title_pages(p: Pair) -> Verdict | None:
+    if p.title >= 90 and (p.authors or 0) >= 80 and p.gap is not None and p.gap <= 1 and (
+            p.same_page):
+        return p.verdict(True, "title_pages", "similar title, the same authors and first page")
+    return None
+
+
+def _online_first(p: Pair) -> Verdict | None:
+    if p.title >= 97 and (p.authors or 0) >= 90 and p.gap == 1 and p.journal and not (
+            p.a.volume_n and p.b.volume_n):
+        return p.verdict(True, "online_first", "the online-first and the issue version")
+    return None
+
+
+def _title_authors(p: Pair) -> Verdict | None:
+    if p.title >= 98 and (p.authors or 0) >= 90 and p.gap == 0 and not p.clash:
+        return p.verdict(True, "title_authors", "the same title, authors and year")
+    return None
+
+
+def _similar(p: Pair) -> Verdict | None:
+    if p.title >= 90 and (p.authors is None or p.authors >= 60) and (
+            p.gap is None or p.gap <= 1):
+        clash = f", {' and '.join(p.clash)} disagree" if p.clash else ""
+        return p.verdict(None, "similar", f"similar title ({p.title:.0f}){clash}")
+    return None
+
+
+RULES: tuple[Callable[[Pair], Verdict | None], ...] = (
+    _meeting_abstract, _companion, _title_numbers, _two_dois, _one_doi, _generic_title, _citation,
+    _citation_conflict, _title_citation, _title_pages, _online_first, _title_authors,
+    _similar)
+"""Vetoes and duplicate rules in the order they are tried; the first verdict wins."""
+
+
+def decide(a: Entry, b: Entry) -> Verdict:
+    """Whether ``a`` and ``b`` are the same publication: a shared PMID settles it, else the
+    first of :data:`RULES` that applies; a pair no rule takes is not a duplicate."""
+    if a.pmid and b.pmid:
+        return (Verdict(True, "pmid", "the same PMID") if a.pmid == b.pmid
+                else Verdict(False, "pmid_conflict", "different PMIDs"))
+    pair = Pair(a, b, title_similarity(a, b), author_similarity(a, b), tuple(conflicts(a, b)),
+                abs(a.year - b.year) if a.year and b.year else None, same_journal(a, b))
+    for rule in RULES:
+        if verdict := rule(pair):
+            return verdict
+    return pair.verdict(False, "different", "titles or authors differ")
+
+
+def blocking_keys(entry: Entry) -> Iterator[tuple[str, ...]]:
+    if entry.pmid:
+        yield "pmid", entry.pmid
+    if entry.doi_key:
+        yield "doi", entry.doi_key
+    title = entry.squeezed
+    if len(title) >= TITLE_BLOCK:
+        yield "start", title[:TITLE_BLOCK]
+        yield "end", title[-TITLE_BLOCK:]
+    elif title:
+        yield "title", title, str(entry.year or "")
+    if entry.page and entry.year:
+        yield "page_year", entry.page, str(entry.year)
+    if entry.page and entry.volume_n:
+        yield "page_volume", entry.page, entry.volume_n
+
+
+def candidate_pairs(entries: list[Entry]) -> Iterator[tuple[int, int]]:
+    """Index pairs (i < j) of records that share a blocking key, each once."""
+    blocks: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for index, entry in enumerate(entries):
+        for key in blocking_keys(entry):
+            blocks[key].append(index)
+    seen: set[tuple[int, int]] = set()
+    for key, members in blocks.items():
+        if len(members) < 2 or (len(members) > MAX_BLOCK and key[0] not in ("pmid", "doi")):
+            continue
+        for n, i in enumerate(members):
+            for j in members[n + 1:]:
+                pair = (i, j) if i < j else (j, i)
+                if pair not in seen:
+                    seen.add(pair)
+                    yield pair
+
+
+def compare(entries: list[Entry]) -> Iterable[tuple[Entry, Entry, Verdict]]:
+    """Every candidate pair with its verdict, except plain non-matches."""
+    for i, j in candidate_pairs(entries):
+        verdict = decide(entries[i], entries[j])
+        if verdict.same is not False or verdict.rule not in ("different",):
+            yield entries[i], entries[j], verdict
