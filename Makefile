@@ -34,10 +34,10 @@ DEDUP_DECISIONS := $(wildcard extracted/dedup/*.csv)
 SCREEN_SHEETS := $(wildcard extracted/screening/*.csv)
 EXTRACT_TABLES := $(wildcard extracted/extraction/*.csv)
 
-.PHONY: help all fetch import dedup screen extract prisma report test bench clean
+.PHONY: help all fetch import dedup screen extract prisma report test bench bench-dedup clean
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 13
 
 all: report ## Run the whole review: fetch import dedup screen extract prisma report
 
@@ -94,6 +94,17 @@ bench: | $(INSTALLED) ## Run the benchmarks (reads ../shared/data when present) 
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_fetch.py
 	$(BIN)/python benchmarks/bench_import.py
+
+BENCH_VENV := .venv-bench
+BIB_DEDUPE := bib-dedupe==0.11.0
+
+# bib-dedupe is compared with, never depended on: it lives in an environment of its own.
+$(BENCH_VENV)/bin/python:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet $(BIB_DEDUPE) || echo "bench-dedup: could not install $(BIB_DEDUPE); it is left out of the comparison"
+
+bench-dedup: | $(INSTALLED) $(BENCH_VENV)/bin/python ## Dedup accuracy and speed on ../shared/data/dedup, side by side with bib-dedupe
+	$(BIN)/python benchmarks/bench_dedup.py $$($(BENCH_VENV)/bin/python -c "import bib_dedupe" 2>/dev/null && echo --bib-dedupe $(BENCH_VENV)/bin/python)
 
 clean: ## Remove the database, stamps and reports (never queries/, extracted/ or raw/)
 	rm -rf data $(REPORTS)
