@@ -88,9 +88,6 @@ def expand_pages(raw: str | None) -> str:
     return f"{prefix}{first}-{prefix}{last}"
 
 
-def first_page(pages: str) -> str:
-    return re.split(r"[-\u2013\u2014]", pages, maxsplit=1)[0].strip()
-
 
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 
@@ -144,12 +141,3 @@ def fold(text: str) -> str:
         text = unicodedata.normalize("NFKC", "".join(
             ch for ch in text if not unicodedata.combining(ch)))
     return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
-
-
-def title_key(title: str) -> str:
-    """The title as dedup compares it; brackets around translated titles are ignored."""
-    return fold(title)
-
-
-def journal_key(journal: str) -> str:
-    return fold(journal.replace("&", " and "))

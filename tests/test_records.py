@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from review_pipeline.matching import clean_title
 from review_pipeline.records import (
     expand_pages,
     fold,
@@ -12,7 +13,6 @@ from review_pipeline.records import (
     normalize_language,
     normalize_pmid,
     parse_year,
-    title_key,
 )
 
 
@@ -67,7 +67,7 @@ def test_languages_and_pmids() -> None:
 def test_fold_keeps_every_script_so_distinct_titles_stay_distinct() -> None:
     korean_a = "다량의 심낭 삼출로 발현된 POEMS 증후군 1예"
     korean_b = "유육종증을 동반한 POEMS 증후군 1예"
-    assert title_key(korean_a) != title_key(korean_b)
+    assert clean_title(korean_a) != clean_title(korean_b)
     assert fold("[POEMS Syndrome]: a Review.") == "poems syndrome a review"
     assert fold("Síndrome de POEMS") == "sindrome de poems"
     assert fold(fold("Ünïcode — text")) == fold("Ünïcode — text")
