@@ -275,8 +275,14 @@ def _generic_title(p: Pair) -> Verdict | None:
 
 
 def _citation(p: Pair) -> Verdict | None:
-    if p.journal and p.a.volume_n and p.a.volume_n == p.b.volume_n and p.same_page and (
-            p.gap == 0) and (p.title >= 90 or p.untitled):
+    if not (p.journal and p.a.volume_n and p.a.volume_n == p.b.volume_n and p.same_page and (
+            p.gap == 0)):
+        return None
+    # Letters and replies share a page: the authors must not say otherwise.
+    if p.untitled and (p.authors or 0) < 80:
+        return p.verdict(None, "citation", "the same citation, but a title and the authors "
+                         "are missing")
+    if (p.title >= 90 or p.untitled) and (p.authors is None or p.authors >= 50):
         return p.verdict(True, "citation", "the same journal, volume, first page and year")
     return None
 
