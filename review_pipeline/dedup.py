@@ -116,26 +116,24 @@ class Clustering:
     rule_of: dict[str, str]
     """The rule that first joined each linked record."""
     links: list[tuple[str, str, Verdict]]
-    """Every pair judged the same, or uncertain, or kept apart by a veto on similar titles."""
+    """Every pair judged, except plain non-matches: the same, uncertain, or kept apart by a
+    veto."""
     queue: list[tuple[str, str, Verdict]]
     """Uncertain pairs left in different clusters: the reviewer's queue."""
 
 
-def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (),
-                  judged: Iterable[tuple[str, str, Verdict]] | None = None) -> Clustering:
+def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = ()
+                  ) -> Clustering:
     """Clusters of duplicate records, the rule behind each link, and the uncertain pairs.
 
-    ``judged`` gives verdicts already reached (a re-run passes those of the records seen
-    before, and only pairs with a new record are compared). A pure function: the same
-    entries, decisions and verdicts always give the same clusters.
+    A pure function: the same entries and decisions always give the same clusters.
     """
     decisions = list(decisions)
     groups = _Groups(entries, {frozenset((d.record_id, d.other_record_id))
                                for d in decisions if not d.same})
     rule_of: dict[str, str] = {}
     _join_reviewed(groups, decisions, rule_of)
-    pairs = list(judged) if judged is not None else [
-        (a.record_id, b.record_id, v) for a, b, v in compare(entries)]
+    pairs = [(a.record_id, b.record_id, v) for a, b, v in compare(entries)]
     same = sorted((p for p in pairs if p[2].same), key=lambda p: (
         STRENGTH.index(p[2].rule) if p[2].rule in STRENGTH else len(STRENGTH), p[0], p[1]))
     for a, b, verdict in same:

@@ -389,5 +389,5 @@ def compare(entries: list[Entry]) -> Iterable[tuple[Entry, Entry, Verdict]]:
     """Every candidate pair with its verdict, except plain non-matches."""
     for i, j in candidate_pairs(entries):
         verdict = decide(entries[i], entries[j])
-        if verdict.same is not False or verdict.rule not in ("different",):
+        if verdict.rule != "different":
             yield entries[i], entries[j], verdict

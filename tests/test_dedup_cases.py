@@ -31,7 +31,7 @@ def run_case(case: dict[str, Any]) -> bool:
             writer.writerows([a, b])
         db = open_db(Path(tmp) / "r.db")
         import_file(db, path, source="case", fmt="csv")
-        dedup(db, decisions_file=Path(tmp) / "none.csv")
+        dedup(db, decisions_file=Path(tmp) / "none.csv", queue_file=Path(tmp) / "queue.csv")
         clusters = {r["cluster_id"] for r in db.query("SELECT cluster_id FROM records")}
         db.close()
     return len(clusters) == 1

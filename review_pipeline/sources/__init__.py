@@ -331,7 +331,7 @@ def _checked(path: Path, fmt: Format, records: Iterable[Record], reading: Readin
 
 def read_records(path: Path, fmt: str = "auto") -> tuple[str, list[Record]]:
     """The records of ``path`` and the format they were read as; any bad record is an error."""
-    name, reading = read_file(path, fmt)
+    name, reading = stream_file(path, fmt)
     return name, list(reading.records)
 
 
