@@ -243,3 +243,19 @@ def test_the_overlap_counts_publications_per_source(db: Database) -> None:
     assert overlap_csv(table).splitlines() == [
         "source,records,unique,shared with embase,shared with pubmed",
         "embase,2,1,,1", "pubmed,2,1,1,"]
+
+
+def test_a_bad_value_in_the_queue_is_an_error_naming_file_and_line(
+        db: Database, tmp_path: Path) -> None:
+    queue = tmp_path / "queue.csv"
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015)])
+    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015)])
+    dedup(db, queue_file=queue)
+    before = queue.read_text()
+    queue.write_text(before.replace(",pubmed:1,,", ",pubmed:1,maybe,", 1))
+    with pytest.raises(InputError, match=r"queue\.csv, line 2: decision 'maybe' is not"):
+        dedup(db, queue_file=queue)
+    assert "maybe" in queue.read_text()  # the reviewer's file is left as it was
+    with pytest.raises(InputError, match="no deduplicated record 'embase:E9'"):
+        split(db, "embase:E9", decisions_file=tmp_path / "decisions.csv")
+    assert not (tmp_path / "decisions.csv").exists()
