@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -168,6 +169,46 @@ def bench_sets(bib_dedupe: str | None) -> None:
     print(f"\nfalse and missed pairs, with their fields: {OUT}/<set>-false.csv, -missed.csv")
 
 
+def split_csv(table_file: Path, last: int) -> tuple[Path, Path]:
+    """The CSV as two files: all but the ``last`` rows, and those rows (a later search)."""
+    with table_file.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    parts = (table_file.with_suffix(".first.csv"), table_file.with_suffix(".later.csv"))
+    for path, chunk in zip(parts, (rows[1:-last], rows[-last:]), strict=True):
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle).writerows([rows[0], *chunk])
+    return parts
+
+
+def bench_incremental(name: str = "asysd_depression", later: int = 1_000) -> None:
+    """A living review's update: dedup after ``later`` new records, against a full run."""
+    folder = SHARED / "dedup" / name
+    rows: list[list[Any]] = []
+    clusters = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        table_file = asysd_csv(folder, work / f"{name}.csv")
+        first, second = split_csv(table_file, later)
+        for label, files in (("full run", [table_file]), ("update", [first, second])):
+            db = work / f"{label}.db"
+            review = [sys.executable, "-m", "review_pipeline", "--db", str(db)]
+            dedup = [*review, "dedup", "--decisions", str(work / "none.csv"), "--queue",
+                     str(work / f"{label}-queue.csv")]
+            for n, path in enumerate(files):
+                seconds, peak = timed([*review, "import", str(path), "--source", name,
+                                       "--format", "csv"], dedup)
+                step = "whole set" if label == "full run" else (
+                    "first search" if n == 0 else f"{later:,} new records")
+                rows.append([f"{label}: {step}", f"{seconds:.1f}", f"{peak:,.0f}"])
+            with sqlite3.connect(db) as connection:
+                clusters.append(sorted(connection.execute(
+                    "SELECT record_id, cluster_id FROM records")))
+    rows.append(["the update's clusters equal the full run's",
+                 "yes" if clusters[0] == clusters[1] else "NO", ""])
+    table(f"incremental dedup on {name} (import + dedup, wall clock)",
+          ["step", "seconds", "peak RSS MB"], rows)
+
+
 def bench_hard_cases() -> None:
     # The same 25 pairs as ../shared/data/dedup/bibdedupe_hard_cases, copied for the tests.
     cases = CASES
@@ -188,6 +229,7 @@ def main() -> None:
         return
     bench_hard_cases()
     bench_sets(args.bib_dedupe)
+    bench_incremental()
 
 
 if __name__ == "__main__":

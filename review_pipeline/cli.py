@@ -227,6 +227,10 @@ def _echo_import(result: ImportResult) -> None:
 @cli.command(name="dedup")
 @click.option("--prefer", default="pubmed", show_default=True,
               help="Comma-separated sources whose record a cluster keeps first.")
+@click.option("--preprints", type=click.Choice(["same", "different"]), default="same",
+              show_default=True,
+              help="Whether a preprint and its published version are one publication "
+                   "(linked, the published one kept) or two.")
 @click.option("--decisions", type=click.Path(dir_okay=False, path_type=Path),
               default=DEDUP_DECISIONS, show_default=True,
               help="A reviewer's same/different pairs, which override the rules.")
@@ -245,7 +249,7 @@ def _echo_import(result: ImportResult) -> None:
                    "member goes into the decisions file), then run dedup.")
 @common_options
 @pass_ctx
-def dedup_(obj: _Context, prefer: str, decisions: Path, queue: Path, overlap: Path,
+def dedup_(obj: _Context, prefer: str, preprints: str, decisions: Path, queue: Path, overlap: Path,
            explain: str | None, split: str | None) -> None:
     """Find duplicate records and link them; nothing is deleted.
 
@@ -255,10 +259,12 @@ def dedup_(obj: _Context, prefer: str, decisions: Path, queue: Path, overlap: Pa
     citations). Each cluster keeps one record. Uncertain pairs go to the queue, where a
     reviewer writes same or different; those rows, and the decisions file
     (record_id, other_record_id, decision same|different, note), win over the rules.
+    A re-run compares only the pairs that involve records new since the last run.
 
     \b
     Example:
         review dedup --prefer pubmed,embase
+        review dedup --preprints different
         review dedup --explain embase:L2003155667
         review dedup --split embase:L2003155667
     """
@@ -271,10 +277,13 @@ def dedup_(obj: _Context, prefer: str, decisions: Path, queue: Path, overlap: Pa
                    f"; the rows are in {decisions}")
     preference = tuple(p.strip() for p in prefer.split(",") if p.strip())
     with _progress("dedup", "cluster") as progress:
-        result = run_dedup(obj.db(), preference=preference, decisions_file=decisions,
+        result = run_dedup(obj.db(), preference=preference, preprints=preprints == "same",
+                           decisions_file=decisions,
                            queue_file=queue, on_progress=progress)
     rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.by_rule.items())) or "none"
-    click.echo(f"dedup: {result.records} records in {result.clusters} clusters; "
+    fresh = "" if result.compared == result.records else (
+        f"; compared the pairs of {result.compared} new records, kept the other verdicts")
+    click.echo(f"dedup: {result.records} records in {result.clusters} clusters{fresh}; "
                f"{result.duplicates} duplicates (by rule: {rules}); {result.changed} changed")
     if result.queued:
         click.echo(f"dedup: {result.queued} uncertain pairs wait in {queue}: write same or "

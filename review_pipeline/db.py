@@ -226,6 +226,22 @@ def _dedup_pairs(db: Database) -> None:
         )""")
 
 
+@migrations(name="0005_dedup_runs")
+def _dedup_runs(db: Database) -> None:
+    # Which rules the stored pair verdicts came from: a re-run reuses them only under the
+    # same rules, and compares just the pairs that involve new records.
+    db.execute("""
+        CREATE TABLE dedup_runs (
+            run_id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            rules TEXT NOT NULL,
+            records INTEGER NOT NULL,
+            compared INTEGER NOT NULL,
+            reused INTEGER NOT NULL,
+            duplicates INTEGER NOT NULL
+        )""")
+
+
 def open_db(path: Path | str = DEFAULT_DB) -> Database:
     """Open (creating if needed) the review database and bring its schema up to date."""
     path = Path(path)
@@ -369,8 +385,8 @@ def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str
             if record_id not in existing:
                 existing.add(record_id)
                 new_rows.append(_record_row(record, record_id, source, branch, file, batch_id))
-        _insert_rows(db, "records", new_rows)
-        _insert_rows(db, "batch_records", links, "OR IGNORE")
+        insert_rows(db, "records", new_rows)
+        insert_rows(db, "batch_records", links, "OR IGNORE")
         new += len(new_rows)
     db.execute("UPDATE batches SET records = ? WHERE batch_id = ?", [position, batch_id])
     audit(db, actor=ACTOR_SYSTEM, action="load", entity="batch", entity_id=str(batch_id),
@@ -387,7 +403,7 @@ def note_refused(db: Database, batch_id: int, skipped: int, quarantine: str) -> 
                [skipped, quarantine, batch_id])
 
 
-def _insert_rows(db: Database, table: str, rows: list[dict[str, Any]], verb: str = "") -> None:
+def insert_rows(db: Database, table: str, rows: list[dict[str, Any]], verb: str = "") -> None:
     """Rows with the same keys, inserted in one statement: sqlite-utils' insert_all checks
     every value's type, which costs more than the insert on an import of 100,000 records."""
     if rows:

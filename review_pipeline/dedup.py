@@ -28,7 +28,7 @@ from sqlite_utils import Database
 from . import db as store
 from .db import State
 from .errors import InputError, StateError
-from .matching import Entry, Verdict, compare, embase_volume, journal_names
+from .matching import MATCHER_VERSION, Entry, Verdict, compare, embase_volume, journal_names
 from .progress import Progress, tracked
 from .records import fold
 from .sheets import read_sheet
@@ -60,6 +60,8 @@ class DedupResult:
     by_rule: dict[str, int] = field(default_factory=dict)
     queued: int = 0
     """Uncertain pairs waiting in the review queue."""
+    compared: int = 0
+    """Records whose pairs were compared: all on a first run, the new ones after."""
 
 
 class _Groups:
@@ -70,7 +72,9 @@ class _Groups:
         self.parent = {e.record_id: e.record_id for e in entries}
         self.members = {e.record_id: [e.record_id] for e in entries}
         self.pmids = {e.record_id: {e.pmid} - {""} for e in entries}
-        self.dois = {e.record_id: {e.doi_key} - {""} for e in entries}
+        # A preprint's DOI is not its published version's: it never makes a conflict.
+        self.dois = {e.record_id: set() if e.preprint else {e.doi_key} - {""}
+                     for e in entries}
         self.kinds = {e.record_id: {e.conference} for e in entries}
         self.apart = apart
 
@@ -104,7 +108,7 @@ class _Groups:
 
 
 STRENGTH = ("pmid", "doi", "cochrane_update", "citation", "generic_citation",
-            "title_citation", "title_pages", "title_authors", "online_first")
+            "title_citation", "title_pages", "title_authors", "online_first", "preprint")
 """Rules that join records, strongest first: a stronger link is made before a weaker one
 that might conflict with it."""
 
@@ -122,18 +126,25 @@ class Clustering:
     """Uncertain pairs left in different clusters: the reviewer's queue."""
 
 
-def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = ()
-                  ) -> Clustering:
+Judged = tuple[str, str, Verdict]
+
+
+def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (), *,
+                  judged: Iterable[Judged] = (), fresh: set[str] | None = None,
+                  preprints: bool = True) -> Clustering:
     """Clusters of duplicate records, the rule behind each link, and the uncertain pairs.
 
-    A pure function: the same entries and decisions always give the same clusters.
+    With ``fresh``, only pairs involving those records are compared; ``judged`` holds the
+    verdicts of an earlier run on the other pairs. A pure function: the same entries,
+    verdicts and decisions always give the same clusters.
     """
     decisions = list(decisions)
     groups = _Groups(entries, {frozenset((d.record_id, d.other_record_id))
                                for d in decisions if not d.same})
     rule_of: dict[str, str] = {}
     _join_reviewed(groups, decisions, rule_of)
-    pairs = [(a.record_id, b.record_id, v) for a, b, v in compare(entries)]
+    pairs = [*judged, *((a.record_id, b.record_id, v)
+                        for a, b, v in compare(entries, fresh, preprints=preprints))]
     same = sorted((p for p in pairs if p[2].same), key=lambda p: (
         STRENGTH.index(p[2].rule) if p[2].rule in STRENGTH else len(STRENGTH), p[0], p[1]))
     for a, b, verdict in same:
@@ -167,13 +178,14 @@ def choose_kept(members: list[Entry], preference: tuple[str, ...]) -> Entry:
     """The record a cluster keeps.
 
     A record already screened keeps its place (so no decision moves); then the databases
-    branch; then the preferred sources in order; then the most complete; then the id.
+    branch; then a published version over its preprint; then the preferred sources in
+    order; then the most complete; then the id.
     """
-    def rank(e: Entry) -> tuple[int, int, int, int, str]:
+    def rank(e: Entry) -> tuple[int, int, bool, int, int, str]:
         started = e.status not in (State.IDENTIFIED, State.DUPLICATE)
         source_rank = preference.index(e.source) if e.source in preference else len(preference)
-        return (0 if started else 1, 0 if e.branch == "databases" else 1, source_rank,
-                -e.filled, e.record_id)
+        return (0 if started else 1, 0 if e.branch == "databases" else 1, e.preprint,
+                source_rank, -e.filled, e.record_id)
     return min(members, key=rank)
 
 
@@ -210,6 +222,9 @@ def read_pair_decisions(path: Path, known: set[str], *, undecided_ok: bool = Fal
     return out
 
 
+_VERDICTS = {"same": True, "different": False, "uncertain": None}
+"""A stored pair verdict and its :attr:`Verdict.same`."""
+
 QUEUE_FIELDS = ("title", "authors", "year", "journal", "volume", "issue", "pages", "doi",
                 "source")
 QUEUE_COLUMNS = (*PAIR_COLUMNS, "why", "title_score", "authors_score",
@@ -217,23 +232,39 @@ QUEUE_COLUMNS = (*PAIR_COLUMNS, "why", "title_score", "authors_score",
 
 
 def dedup(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
-          decisions_file: Path = DEFAULT_DECISIONS, queue_file: Path = DEFAULT_QUEUE,
-          on_progress: Progress | None = None) -> DedupResult:
-    """Recompute duplicate clusters, bring every record's links and state in line, and
-    rewrite the review queue (keeping every decision a reviewer wrote in it)."""
+          preprints: bool = True, decisions_file: Path = DEFAULT_DECISIONS,
+          queue_file: Path = DEFAULT_QUEUE, on_progress: Progress | None = None
+          ) -> DedupResult:
+    """Bring every record's duplicate links and state in line with the rules and the
+    reviewer's decisions, and rewrite the review queue (keeping every decision a reviewer
+    wrote in it).
+
+    Incremental: while the rules are those of the last run, only pairs that involve a
+    record new since then are compared; the other verdicts are read back from the last run.
+    ``preprints`` says whether a preprint and its published version are one publication.
+    """
     entries = load_entries(db)
     by_id = {e.record_id: e for e in entries}
     decided = read_pair_decisions(queue_file, set(by_id), undecided_ok=True)
     decisions = read_pair_decisions(decisions_file, set(by_id)) + decided
-    found = find_clusters(entries, decisions)
+    rules = f"matcher {MATCHER_VERSION}; preprints {'same' if preprints else 'different'}"
+    last = db.execute("SELECT rules FROM dedup_runs ORDER BY run_id DESC LIMIT 1").fetchone()
+    fresh = {r[0] for r in db.execute("SELECT record_id FROM records WHERE cluster_id IS NULL")
+             } if last and last[0] == rules else None
+    judged = [] if fresh is None else [
+        (a, b, Verdict(_VERDICTS[verdict], rule, why, title, authors))
+        for a, b, verdict, rule, why, title, authors in db.execute(
+            "SELECT record_id, other_record_id, verdict, rule, why, title, authors "
+            "FROM dedup_pairs")]
+    found = find_clusters(entries, decisions, judged=judged, fresh=fresh, preprints=preprints)
     changed, duplicates, by_rule = 0, 0, Counter[str]()
     cluster_rows = []
     with db.atomic():
         for members in tracked(found.clusters.values(), len(found.clusters), on_progress):
             kept = choose_kept([by_id[m] for m in members], preference)
-            rules = sorted({found.rule_of[m] for m in members if m in found.rule_of})
+            rules_used = sorted({found.rule_of[m] for m in members if m in found.rule_of})
             cluster_rows.append({"cluster_id": kept.record_id, "kept_record_id": kept.record_id,
-                                 "size": len(members), "rules": json.dumps(rules)})
+                                 "size": len(members), "rules": json.dumps(rules_used)})
             for member in members:
                 dup_of = None if member == kept.record_id else kept.record_id
                 rule = found.rule_of.get(member) if dup_of else None
@@ -242,16 +273,22 @@ def dedup(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
                     duplicates += 1
                     by_rule[rule or ""] += 1
         db.execute("DELETE FROM clusters")
-        db.table("clusters").insert_all(cluster_rows)
-        db.execute("DELETE FROM dedup_pairs")
-        db.table("dedup_pairs").insert_all(
+        store.insert_rows(db, "clusters", cluster_rows)
+        if fresh is None:
+            db.execute("DELETE FROM dedup_pairs")
+        store.insert_rows(db, "dedup_pairs", [
             {"record_id": a, "other_record_id": b, "rule": v.rule, "why": v.why,
-             "verdict": {True: "same", False: "different", None: "uncertain"}[v.same],
+             "verdict": next(k for k, same in _VERDICTS.items() if same is v.same),
              "title": round(v.title, 1), "authors": round(v.authors, 1)}
-            for a, b, v in found.links)
+            for a, b, v in found.links[len(judged):]])
+        if fresh is None or fresh or changed:
+            store.insert_row(db, "dedup_runs", {
+                "at": store.now(), "rules": rules, "records": len(entries),
+                "compared": len(entries) if fresh is None else len(fresh),
+                "reused": len(judged), "duplicates": duplicates})
     write_queue(db, queue_file, found.queue)
     return DedupResult(len(entries), len(found.clusters), duplicates, changed, dict(by_rule),
-                       len(found.queue))
+                       len(found.queue), len(entries) if fresh is None else len(fresh))
 
 
 def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]]) -> None:
@@ -310,24 +347,24 @@ def _apply(db: Database, entry: Entry, cluster_id: str, dup_of: str | None,
 
 
 def load_entries(db: Database) -> list[Entry]:
+    # Plain tuples: sqlite-utils' dict rows cost a second per 80,000 records.
     sql = ("SELECT record_id, source, branch, status, kind, pmid, doi, title, year, journal, "
-           "journal_full, volume, pages, authors, abstract, issue FROM records "
-           "ORDER BY record_id")
+           "journal_full, volume, pages, authors, abstract, issue, publication_types "
+           "FROM records ORDER BY record_id")
     entries = []
-    for row in db.query(sql):
-        journal = row["journal"] or ""
-        filled = sum(1 for k in ("pmid", "doi", "title", "year", "journal", "volume", "pages",
-                                 "abstract", "issue") if row[k])
-        authors = json.loads(row["authors"] or "[]")
-        filled += bool(authors)
+    for (record_id, source, branch, status, kind, pmid, doi, title, year, journal,
+         journal_full, volume, pages, authors_json, abstract, issue, types) in db.execute(sql):
+        journal = journal or ""
+        authors = json.loads(authors_json or "[]")
+        filled = sum(1 for value in (pmid, doi, title, year, journal, volume, pages, abstract,
+                                     issue, authors) if value)
         entries.append(Entry(
-            record_id=row["record_id"], source=row["source"], branch=row["branch"],
-            status=row["status"], kind=row["kind"] or "", pmid=row["pmid"] or "",
-            doi=row["doi"] or "", title=row["title"] or "", year=row["year"],
-            journals=journal_names(journal, row["journal_full"] or ""),
-            volume=row["volume"] or embase_volume(journal), pages=row["pages"] or "",
-            filled=filled, authors=" ".join(fold(a) for a in authors),
-            issue=row["issue"] or "",
+            record_id=record_id, source=source, branch=branch, status=status, kind=kind or "",
+            pmid=pmid or "", doi=doi or "", title=title or "", year=year,
+            journals=journal_names(journal, journal_full or ""),
+            volume=volume or embase_volume(journal), pages=pages or "", filled=filled,
+            authors=" ".join(fold(a) for a in authors), issue=issue or "",
+            preprint="preprint" in (types or "").lower(),
         ))
     return entries
 

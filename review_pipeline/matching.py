@@ -42,13 +42,24 @@ _NUMBER = re.compile(r"\d+")
 _CONFERENCE = re.compile(r"conference:|congress|meeting|symposium|workshop|abstracts? of",
                          re.IGNORECASE)
 _COCHRANE = re.compile(r"^(10\.1002/14651858\.[a-z]{2}\d+)(?:\.pub\d+)?$")
+# bioRxiv and medRxiv (numeric suffixes only: 10.1101 is also Cold Spring Harbor's journals),
+# Research Square, SSRN, Preprints.org, arXiv.
+_PREPRINT_DOI = re.compile(r"^10\.(?:1101/(?:\d{4}\.\d{2}\.\d{2}\.)?\d+(?:v\d+)?$|21203/rs\.|"
+                           r"2139/ssrn\.|20944/preprints|48550/arxiv\.)")
+_PREPRINT_SERVER = re.compile(r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|ssrn|research "
+                              r"square|preprints)\b")
+MATCHER_VERSION = 1
+"""Raise it whenever a rule changes: dedup reuses the verdicts it stored only while the
+rules that made them are the same."""
 
 
 def clean_title(title: str) -> str:
     """The title as compared: markup, brackets around a translation and a trailing
     language name ("... . [French]", "... . Japanese") dropped, then folded."""
-    text = _TAGS.sub("", title).strip()
-    text = _LANGUAGE_SUFFIX.sub("", text)
+    text = (_TAGS.sub("", title) if "<" in title else title).strip()
+    # The suffix pattern is tried at every position; most titles need not pay for that.
+    if text.rstrip(" .]").lower().endswith(_LANGUAGES):
+        text = _LANGUAGE_SUFFIX.sub("", text)
     if text.startswith("[") and text.rstrip(".").endswith("]"):
         text = text.rstrip(".")[1:-1]
     return fold(text)
@@ -79,6 +90,8 @@ class Entry:
     authors: str = ""
     """Folded author names, in order."""
     issue: str = ""
+    preprint: bool = False
+    """A preprint; also recognised from its DOI or its server's name."""
     title_key: str = field(init=False)
     squeezed: str = field(init=False)
     """The title key without spaces: "Shu-Yu" and "ShuYu" agree."""
@@ -110,6 +123,8 @@ class Entry:
                                                  or len(self.title_key) < MIN_TITLE)
         self.conference = self.kind == "conference_abstract" or any(
             _CONFERENCE.search(j) for j in self.journals) or self.issue == "var.pagings"
+        self.preprint = self.preprint or bool(_PREPRINT_DOI.match(self.doi)) or any(
+            _PREPRINT_SERVER.search(j) for j in self.journals)
 
 
 def journal_names(*raw: str) -> tuple[str, ...]:
@@ -208,6 +223,9 @@ class Pair:
     gap: int | None
     """Years apart."""
     journal: bool | None
+    preprints: bool = True
+    """The protocol's policy: a preprint and its published version are the same
+    publication (True) or two (False)."""
 
     @property
     def untitled(self) -> bool:
@@ -241,6 +259,17 @@ def _title_numbers(p: Pair) -> Verdict | None:
                          f"the titles differ in their numbers ({' '.join(p.a.numbers)} and "
                          f"{' '.join(p.b.numbers)})")
     return None
+
+
+def _preprint(p: Pair) -> Verdict | None:
+    # The published version often retitles the preprint slightly, and adds a year.
+    if p.a.preprint == p.b.preprint or p.title < 90 or (
+            p.authors is not None and p.authors < 80) or (p.gap or 0) > 2:
+        return None
+    if p.preprints:
+        return p.verdict(True, "preprint", "a preprint and its published version")
+    return p.verdict(False, "preprint", "a preprint and its published version, kept apart "
+                     "by the preprint policy")
 
 
 def _two_dois(p: Pair) -> Verdict | None:
@@ -330,20 +359,22 @@ def _similar(p: Pair) -> Verdict | None:
 
 
 RULES: tuple[Callable[[Pair], Verdict | None], ...] = (
-    _meeting_abstract, _companion, _title_numbers, _two_dois, _one_doi, _generic_title, _citation,
-    _citation_conflict, _title_citation, _title_pages, _online_first, _title_authors,
-    _similar)
+    _meeting_abstract, _companion, _title_numbers, _preprint, _two_dois, _one_doi,
+    _generic_title, _citation, _citation_conflict, _title_citation, _title_pages,
+    _online_first, _title_authors, _similar)
 """Vetoes and duplicate rules in the order they are tried; the first verdict wins."""
 
 
-def decide(a: Entry, b: Entry) -> Verdict:
+def decide(a: Entry, b: Entry, *, preprints: bool = True) -> Verdict:
     """Whether ``a`` and ``b`` are the same publication: a shared PMID settles it, else the
-    first of :data:`RULES` that applies; a pair no rule takes is not a duplicate."""
+    first of :data:`RULES` that applies; a pair no rule takes is not a duplicate.
+    ``preprints`` is the policy for a preprint and its published version."""
     if a.pmid and b.pmid:
         return (Verdict(True, "pmid", "the same PMID") if a.pmid == b.pmid
                 else Verdict(False, "pmid_conflict", "different PMIDs"))
     pair = Pair(a, b, title_similarity(a, b), author_similarity(a, b), tuple(conflicts(a, b)),
-                abs(a.year - b.year) if a.year and b.year else None, same_journal(a, b))
+                abs(a.year - b.year) if a.year and b.year else None, same_journal(a, b),
+                preprints)
     for rule in RULES:
         if verdict := rule(pair):
             return verdict
@@ -367,8 +398,10 @@ def blocking_keys(entry: Entry) -> Iterator[tuple[str, ...]]:
         yield "page_volume", entry.page, entry.volume_n
 
 
-def candidate_pairs(entries: list[Entry]) -> Iterator[tuple[int, int]]:
-    """Index pairs (i < j) of records that share a blocking key, each once."""
+def candidate_pairs(entries: list[Entry], fresh: set[int] | None = None
+                    ) -> Iterator[tuple[int, int]]:
+    """Index pairs (i < j) of records that share a blocking key, each once; with ``fresh``,
+    only the pairs with at least one of those indexes."""
     blocks: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for index, entry in enumerate(entries):
         for key in blocking_keys(entry):
@@ -377,17 +410,25 @@ def candidate_pairs(entries: list[Entry]) -> Iterator[tuple[int, int]]:
     for key, members in blocks.items():
         if len(members) < 2 or (len(members) > MAX_BLOCK and key[0] not in ("pmid", "doi")):
             continue
+        if fresh is not None and fresh.isdisjoint(members):
+            continue
         for n, i in enumerate(members):
             for j in members[n + 1:]:
+                if fresh is not None and i not in fresh and j not in fresh:
+                    continue
                 pair = (i, j) if i < j else (j, i)
                 if pair not in seen:
                     seen.add(pair)
                     yield pair
 
 
-def compare(entries: list[Entry]) -> Iterable[tuple[Entry, Entry, Verdict]]:
-    """Every candidate pair with its verdict, except plain non-matches."""
-    for i, j in candidate_pairs(entries):
-        verdict = decide(entries[i], entries[j])
+def compare(entries: list[Entry], fresh: set[str] | None = None, *, preprints: bool = True
+            ) -> Iterable[tuple[Entry, Entry, Verdict]]:
+    """Every candidate pair with its verdict, except plain non-matches; with ``fresh``
+    (record ids), only the pairs that involve one of those records."""
+    indexes = None if fresh is None else {
+        i for i, e in enumerate(entries) if e.record_id in fresh}
+    for i, j in candidate_pairs(entries, indexes):
+        verdict = decide(entries[i], entries[j], preprints=preprints)
         if verdict.rule != "different":
             yield entries[i], entries[j], verdict

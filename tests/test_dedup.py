@@ -23,6 +23,9 @@ from review_pipeline.dedup import (
 )
 from review_pipeline.errors import InputError
 from review_pipeline.records import Record
+from review_pipeline.sources import read_file
+
+from .conftest import FIXTURES
 
 
 def entry(rid: str, **fields: object) -> Entry:
@@ -259,3 +262,84 @@ def test_a_bad_value_in_the_queue_is_an_error_naming_file_and_line(
     with pytest.raises(InputError, match="no deduplicated record 'embase:E9'"):
         split(db, "embase:E9", decisions_file=tmp_path / "decisions.csv")
     assert not (tmp_path / "decisions.csv").exists()
+
+
+def asysd_records() -> list[Record]:
+    return list(read_file(FIXTURES / "dedup" / "asysd_pairs.csv", "csv")[1].records)
+
+
+def clusters_of(db: Database) -> list[list[str]]:
+    return sorted(sorted(r[0].split(",")) for r in db.execute(
+        "SELECT group_concat(record_id) FROM records GROUP BY cluster_id HAVING count(*) > 1"))
+
+
+def test_a_rerun_compares_only_the_new_records_and_ends_as_a_full_run(
+        db: Database, tmp_path: Path) -> None:
+    records = asysd_records()
+    # Real pairs within the first search, across both searches, and within the second.
+    old, new = records[:11] + records[12:13], records[11:12] + records[13:]
+    load(db, "first", "databases", old)
+    assert dedup(db).compared == len(old)
+    judged = db.execute("SELECT count(*) FROM dedup_pairs").fetchone()[0]
+    store.add_batch(db, new, kind="import", source="first", branch="databases", file="second",
+                    sha256="second", fmt="csv")
+    again = dedup(db)
+    assert (again.records, again.compared) == (len(records), len(new))
+    assert db.execute("SELECT reused FROM dedup_runs ORDER BY run_id DESC").fetchone()[0] == (
+        judged) > 0
+    whole = store.open_db(tmp_path / "whole.db")
+    load(whole, "first", "databases", records)
+    assert dedup(whole).duplicates == again.duplicates > 0
+    assert clusters_of(db) == clusters_of(whole)
+    assert set(db.execute("SELECT * FROM dedup_pairs")) == set(
+        whole.execute("SELECT * FROM dedup_pairs"))
+
+
+def test_new_records_never_undo_a_reviewer_decision(db: Database, tmp_path: Path) -> None:
+    decisions = tmp_path / "decisions.csv"
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, authors=["Misawa S"])])
+    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015, authors=["Misawa S"])])
+    decisions.write_text("record_id,other_record_id,decision,note\n"
+                         "embase:E1,pubmed:1,different,a reply under the same title\n")
+    assert dedup(db, decisions_file=decisions).duplicates == 0
+    load(db, "central", "databases", [Record("C1", title=LONG, year=2015,
+                                             authors=["Misawa S"])])
+    again = dedup(db, decisions_file=decisions)
+    assert again.compared == 1
+    # The new copy joins one of the two, never both: they stay apart.
+    assert clusters_of(db) in ([["central:C1", "embase:E1"]], [["central:C1", "pubmed:1"]])
+
+
+def test_a_change_of_rules_compares_every_pair_again(db: Database) -> None:
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, authors=["Misawa S"])])
+    dedup(db)
+    assert dedup(db, preprints=False).compared == 1
+    assert [r[0] for r in db.execute("SELECT rules FROM dedup_runs ORDER BY run_id")] == [
+        "matcher 1; preprints same", "matcher 1; preprints different"]
+
+
+# A real Research Square preprint of the POEMS snapshot; no benchmark set holds a preprint
+# with its published version, so that side is made up from it (journal, DOI, year, authors).
+PREPRINT = Record("rs-8077686", doi="10.21203/rs.3.rs-8077686/v1", journal="Research Square",
+                  title="Clinical and Electrophysiological Profile of Neuropathy in POEMS "
+                        "Syndrome: Differentiation from Chronic Inflammatory Demyelinating "
+                        "Polyneuropathy (CIDP)", publication_types=["Preprint"])
+PUBLISHED = Record("90000001", doi="10.1000/example.2026.1", journal="J Neurol", year=2026,
+                   volume="273", pages="101-9", authors=["Example A"],
+                   title="Clinical and electrophysiological profile of neuropathy in POEMS "
+                         "syndrome: differentiation from chronic inflammatory demyelinating "
+                         "polyneuropathy")
+
+
+@pytest.mark.parametrize(("preprints", "duplicates"), [(True, 1), (False, 0)])
+def test_a_preprint_and_its_published_version_follow_the_policy(
+        db: Database, preprints: bool, duplicates: int) -> None:
+    load(db, "pubmed", "databases", [PREPRINT])
+    load(db, "embase", "databases", [PUBLISHED])
+    assert dedup(db, preprints=preprints).duplicates == duplicates
+    link = explain(db, "pubmed:rs-8077686").links[0]
+    assert (link.rule, link.verdict) == ("preprint", "same" if preprints else "different")
+    if preprints:  # the published version is kept, though PubMed is preferred
+        assert clusters_of(db) == [["embase:90000001", "pubmed:rs-8077686"]]
+        kept = db.execute("SELECT kept_record_id FROM clusters WHERE size = 2").fetchone()
+        assert kept[0] == "embase:90000001"
