@@ -282,7 +282,8 @@ def dedup_(obj: _Context, prefer: str, preprints: str, decisions: Path, queue: P
                            queue_file=queue, on_progress=progress)
     rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.by_rule.items())) or "none"
     fresh = "" if result.compared == result.records else (
-        f"; compared the pairs of {result.compared} new records, kept the other verdicts")
+        f"; compared the pairs of {result.compared} new records, kept the other verdicts"
+        if result.compared else "; no new records, the verdicts of the last run kept")
     click.echo(f"dedup: {result.records} records in {result.clusters} clusters{fresh}; "
                f"{result.duplicates} duplicates (by rule: {rules}); {result.changed} changed")
     if result.queued:

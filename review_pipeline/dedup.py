@@ -88,14 +88,17 @@ class _Groups:
         return any(frozenset((x, y)) in self.apart
                    for x in self.members[ra] for y in self.members[rb])
 
-    def join(self, a: str, b: str, *, forced: bool = False) -> bool:
+    def join(self, a: str, b: str, *, forced: bool = False, two_dois: bool = False) -> bool:
         """Join the groups of ``a`` and ``b`` unless that conflicts; ``forced`` (a reviewer's
-        "same") overrides conflicting fields but never a reviewer's "different"."""
+        "same") overrides conflicting fields but never a reviewer's "different";
+        ``two_dois`` allows the two DOIs of ``a`` and ``b``, and no third."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb or (self.apart and self.kept_apart(ra, rb)):
             return False
+        dois = len(self.dois[ra] | self.dois[rb])
         if not forced and (len(self.pmids[ra] | self.pmids[rb]) > 1
-                           or len(self.dois[ra] | self.dois[rb]) > 1
+                           or dois > (2 if two_dois and len(self.dois[ra]) == len(
+                               self.dois[rb]) == 1 else 1)
                            or self.kinds[ra] != self.kinds[rb]):
             return False
         ra, rb = sorted((ra, rb))
@@ -107,8 +110,9 @@ class _Groups:
         return True
 
 
-STRENGTH = ("pmid", "doi", "cochrane_update", "citation", "generic_citation",
-            "title_citation", "title_pages", "title_authors", "online_first", "preprint")
+STRENGTH = ("pmid", "doi", "cochrane_update", "doi_alias", "citation", "generic_citation",
+            "title_citation", "title_issue", "title_pages", "title_authors", "same_meeting",
+            "online_first", "preprint")
 """Rules that join records, strongest first: a stronger link is made before a weaker one
 that might conflict with it."""
 
@@ -148,7 +152,8 @@ def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (), 
     same = sorted((p for p in pairs if p[2].same), key=lambda p: (
         STRENGTH.index(p[2].rule) if p[2].rule in STRENGTH else len(STRENGTH), p[0], p[1]))
     for a, b, verdict in same:
-        if groups.find(a) == groups.find(b) or groups.join(a, b):
+        if groups.find(a) == groups.find(b) or groups.join(
+                a, b, two_dois=verdict.rule == "doi_alias"):
             rule_of.setdefault(a, verdict.rule)
             rule_of.setdefault(b, verdict.rule)
     clusters: dict[str, list[str]] = defaultdict(list)

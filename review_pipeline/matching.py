@@ -30,15 +30,26 @@ MIN_TITLE = 20
 _TAGS = re.compile(r"<[^>]+>")
 _LANGUAGES = ("french", "german", "japanese", "chinese", "russian", "spanish", "italian",
               "portuguese", "polish", "dutch", "czech", "hungarian", "turkish", "korean",
-              "danish", "swedish", "norwegian", "finnish", "hebrew", "croatian", "serbian")
+              "danish", "swedish", "norwegian", "finnish", "hebrew", "croatian", "serbian",
+              "ukrainian", "romanian", "bulgarian", "slovak", "slovenian", "greek, modern",
+              "greek", "lithuanian", "latvian", "estonian", "arabic", "persian", "icelandic",
+              "catalan", "afrikaans", "indonesian", "thai", "vietnamese")
 _LANGUAGE_SUFFIX = re.compile(r"[.\s]*\[?\s*(?:" + "|".join(_LANGUAGES) + r")\s*\]?\s*\.?\s*$",
                               re.IGNORECASE)
+# Embase and Ovid give a translated title as "English title. Polish\nOriginal title".
+_ORIGINAL_TITLE = re.compile(r"[.\s]+\[?(?:" + "|".join(_LANGUAGES) + r")\]?\.?\s*\n.*$",
+                             re.IGNORECASE | re.DOTALL)
 _PART = re.compile(r"\bpart\s+([ivx]+|\d+|one|two|three)\b")
 _GENERIC = re.compile(r"^(erratum|errata|corrigendum|correction|reply|response|comment|"
                       r"commentary|editorial|letter|retraction|retracted|in reply|"
                       r"author reply|authors reply|notice of retraction|withdrawn)\b")
 _EMBASE_SOURCE = re.compile(r"^(?P<journal>[^.]+(?:\.[^.\d(]+)*?)\.(?P<volume>\d+)?\s*\(")
 _NUMBER = re.compile(r"\d+")
+_SPREADSHEET_ERRORS = frozenset({"#NAME?", "#VALUE!", "#REF!", "#N/A", "#NULL!", "#DIV/0!"})
+"""What a spreadsheet leaves in a cell it mistook for a formula: no title at all."""
+_PAGE_RANGE = re.compile(r"^\s*[1-9]\d*\s*[-\u2013]\s*\d+\s*$")
+_PAGE_PREFIX = re.compile(r"^(?:pp?\.?\s*)(?=\d)")
+_QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
 _CONFERENCE = re.compile(r"conference:|congress|meeting|symposium|workshop|abstracts? of",
                          re.IGNORECASE)
 _COCHRANE = re.compile(r"^(10\.1002/14651858\.[a-z]{2}\d+)(?:\.pub\d+)?$")
@@ -48,7 +59,7 @@ _PREPRINT_DOI = re.compile(r"^10\.(?:1101/(?:\d{4}\.\d{2}\.\d{2}\.)?\d+(?:v\d+)?
                            r"2139/ssrn\.|20944/preprints|48550/arxiv\.)")
 _PREPRINT_SERVER = re.compile(r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|ssrn|research "
                               r"square|preprints)\b")
-MATCHER_VERSION = 1
+MATCHER_VERSION = 2
 """Raise it whenever a rule changes: dedup reuses the verdicts it stored only while the
 rules that made them are the same."""
 
@@ -56,7 +67,11 @@ rules that made them are the same."""
 def clean_title(title: str) -> str:
     """The title as compared: markup, brackets around a translation and a trailing
     language name ("... . [French]", "... . Japanese") dropped, then folded."""
+    if title.strip() in _SPREADSHEET_ERRORS:
+        return ""
     text = (_TAGS.sub("", title) if "<" in title else title).strip()
+    if "\n" in text:
+        text = _ORIGINAL_TITLE.sub("", text)
     # The suffix pattern is tried at every position; most titles need not pay for that.
     if text.rstrip(" .]").lower().endswith(_LANGUAGES):
         text = _LANGUAGE_SUFFIX.sub("", text)
@@ -100,6 +115,8 @@ class Entry:
     page: str = field(init=False)
     doi_key: str = field(init=False)
     """The DOI, with a Cochrane review's ``.pubN`` update suffix dropped."""
+    page_range: bool = field(init=False)
+    """The pages are a plain range ("511-519"), not a year, an article number or a date."""
     part: str = field(init=False)
     numbers: tuple[str, ...] = field(init=False)
     """The numbers in the title: "2019 update" and "2021 update" are two papers."""
@@ -112,8 +129,13 @@ class Entry:
         self.volume_n = first_number(self.volume)
         self.issue_n = first_number(self.issue) if self.issue.strip()[:1].isdigit() else (
             fold(self.issue))
-        first = re.split(r"[-\u2013\u2014]", self.pages, maxsplit=1)[0].strip().lower()
-        self.page = first if any(c.isdigit() for c in first) else ""
+        first = _PAGE_PREFIX.sub("", re.split(r"[-\u2013\u2014]", self.pages, maxsplit=1)[0]
+                                 .strip().lower())
+        first = first.lstrip("0") if first.isdigit() else first
+        self.page_range = bool(_PAGE_RANGE.match(self.pages))
+        # Some exports put the year in the pages field.
+        self.page = first if any(c.isdigit() for c in first) and first != str(
+            self.year or "") else ""
         cochrane = _COCHRANE.match(self.doi)
         self.doi_key = cochrane.group(1) if cochrane else self.doi
         part = _PART.search(self.title_key)
@@ -129,14 +151,16 @@ class Entry:
 
 def journal_names(*raw: str) -> tuple[str, ...]:
     """Folded journal names, with Embase's "Journal.25 (7) ()(pp 960-975) 2011.Date of
-    Publication: ..." source string cut to its name."""
+    Publication: ..." source string cut to its name, and a MEDLINE abbreviation also without
+    its qualifier ("Exp Biol Med (Maywood)", "J Appl Physiol (1985)")."""
     names = []
     for value in raw:
         match = _EMBASE_SOURCE.match(value)
         name = match.group("journal") if match and "(pp " in value else value
-        folded = fold(name.replace("&", " and "))
-        if folded:
-            names.append(folded)
+        for variant in (name, _QUALIFIER.sub("", name)):
+            folded = fold(variant.replace("&", " and "))
+            if folded:
+                names.append(folded)
     return tuple(dict.fromkeys(names))
 
 
@@ -148,11 +172,30 @@ def embase_volume(raw: str) -> str:
 
 def journals_match(a: str, b: str) -> bool:
     """Whether two folded journal names can name one journal, the way ISO 4 abbreviates:
-    every word of the shorter is the start of a word of the longer, in order
-    ("behav brain res" and "behavioural brain research")."""
+    every word of the shorter is, in order, the start of a word of the longer ("behav brain
+    res" and "behavioural brain research") or of words run together ("cardiothorac" and
+    "cardio thoracic")."""
     short, long = sorted((a.split(), b.split()), key=len)
-    words = iter(long)
-    return bool(short) and all(any(w.startswith(s) for w in words) for s in short)
+    at = 0
+    for word in short:
+        while at < len(long) and not (after := _abbreviates(word, long, at)):
+            at += 1
+        if at == len(long):
+            return False
+        at = after
+    return bool(short)
+
+
+def _abbreviates(word: str, words: list[str], at: int) -> int:
+    """The index after the words from ``at`` that ``word`` abbreviates, or 0."""
+    joined = ""
+    for index in range(at, len(words)):
+        joined += words[index]
+        if joined.startswith(word):
+            return index + 1
+        if not word.startswith(joined):
+            return 0
+    return 0
 
 
 def same_journal(a: Entry, b: Entry) -> bool | None:
@@ -235,6 +278,12 @@ class Pair:
     def same_page(self) -> bool:
         return bool(self.a.page) and self.a.page == self.b.page
 
+    @property
+    def same_citation(self) -> bool:
+        """The same volume, first page and year."""
+        return self.same_page and bool(self.a.volume_n) and (
+            self.a.volume_n == self.b.volume_n) and self.gap == 0
+
     def verdict(self, same: bool | None, rule: str, why: str) -> Verdict:
         return Verdict(same, rule, why, self.title, self.authors or 0.0)
 
@@ -243,6 +292,15 @@ def _meeting_abstract(p: Pair) -> Verdict | None:
     if p.a.conference != p.b.conference:
         return p.verdict(False, "abstract_vs_article",
                          "a meeting abstract and a journal article are different reports")
+    return None
+
+
+def _doi_citation(p: Pair) -> Verdict | None:
+    # One DOI at one citation settles it, whatever the titles (Greek letters dropped, a
+    # "Short communication:" prefix) or the journal names (a translation) say.
+    if p.a.doi and p.a.doi == p.b.doi and p.same_citation and p.title >= 50 and (
+            p.authors is None or p.authors >= 80):
+        return p.verdict(True, "doi", "the same DOI, volume, first page and year")
     return None
 
 
@@ -277,6 +335,9 @@ def _two_dois(p: Pair) -> Verdict | None:
         return None
     if p.a.doi_key == p.b.doi_key and p.title >= 95:
         return p.verdict(True, "cochrane_update", "versions of one Cochrane review")
+    if p.title >= 95 and (p.authors or 0) >= 90 and not p.clash and p.same_citation:
+        return p.verdict(True, "doi_alias", "one article under two DOIs: the same title, "
+                         "authors, volume, first page and year")
     if p.title >= 95 and (p.authors or 0) >= 90 and not p.clash and (p.gap or 0) <= 1:
         # Print and online DOIs exist; so do companion papers. A person decides.
         return p.verdict(None, "doi_conflict", "the same title and authors under two DOIs")
@@ -308,11 +369,21 @@ def _citation(p: Pair) -> Verdict | None:
             p.gap == 0)):
         return None
     # Letters and replies share a page: the authors must not say otherwise.
-    if p.untitled and (p.authors or 0) < 80:
-        return p.verdict(None, "citation", "the same citation, but a title and the authors "
-                         "are missing")
-    if (p.title >= 90 or p.untitled) and (p.authors is None or p.authors >= 50):
+    # Letters, replies and articles in one issue can share a first page and authors.
+    if p.untitled:
+        return p.verdict(None, "citation", "the same citation, but a title is missing")
+    if p.title >= 90 and (p.authors is None or p.authors >= 50):
         return p.verdict(True, "citation", "the same journal, volume, first page and year")
+    return None
+
+
+def _same_meeting(p: Pair) -> Verdict | None:
+    # One abstract listed under two issues or pages of one meeting's supplement.
+    if p.a.conference and p.b.conference and p.title >= 98 and (p.authors or 0) >= 90 and (
+            p.gap == 0) and "volume" not in p.clash and max(
+                (fuzz.token_set_ratio(x, y) for x in p.a.journals for y in p.b.journals),
+                default=0) >= 95:
+        return p.verdict(True, "same_meeting", "the same abstract, authors and meeting")
     return None
 
 
@@ -327,6 +398,17 @@ def _title_citation(p: Pair) -> Verdict | None:
             not p.clash) and (p.journal or p.same_page):
         return p.verdict(True, "title_citation",
                          "the same title, authors, year and journal or first page")
+    return None
+
+
+def _title_issue(p: Pair) -> Verdict | None:
+    # Pages are the noisiest field: a year, an article number, a date made by a spreadsheet.
+    if p.title >= 98 and (p.authors or 0) >= 90 and p.gap == 0 and p.journal and (
+            p.a.volume_n and p.a.volume_n == p.b.volume_n) and set(p.clash) <= {"page"} and (
+            not (p.a.page_range and p.b.page_range)) and fuzz.ratio(
+                p.a.squeezed, p.b.squeezed) >= 95:
+        return p.verdict(True, "title_issue", "the same title, authors, journal, volume and "
+                         "year; the pages disagree")
     return None
 
 
@@ -359,9 +441,9 @@ def _similar(p: Pair) -> Verdict | None:
 
 
 RULES: tuple[Callable[[Pair], Verdict | None], ...] = (
-    _meeting_abstract, _companion, _title_numbers, _preprint, _two_dois, _one_doi,
-    _generic_title, _citation, _citation_conflict, _title_citation, _title_pages,
-    _online_first, _title_authors, _similar)
+    _meeting_abstract, _doi_citation, _companion, _title_numbers, _preprint, _two_dois, _one_doi,
+    _generic_title, _citation, _same_meeting, _citation_conflict, _title_citation,
+    _title_issue, _title_pages, _online_first, _title_authors, _similar)
 """Vetoes and duplicate rules in the order they are tried; the first verdict wins."""
 
 

@@ -22,6 +22,7 @@ from review_pipeline.dedup import (
     split,
 )
 from review_pipeline.errors import InputError
+from review_pipeline.matching import MATCHER_VERSION
 from review_pipeline.records import Record
 from review_pipeline.sources import read_file
 
@@ -49,9 +50,15 @@ LONG = "Lenalidomide and dexamethasone for relapsed POEMS syndrome"
     pytest.param({"pmid": "1"}, {"pmid": "1"}, True, id="same-pmid"),
     pytest.param({"doi": "10.1/x"}, {"doi": "10.1/x"}, True, id="same-doi"),
     pytest.param({"journals": ("blood",), "volume": "117", "pages": "6445-6451", "year": 2011,
-                  "authors": "li j"},
+                  "authors": "li j", "title": LONG},
                  {"journals": ("blood",), "volume": "117", "pages": "6445", "year": 2011,
-                  "authors": "li j"}, True, id="same-citation"),
+                  "authors": "li j", "title": LONG + ": a case series"}, True,
+                 id="same-citation"),
+    pytest.param({"journals": ("blood",), "volume": "117", "pages": "6445-6451", "year": 2011,
+                  "authors": "li j", "title": "#NAME?"},
+                 {"journals": ("blood",), "volume": "117", "pages": "6445", "year": 2011,
+                  "authors": "li j", "title": LONG}, False,
+                 id="a-spreadsheet-error-for-a-title-is-for-the-reviewer"),
     pytest.param({"journals": ("blood",), "volume": "117", "pages": "6445-6451", "year": 2011},
                  {"journals": ("blood",), "volume": "117", "pages": "6445", "year": 2011},
                  False, id="a-bare-citation-is-for-the-reviewer"),
@@ -315,7 +322,8 @@ def test_a_change_of_rules_compares_every_pair_again(db: Database) -> None:
     dedup(db)
     assert dedup(db, preprints=False).compared == 1
     assert [r[0] for r in db.execute("SELECT rules FROM dedup_runs ORDER BY run_id")] == [
-        "matcher 1; preprints same", "matcher 1; preprints different"]
+        f"matcher {MATCHER_VERSION}; preprints same",
+        f"matcher {MATCHER_VERSION}; preprints different"]
 
 
 # A real Research Square preprint of the POEMS snapshot; no benchmark set holds a preprint

@@ -42,9 +42,30 @@ def asysd(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Entry]:
     ("cardiac-id_0001597", "cardiac-id_0006389", True, True, "title_pages"),
     # a Chinese journal abbreviation against its English name
     ("cardiac-id_0004423", "cardiac-id_0007372", True, True, "title_pages"),
+    # "English title. Polish\nOriginal title" against the English title alone
+    ("cardiac-id_0000370", "cardiac-id_0008888", True, True, "citation"),
+    # one article under its old and its new DOI
+    ("cardiac-id_0000455", "cardiac-id_0007546", True, True, "doi_alias"),
+    # one DOI and citation; the Greek letters of the title lost on one side
+    ("cardiac-id_0001786", "cardiac-id_0007015", True, True, "doi"),
+    # "Eur J Cardiothorac Surg" and "European Journal of Cardio-Thoracic Surgery"
+    ("cardiac-id_0000338", "cardiac-id_0005050", True, True, "doi"),
+    # the year in the pages field of one record
+    ("depression-id_0002164", "depression-id_0070688", True, True, "title_citation"),
+    # one congress abstract under two supplement issues and pages
+    ("depression-id_0001528", "depression-id_0070584", True, True, "same_meeting"),
+    # an article number ("ec201") against a page
+    ("depression-id_0001933", "depression-id_0070663", True, True, "title_issue"),
+    # two papers of one series in one issue, one title the start of the other
+    ("depression-id_0007702", "depression-id_0007705", False, None, "similar"),
+    # "#NAME?" left by a spreadsheet for both titles
+    ("depression-id_0014761", "depression-id_0072868", False, None, "citation"),
 ], ids=["two-letters", "other-issue-and-page", "borrowed-doi-for-the-reviewer",
         "editorial-same-title", "article-vs-meeting-abstract", "markup-and-embase-source",
-        "language-suffix", "journal-named-two-ways"])
+        "language-suffix", "journal-named-two-ways", "original-title-after-translation",
+        "two-dois-one-citation", "one-doi-garbled-title", "abbreviation-spans-words",
+        "year-as-pages", "same-meeting-two-issues", "article-number-as-page",
+        "series-in-one-issue", "spreadsheet-error-titles"])
 def test_a_rule_decides_a_real_pair(asysd: dict[str, Entry], a: str, b: str, gold: bool,
                                     same: bool | None, rule: str) -> None:
     verdict = decide(asysd[a], asysd[b])
