@@ -88,10 +88,13 @@ class _Groups:
         return any(frozenset((x, y)) in self.apart
                    for x in self.members[ra] for y in self.members[rb])
 
-    def join(self, a: str, b: str, *, forced: bool = False, two_dois: bool = False) -> bool:
+    def join(self, a: str, b: str, *, forced: bool = False, rule: str = "") -> bool:
         """Join the groups of ``a`` and ``b`` unless that conflicts; ``forced`` (a reviewer's
-        "same") overrides conflicting fields but never a reviewer's "different";
-        ``two_dois`` allows the two DOIs of ``a`` and ``b``, and no third."""
+        "same") overrides conflicting fields but never a reviewer's "different". The rule
+        "doi_alias" allows the two DOIs of ``a`` and ``b`` (and no third);
+        "abstract_listed_twice" joins an abstract to its listing as an article, which then
+        counts as an abstract."""
+        two_dois, listed_twice = rule == "doi_alias", rule == "abstract_listed_twice"
         ra, rb = self.find(a), self.find(b)
         if ra == rb or (self.apart and self.kept_apart(ra, rb)):
             return False
@@ -99,18 +102,20 @@ class _Groups:
         if not forced and (len(self.pmids[ra] | self.pmids[rb]) > 1
                            or dois > (2 if two_dois and len(self.dois[ra]) == len(
                                self.dois[rb]) == 1 else 1)
-                           or self.kinds[ra] != self.kinds[rb]):
+                           or (self.kinds[ra] != self.kinds[rb] and not listed_twice)):
             return False
         ra, rb = sorted((ra, rb))
         self.parent[rb] = ra
         self.members[ra] += self.members.pop(rb)
         self.pmids[ra] |= self.pmids.pop(rb)
         self.dois[ra] |= self.dois.pop(rb)
-        self.kinds[ra] |= self.kinds.pop(rb)
+        self.kinds[ra] = {True} if listed_twice else self.kinds[ra] | self.kinds.pop(rb)
+        self.kinds.pop(rb, None)
         return True
 
 
 STRENGTH = ("pmid", "doi", "cochrane_update", "doi_alias", "citation", "generic_citation",
+            "abstract_listed_twice",
             "title_citation", "title_issue", "title_pages", "title_authors", "same_meeting",
             "online_first", "preprint")
 """Rules that join records, strongest first: a stronger link is made before a weaker one
@@ -153,7 +158,7 @@ def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (), 
         STRENGTH.index(p[2].rule) if p[2].rule in STRENGTH else len(STRENGTH), p[0], p[1]))
     for a, b, verdict in same:
         if groups.find(a) == groups.find(b) or groups.join(
-                a, b, two_dois=verdict.rule == "doi_alias"):
+                a, b, rule=verdict.rule):
             rule_of.setdefault(a, verdict.rule)
             rule_of.setdefault(b, verdict.rule)
     clusters: dict[str, list[str]] = defaultdict(list)

@@ -50,7 +50,7 @@ _SPREADSHEET_ERRORS = frozenset({"#NAME?", "#VALUE!", "#REF!", "#N/A", "#NULL!",
 _PAGE_RANGE = re.compile(r"^\s*[1-9]\d*\s*[-\u2013]\s*\d+\s*$")
 _PAGE_PREFIX = re.compile(r"^(?:pp?\.?\s*)(?=\d)")
 _QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
-_CONFERENCE = re.compile(r"conference:|congress|meeting|symposium|workshop|abstracts? of",
+_CONFERENCE = re.compile(r"conference:|congress|meeting|symposium|\bsymp\b|workshop|abstracts? of",
                          re.IGNORECASE)
 _COCHRANE = re.compile(r"^(10\.1002/14651858\.[a-z]{2}\d+)(?:\.pub\d+)?$")
 # bioRxiv and medRxiv (numeric suffixes only: 10.1101 is also Cold Spring Harbor's journals),
@@ -59,7 +59,7 @@ _PREPRINT_DOI = re.compile(r"^10\.(?:1101/(?:\d{4}\.\d{2}\.\d{2}\.)?\d+(?:v\d+)?
                            r"2139/ssrn\.|20944/preprints|48550/arxiv\.)")
 _PREPRINT_SERVER = re.compile(r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|ssrn|research "
                               r"square|preprints)\b")
-MATCHER_VERSION = 2
+MATCHER_VERSION = 4
 """Raise it whenever a rule changes: dedup reuses the verdicts it stored only while the
 rules that made them are the same."""
 
@@ -289,10 +289,26 @@ class Pair:
 
 
 def _meeting_abstract(p: Pair) -> Verdict | None:
+    if p.a.conference == p.b.conference:
+        return None
+    if _listed_twice(p):
+        return p.verdict(True, "abstract_listed_twice", "one meeting abstract, listed with and "
+                         "without the meeting's name in the same supplement")
     if p.a.conference != p.b.conference:
         return p.verdict(False, "abstract_vs_article",
                          "a meeting abstract and a journal article are different reports")
     return None
+
+
+def _listed_twice(p: Pair) -> bool:
+    # MEDLINE lists a supplement's abstract under the journal alone, Embase under the
+    # journal and the meeting: the same volume, issue and year, and no article's pages.
+    abstract, other = (p.a, p.b) if p.a.conference else (p.b, p.a)
+    journals = [j.split(" conference ")[0] for j in abstract.journals]
+    return p.title >= 98 and (p.authors is None or p.authors >= 90) and p.gap == 0 and (
+        bool(abstract.volume_n) and abstract.volume_n == other.volume_n) and not (
+        set(p.clash) - {"journal"}) and not (other.page_range and not p.same_page) and any(
+        journals_match(x, y) for x in journals for y in other.journals)
 
 
 def _doi_citation(p: Pair) -> Verdict | None:
@@ -312,7 +328,11 @@ def _companion(p: Pair) -> Verdict | None:
 
 
 def _title_numbers(p: Pair) -> Verdict | None:
-    if p.a.numbers and p.b.numbers and p.a.numbers != p.b.numbers:
+    # Not at one citation: there the numbers differ by notation ("(1)(8)F" and "18F",
+    # "[Ca2+](i)" and markup), not by edition.
+    if p.a.numbers and p.b.numbers and p.a.numbers != p.b.numbers and not (
+            p.same_citation and p.journal is not False) and (
+            "".join(p.a.numbers) != "".join(p.b.numbers)):
         return p.verdict(False, "title_numbers",
                          f"the titles differ in their numbers ({' '.join(p.a.numbers)} and "
                          f"{' '.join(p.b.numbers)})")
@@ -361,6 +381,11 @@ def _generic_title(p: Pair) -> Verdict | None:
         return None
     if p.title >= 95 and p.same_page and p.a.volume_n == p.b.volume_n and p.journal:
         return p.verdict(True, "generic_citation", "a generic title at one citation")
+    if p.title >= 95 and (p.authors or 0) >= 90 and p.gap == 0 and p.journal and (
+            p.a.volume_n and p.a.volume_n == p.b.volume_n and p.a.issue_n
+            and p.a.issue_n == p.b.issue_n) and not p.clash:
+        return p.verdict(True, "generic_citation", "a generic title by the same authors in "
+                         "one issue")
     return p.verdict(False, "generic_title", "a generic title with no matching citation")
 
 
@@ -374,6 +399,11 @@ def _citation(p: Pair) -> Verdict | None:
         return p.verdict(None, "citation", "the same citation, but a title is missing")
     if p.title >= 90 and (p.authors is None or p.authors >= 50):
         return p.verdict(True, "citation", "the same journal, volume, first page and year")
+    # A title translated twice ("[Basic diphenylmethane derivatives ...]") differs in its
+    # words, but so do two abstracts of one group on one supplement page: a person decides.
+    if p.title >= 60 and (p.authors or 0) >= 90:
+        return p.verdict(None, "citation", "the same journal, volume, first page, year and "
+                         "authors; the titles are worded differently")
     return None
 
 
