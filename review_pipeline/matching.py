@@ -59,7 +59,7 @@ _PREPRINT_DOI = re.compile(r"^10\.(?:1101/(?:\d{4}\.\d{2}\.\d{2}\.)?\d+(?:v\d+)?
                            r"2139/ssrn\.|20944/preprints|48550/arxiv\.)")
 _PREPRINT_SERVER = re.compile(r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|ssrn|research "
                               r"square|preprints)\b")
-MATCHER_VERSION = 4
+MATCHER_VERSION = 5
 """Raise it whenever a rule changes: dedup reuses the verdicts it stored only while the
 rules that made them are the same."""
 
@@ -127,8 +127,10 @@ class Entry:
         self.title_key = clean_title(self.title)
         self.squeezed = self.title_key.replace(" ", "")
         self.volume_n = first_number(self.volume)
-        self.issue_n = first_number(self.issue) if self.issue.strip()[:1].isdigit() else (
-            fold(self.issue))
+        # "Suppl2" and "SUPPL.2" agree; an issue without a number ("June", "Medical
+        # Science Edition") says nothing.
+        self.issue_n = "" if not any(c.isdigit() for c in self.issue) else first_number(
+            self.issue) if self.issue.strip()[:1].isdigit() else fold(self.issue).replace(" ", "")
         first = _PAGE_PREFIX.sub("", re.split(r"[-\u2013\u2014]", self.pages, maxsplit=1)[0]
                                  .strip().lower())
         first = first.lstrip("0") if first.isdigit() else first
@@ -175,7 +177,11 @@ def journals_match(a: str, b: str) -> bool:
     every word of the shorter is, in order, the start of a word of the longer ("behav brain
     res" and "behavioural brain research") or of words run together ("cardiothorac" and
     "cardio thoracic")."""
-    short, long = sorted((a.split(), b.split()), key=len)
+    x, y = a.split(), b.split()
+    return bool(x and y) and (_abbreviation_of(x, y) or _abbreviation_of(y, x))
+
+
+def _abbreviation_of(short: list[str], long: list[str]) -> bool:
     at = 0
     for word in short:
         while at < len(long) and not (after := _abbreviates(word, long, at)):
@@ -183,11 +189,14 @@ def journals_match(a: str, b: str) -> bool:
         if at == len(long):
             return False
         at = after
-    return bool(short)
+    return True
 
 
 def _abbreviates(word: str, words: list[str], at: int) -> int:
-    """The index after the words from ``at`` that ``word`` abbreviates, or 0."""
+    """The index after the words from ``at`` that ``word`` abbreviates, or 0: a start of
+    the words run together, or a contraction of one word ("natl" for "national")."""
+    if word[0] == words[at][0] and _contracts(word, words[at]):
+        return at + 1
     joined = ""
     for index in range(at, len(words)):
         joined += words[index]
@@ -196,6 +205,12 @@ def _abbreviates(word: str, words: list[str], at: int) -> int:
         if not word.startswith(joined):
             return 0
     return 0
+
+
+def _contracts(word: str, full: str) -> bool:
+    """Whether the letters of ``word`` appear in ``full`` in order."""
+    letters = iter(full)
+    return len(word) < len(full) and all(c in letters for c in word)
 
 
 def same_journal(a: Entry, b: Entry) -> bool | None:
