@@ -39,6 +39,11 @@ _LANGUAGE_SUFFIX = re.compile(r"[.\s]*\[?\s*(?:" + "|".join(_LANGUAGES) + r")\s*
 # Embase and Ovid give a translated title as "English title. Polish\nOriginal title".
 _ORIGINAL_TITLE = re.compile(r"[.\s]+\[?(?:" + "|".join(_LANGUAGES) + r")\]?\.?\s*\n.*$",
                              re.IGNORECASE | re.DOTALL)
+# A journal section before the title ("Proceedings: ...", "Guest Editorial: ...").
+_SECTION = re.compile(r"^(?:proceedings|guest editorial|rapid publication|rapid communication|"
+                      r"short communication|brief communication|brief report|original article|"
+                      r"original research|research article|research letter)\s*:\s*",
+                      re.IGNORECASE)
 _PART = re.compile(r"\bpart\s+([ivx]+|\d+|one|two|three)\b")
 _GENERIC = re.compile(r"^(erratum|errata|corrigendum|correction|reply|response|comment|"
                       r"commentary|editorial|letter|retraction|retracted|in reply|"
@@ -70,6 +75,7 @@ def clean_title(title: str) -> str:
     if title.strip() in _SPREADSHEET_ERRORS:
         return ""
     text = (_TAGS.sub("", title) if "<" in title else title).strip()
+    text = _SECTION.sub("", text)
     if "\n" in text:
         text = _ORIGINAL_TITLE.sub("", text)
     # The suffix pattern is tried at every position; most titles need not pay for that.
@@ -124,6 +130,8 @@ class Entry:
     conference: bool = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.year and not 1800 <= self.year <= 2100:
+            self.year = None  # a page number or a typing slip in the year column
         self.title_key = clean_title(self.title)
         self.squeezed = self.title_key.replace(" ", "")
         self.volume_n = first_number(self.volume)
@@ -290,6 +298,13 @@ class Pair:
         return not (self.a.squeezed and self.b.squeezed)
 
     @property
+    def cut_short(self) -> bool:
+        """One title is the start of the other: a database cut it ("Simultaneous LTP of
+        non-")."""
+        short, long = sorted((self.a.squeezed, self.b.squeezed), key=len)
+        return len(short) >= MIN_TITLE and long.startswith(short)
+
+    @property
     def same_page(self) -> bool:
         return bool(self.a.page) and self.a.page == self.b.page
 
@@ -412,7 +427,7 @@ def _citation(p: Pair) -> Verdict | None:
     # Letters, replies and articles in one issue can share a first page and authors.
     if p.untitled:
         return p.verdict(None, "citation", "the same citation, but a title is missing")
-    if p.title >= 90 and (p.authors is None or p.authors >= 50):
+    if (p.title >= 90 or p.cut_short) and (p.authors is None or p.authors >= 50):
         return p.verdict(True, "citation", "the same journal, volume, first page and year")
     # A title translated twice ("[Basic diphenylmethane derivatives ...]") differs in its
     # words, but so do two abstracts of one group on one supplement page: a person decides.

@@ -60,12 +60,19 @@ def asysd(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Entry]:
     ("depression-id_0007702", "depression-id_0007705", False, None, "similar"),
     # "#NAME?" left by a spreadsheet for both titles
     ("depression-id_0014761", "depression-id_0072868", False, None, "citation"),
+    # a title cut short by the database ("Simultaneous LTP of non-")
+    ("depression-id_0063303", "depression-id_0063304", True, True, "citation"),
+    # "Guest Editorial:" before the title on one side
+    ("depression-id_0031765", "depression-id_0075394", True, True, "title_citation"),
+    # a page number (1517) in the year column: no year, so a person decides
+    ("depression-id_0030884", "depression-id_0030885", True, None, "similar"),
 ], ids=["two-letters", "other-issue-and-page", "borrowed-doi-for-the-reviewer",
         "editorial-same-title", "article-vs-meeting-abstract", "markup-and-embase-source",
         "language-suffix", "journal-named-two-ways", "original-title-after-translation",
         "two-dois-one-citation", "one-doi-garbled-title", "abbreviation-spans-words",
         "year-as-pages", "same-meeting-two-issues", "article-number-as-page",
-        "series-in-one-issue", "spreadsheet-error-titles"])
+        "series-in-one-issue", "spreadsheet-error-titles", "title-cut-short",
+        "section-before-title", "page-number-as-year"])
 def test_a_rule_decides_a_real_pair(asysd: dict[str, Entry], a: str, b: str, gold: bool,
                                     same: bool | None, rule: str) -> None:
     verdict = decide(asysd[a], asysd[b])
