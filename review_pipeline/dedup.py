@@ -94,14 +94,13 @@ class _Groups:
         "doi_alias" allows the two DOIs of ``a`` and ``b`` (and no third);
         "abstract_listed_twice" joins an abstract to its listing as an article, which then
         counts as an abstract."""
-        two_dois, listed_twice = rule == "doi_alias", rule == "abstract_listed_twice"
         ra, rb = self.find(a), self.find(b)
         if ra == rb or (self.apart and self.kept_apart(ra, rb)):
             return False
-        dois = len(self.dois[ra] | self.dois[rb])
+        listed_twice = rule == "abstract_listed_twice"
+        dois = 2 if rule == "doi_alias" and len(self.dois[ra]) == len(self.dois[rb]) == 1 else 1
         if not forced and (len(self.pmids[ra] | self.pmids[rb]) > 1
-                           or dois > (2 if two_dois and len(self.dois[ra]) == len(
-                               self.dois[rb]) == 1 else 1)
+                           or len(self.dois[ra] | self.dois[rb]) > dois
                            or (self.kinds[ra] != self.kinds[rb] and not listed_twice)):
             return False
         ra, rb = sorted((ra, rb))
@@ -109,15 +108,14 @@ class _Groups:
         self.members[ra] += self.members.pop(rb)
         self.pmids[ra] |= self.pmids.pop(rb)
         self.dois[ra] |= self.dois.pop(rb)
-        self.kinds[ra] = {True} if listed_twice else self.kinds[ra] | self.kinds.pop(rb)
-        self.kinds.pop(rb, None)
+        kinds = self.kinds.pop(rb)
+        self.kinds[ra] = {True} if listed_twice else self.kinds[ra] | kinds
         return True
 
 
 STRENGTH = ("pmid", "doi", "cochrane_update", "doi_alias", "citation", "generic_citation",
-            "abstract_listed_twice",
-            "title_citation", "title_issue", "title_pages", "title_authors", "same_meeting",
-            "online_first", "preprint")
+            "abstract_listed_twice", "title_citation", "title_issue", "title_pages",
+            "title_authors", "same_meeting", "online_first", "preprint")
 """Rules that join records, strongest first: a stronger link is made before a weaker one
 that might conflict with it."""
 
@@ -157,8 +155,7 @@ def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (), 
     same = sorted((p for p in pairs if p[2].same), key=lambda p: (
         STRENGTH.index(p[2].rule) if p[2].rule in STRENGTH else len(STRENGTH), p[0], p[1]))
     for a, b, verdict in same:
-        if groups.find(a) == groups.find(b) or groups.join(
-                a, b, rule=verdict.rule):
+        if groups.find(a) == groups.find(b) or groups.join(a, b, rule=verdict.rule):
             rule_of.setdefault(a, verdict.rule)
             rule_of.setdefault(b, verdict.rule)
     clusters: dict[str, list[str]] = defaultdict(list)

@@ -64,7 +64,7 @@ _PREPRINT_DOI = re.compile(r"^10\.(?:1101/(?:\d{4}\.\d{2}\.\d{2}\.)?\d+(?:v\d+)?
                            r"2139/ssrn\.|20944/preprints|48550/arxiv\.)")
 _PREPRINT_SERVER = re.compile(r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|ssrn|research "
                               r"square|preprints)\b")
-MATCHER_VERSION = 5
+MATCHER_VERSION = 6
 """Raise it whenever a rule changes: dedup reuses the verdicts it stored only while the
 rules that made them are the same."""
 
@@ -310,9 +310,11 @@ class Pair:
 
     @property
     def same_citation(self) -> bool:
-        """The same volume, first page and year."""
+        """The same volume, first page and year; a year missing on one side is made up
+        for by the same issue."""
         return self.same_page and bool(self.a.volume_n) and (
-            self.a.volume_n == self.b.volume_n) and self.gap == 0
+            self.a.volume_n == self.b.volume_n) and (self.gap == 0 or (
+                self.gap is None and bool(self.a.issue_n) and self.a.issue_n == self.b.issue_n))
 
     def verdict(self, same: bool | None, rule: str, why: str) -> Verdict:
         return Verdict(same, rule, why, self.title, self.authors or 0.0)
@@ -420,10 +422,8 @@ def _generic_title(p: Pair) -> Verdict | None:
 
 
 def _citation(p: Pair) -> Verdict | None:
-    if not (p.journal and p.a.volume_n and p.a.volume_n == p.b.volume_n and p.same_page and (
-            p.gap == 0)):
+    if not (p.journal and p.same_citation):
         return None
-    # Letters and replies share a page: the authors must not say otherwise.
     # Letters, replies and articles in one issue can share a first page and authors.
     if p.untitled:
         return p.verdict(None, "citation", "the same citation, but a title is missing")

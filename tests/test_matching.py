@@ -64,8 +64,8 @@ def asysd(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Entry]:
     ("depression-id_0063303", "depression-id_0063304", True, True, "citation"),
     # "Guest Editorial:" before the title on one side
     ("depression-id_0031765", "depression-id_0075394", True, True, "title_citation"),
-    # a page number (1517) in the year column: no year, so a person decides
-    ("depression-id_0030884", "depression-id_0030885", True, None, "similar"),
+    # a page number (1517) in the year column: no year, the same issue makes up for it
+    ("depression-id_0030884", "depression-id_0030885", True, True, "citation"),
 ], ids=["two-letters", "other-issue-and-page", "borrowed-doi-for-the-reviewer",
         "editorial-same-title", "article-vs-meeting-abstract", "markup-and-embase-source",
         "language-suffix", "journal-named-two-ways", "original-title-after-translation",
