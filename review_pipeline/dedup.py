@@ -283,6 +283,7 @@ def dedup(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
         store.insert_rows(db, "clusters", cluster_rows)
         if fresh is None:
             db.execute("DELETE FROM dedup_pairs")
+        # find_clusters lists the stored verdicts first: only the pairs after them are new.
         store.insert_rows(db, "dedup_pairs", [
             {"record_id": a, "other_record_id": b, "rule": v.rule, "why": v.why,
              "verdict": next(k for k, same in _VERDICTS.items() if same is v.same),

@@ -137,8 +137,12 @@ class Entry:
         self.volume_n = first_number(self.volume)
         # "Suppl2" and "SUPPL.2" agree; an issue without a number ("June", "Medical
         # Science Edition") says nothing.
-        self.issue_n = "" if not any(c.isdigit() for c in self.issue) else first_number(
-            self.issue) if self.issue.strip()[:1].isdigit() else fold(self.issue).replace(" ", "")
+        if not any(c.isdigit() for c in self.issue):
+            self.issue_n = ""
+        elif self.issue.strip()[:1].isdigit():
+            self.issue_n = first_number(self.issue)
+        else:
+            self.issue_n = fold(self.issue).replace(" ", "")
         first = _PAGE_PREFIX.sub("", re.split(r"[-\u2013\u2014]", self.pages, maxsplit=1)[0]
                                  .strip().lower())
         first = first.lstrip("0") if first.isdigit() else first
@@ -326,10 +330,8 @@ def _meeting_abstract(p: Pair) -> Verdict | None:
     if _listed_twice(p):
         return p.verdict(True, "abstract_listed_twice", "one meeting abstract, listed with and "
                          "without the meeting's name in the same supplement")
-    if p.a.conference != p.b.conference:
-        return p.verdict(False, "abstract_vs_article",
-                         "a meeting abstract and a journal article are different reports")
-    return None
+    return p.verdict(False, "abstract_vs_article",
+                     "a meeting abstract and a journal article are different reports")
 
 
 def _listed_twice(p: Pair) -> bool:
