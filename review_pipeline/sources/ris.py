@@ -33,6 +33,11 @@ _TY = re.compile(r"^\s*TY  -")
 _ER = re.compile(r"^\s*ER  -")
 _PMID_NOTE = re.compile(r"PMID:?\s*(\d+)")
 _CONFERENCE = ("ABST", "CONF", "CPAPER")
+# rispy adds a wrapped line to a single-valued tag with a space between, and to a list tag
+# as an item of its own; notes are joined with spaces anyway (``_record``). So a wrapped
+# line is joined to its tag before parsing (a Scopus record has ~190 wrapped reference
+# lines), except under these tags, where it stays an item (or, under TY, out of the type).
+_KEEP_WRAPPED = ("TY", "A1", "A2", "A3", "A4", "AU", "KW", "UR")
 
 
 def sniff(head: str) -> bool:
@@ -43,20 +48,22 @@ def read(path: Path) -> Reading:
     return read_tagged(path, RisParser(), _TY, _ER, "ER  -", _record,
                        InputError("no RIS records (no 'TY  -' lines)", where=str(path),
                                   fix="check that this is the RIS export, or pass the right "
-                                      "--format"), hint=("TY", "ER"))
+                                      "--format"), hint=("TY", "ER"), keep_wrapped=_KEEP_WRAPPED)
 
 
 def read_tagged(path: Path, parser: RisParser, start: re.Pattern[str], end: re.Pattern[str],
                 closer: str, record: Callable[[dict[str, Any], str], Record],
-                none_found: InputError, hint: tuple[str, ...]) -> Reading:
+                none_found: InputError, hint: tuple[str, ...],
+                keep_wrapped: tuple[str, ...] | None = None) -> Reading:
     """A tagged file (RIS, Web of Science) streamed record by record through ``parser`` once
     each record's markers are checked: ``record`` turns an entry into a Record, given a
     fallback id; a file without any ``start`` line raises ``none_found``. ``hint`` holds the
     first letters of every marker line (or else it starts with a space), so most lines skip
-    the patterns.
+    the patterns. With ``keep_wrapped``, RIS wrapped lines are joined to their tag's line
+    except under those tags.
     """
     reading = Reading([], 0)
-    items = split_records(iter_lines(path), start, end, closer, hint)
+    items = split_records(iter_lines(path), start, end, closer, hint, keep_wrapped)
     reading.records = _tagged_records(path, parser, items, closer, record, none_found, reading)
     return reading
 
@@ -97,27 +104,46 @@ class Chunk:
 
 
 def split_records(lines: Iterable[str], start: re.Pattern[str], end: re.Pattern[str],
-                  closer: str, hint: tuple[str, ...]) -> Iterator[Chunk | Bad]:
+                  closer: str, hint: tuple[str, ...],
+                  keep_wrapped: tuple[str, ...] | None = None) -> Iterator[Chunk | Bad]:
     """Cut ``lines`` into records: a record runs from a ``start`` line to its ``end`` line.
 
     A missing end before the next start is restored (``closer`` is appended); a last record
     with no end is refused as cut off. Lines between records (Ovid's numbered headers) are
-    left out.
+    left out. With ``keep_wrapped``, a line that is not an RIS tag line is joined (after a
+    space) to the tag line before it, unless that tag is one of ``keep_wrapped``.
     """
     body: list[str] | None = None
+    wrapped: list[str] = []
+    joins = False  # whether a wrapped line now joins the tag line before it
     first = 0
     for number, line in enumerate(lines, 1):
         marker = line.startswith(hint) or line[:1].isspace()
-        if marker and start.match(line):
+        opens = marker and start.match(line)
+        closes = marker and not opens and end.match(line)
+        if body and wrapped and (opens or closes or line[2:5] == "  -"):
+            body[-1] = " ".join([body[-1].rstrip(), *wrapped])
+            wrapped = []
+        if opens:
             if body is not None:
                 yield Chunk(first, [*body, closer], restored=True)
-            body, first = [line.lstrip()], number
-        elif marker and end.match(line):
+            body, first, joins = [line.lstrip()], number, False
+        elif closes:
             if body is not None:
                 yield Chunk(first, [*body, closer])
             body = None
-        elif body is not None:
+        elif body is None:
+            continue
+        elif line[2:5] != "  -":
+            if joins:
+                wrapped.append(line.strip())
+            else:
+                body.append(line)
+        else:
             body.append(line)
+            joins = keep_wrapped is not None and not line.startswith(keep_wrapped)
+    if body and wrapped:
+        body[-1] = " ".join([body[-1].rstrip(), *wrapped])
     if body is not None:
         yield Bad(first, f"the last record has no '{closer}' line: the file looks cut off",
                   field=closer.split()[0], raw="\n".join(body).strip())
