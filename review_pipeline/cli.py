@@ -41,6 +41,16 @@ from .prisma import prisma as run_prisma
 from .progress import Progress
 from .report import report as run_report
 from .screen import DEFAULT_FOLDER as SCREENING_FOLDER
+from .screen import (
+    RESOLUTIONS,
+    STAGES,
+    Agreement,
+    add_conflicts_to_resolutions,
+    landis_koch,
+    write_worksheet,
+)
+from .screen import agreement as screening_agreement
+from .screen import conflicts as screening_conflicts
 from .screen import screen as run_screen
 from .sources import formats
 from .sources.pubmed import DEFAULT_BASE_URL
@@ -305,26 +315,123 @@ def _explain(found: Explanation) -> None:
         click.echo(f"  reviewer  {line}")
 
 
-@cli.command(name="screen")
+@cli.group(name="screen", cls=_Group, invoke_without_command=True)
 @click.option("--decisions", type=click.Path(file_okay=False, path_type=Path),
               default=SCREENING_FOLDER, show_default=True,
-              help="Folder of reviewers' sheets <stage>-<reviewer>.csv.")
+              help="Folder of reviewers' sheets <stage>-<reviewer>.csv and resolutions.csv.")
 @common_options
 @pass_ctx
-def screen_(obj: _Context, decisions: Path) -> None:
-    """Apply the protocol's eligibility rules and the reviewers' decisions.
+@click.pass_context
+def screen_(ctx: click.Context, obj: _Context, decisions: Path) -> None:
+    """Apply the protocol's eligibility rules, the reviewers' decisions and the resolutions
+    of their conflicts; with a subcommand, work on the sheets instead.
 
     \b
     Example:
-        review screen --decisions extracted/screening
+        review screen
+        review screen sheet --stage ta --reviewer alice
+        review screen conflicts
+        review screen agreement
     """
+    ctx.meta["screening_folder"] = decisions
+    if ctx.invoked_subcommand:
+        return
     with _progress("screen", "record") as progress:
         result = run_screen(obj.db(), obj.protocol(), decisions, on_progress=progress)
     states = ", ".join(f"{k} {v}" for k, v in result.states.items())
-    click.echo(f"screen: {result.decisions} decisions; {result.changed} records moved")
+    click.echo(f"screen: {result.decisions} decisions, {result.resolutions} resolutions; "
+               f"{result.changed} records moved")
     click.echo(f"  states: {states}")
     a = result.awaiting
-    click.echo(f"  awaiting: title/abstract {a['title_abstract']}, full text {a['full_text']}")
+    click.echo(f"  awaiting: title/abstract {a['title_abstract']} (conflicts "
+               f"{a['title_abstract_conflicts']}), full text {a['full_text']} (conflicts "
+               f"{a['full_text_conflicts']})")
+    for pair in screening_agreement(obj.db()):
+        click.echo(f"  {_kappa_line(pair)}")
+
+
+def _kappa_line(pair: Agreement) -> str:
+    kappa = "undefined" if pair.kappa is None else f"{pair.kappa:.2f}"
+    return (f"{STAGES[pair.stage]}: kappa {kappa} ({landis_koch(pair.kappa)}) for "
+            f"{' and '.join(pair.reviewers)} on {pair.records} records")
+
+
+@screen_.command(name="sheet")
+@click.option("--stage", type=click.Choice(list(STAGES)), required=True,
+              help="ta (title/abstract) or ft (full text).")
+@click.option("--reviewer", required=True, help="Lower-case name, as in the file name.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True, help="The sheet's format; keep one per reviewer and stage.")
+@pass_ctx
+@click.pass_context
+def screen_sheet(ctx: click.Context, obj: _Context, stage: str, reviewer: str,
+                 fmt: str) -> None:
+    """Add the records awaiting a reviewer to their sheet (made if missing); rows already in
+    it are kept as they are. Fill in decision, reason and note, then run `make screen`.
+
+    \b
+    Example:
+        review screen sheet --stage ta --reviewer alice
+        review screen sheet --stage ft --reviewer bob --format xlsx
+    """
+    folder = ctx.meta["screening_folder"]
+    result = write_worksheet(obj.db(), obj.protocol(), stage, reviewer, folder, fmt)
+    click.echo(f"sheet: {result.path}: {result.added} records added to decide, "
+               f"{result.kept} rows kept")
+
+
+@screen_.command(name="conflicts")
+@click.option("--stage", type=click.Choice(list(STAGES)), help="Only this stage.")
+@click.option("--add-to-resolutions", is_flag=True,
+              help=f"Append the unresolved ones to {RESOLUTIONS} as rows to decide.")
+@pass_ctx
+@click.pass_context
+def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
+                     add_to_resolutions: bool) -> None:
+    """List the records reviewers disagree on (as of the last `review screen`), and how
+    each was resolved.
+
+    \b
+    Example:
+        review screen conflicts --stage ta
+        review screen conflicts --add-to-resolutions
+    """
+    found = screening_conflicts(obj.db(), stage)
+    for c in found:
+        votes = "; ".join(f"{who} {d}{f' ({r})' if r else ''}" for who, d, r in c.decisions)
+        status = f"resolved: {c.resolution}" if c.resolution else "unresolved"
+        click.echo(f"{c.stage}  {c.record_id}  {votes}  [{status}]  {c.title[:70]}")
+    unresolved = sum(1 for c in found if not c.resolution)
+    click.echo(f"conflicts: {len(found)}, unresolved {unresolved}")
+    if add_to_resolutions:
+        folder = ctx.meta["screening_folder"]
+        added = add_conflicts_to_resolutions(obj.db(), folder)
+        click.echo(f"  added {added} rows to {folder / RESOLUTIONS}")
+
+
+@screen_.command(name="agreement")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_ctx
+def screen_agreement(obj: _Context, as_json: bool) -> None:
+    """Cohen's kappa per stage and pair of reviewers, with its 2x2 counts ("maybe" counts
+    as include; full-text "not_retrieved" is left out; resolutions do not change it).
+
+    \b
+    Example:
+        review screen agreement
+    """
+    pairs = screening_agreement(obj.db())
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(p) for p in pairs], indent=2))
+        return
+    if not pairs:
+        click.echo("agreement: no stage has two reviewers' decisions yet")
+    for p in pairs:
+        first, second = p.reviewers
+        click.echo(_kappa_line(p))
+        click.echo(f"  both include {p.both_include}, both exclude {p.both_exclude}, "
+                   f"only {first} includes {p.first_only}, only {second} includes "
+                   f"{p.second_only}; observed {p.observed:.3f}, by chance {p.expected:.3f}")
 
 
 @cli.command(name="extract")

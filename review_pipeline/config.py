@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ProtocolError
+from .rules import DEFAULT_FIELDS, DESIGNS, FIELDS, MatchSyntaxError, parse_match
 
 DEFAULT_PROTOCOL = Path("queries/protocol.toml")
 
@@ -92,7 +93,17 @@ class Rule:
     before_year: int | None
     after_year: int | None
     terms: tuple[str, ...]
+    """Any of these terms."""
     without_terms: tuple[str, ...]
+    """None of these terms."""
+    match: str = ""
+    """A boolean expression over terms (see :func:`rules.parse_match`)."""
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    """Where terms are looked for."""
+    designs: tuple[str, ...] = ()
+    min_patients: int | None = None
+    max_patients: int | None = None
+    """The number of patients the text states lies in [min_patients, max_patients]."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,12 @@ class Eligibility:
 
 
 @dataclass(frozen=True)
+class Screening:
+    reviewers: int = 1
+    """Independent decisions a record needs at each stage before its outcome counts."""
+
+
+@dataclass(frozen=True)
 class Protocol:
     path: Path
     review: Review
@@ -110,6 +127,7 @@ class Protocol:
     sources: tuple[Source, ...]
     eligibility: Eligibility
     reasons: tuple[Reason, ...]
+    screening: Screening = Screening()
 
     @property
     def reason_codes(self) -> frozenset[str]:
@@ -152,7 +170,9 @@ _TOP = {
     "sources": _Key("tables"),
     "eligibility": _Key("table", True),
     "exclusion_reasons": _Key("tables", True),
+    "screening": _Key("table"),
 }
+_SCREENING = {"reviewers": _Key("int")}
 _REVIEW = {
     "title": _Key("str", True),
     "question": _Key("str", True),
@@ -195,8 +215,14 @@ _RULE = {
     "after_year": _Key("int"),
     "terms": _Key("strings"),
     "without_terms": _Key("strings"),
+    "match": _Key("str"),
+    "fields": _Key("strings"),
+    "designs": _Key("strings"),
+    "min_patients": _Key("int"),
+    "max_patients": _Key("int"),
 }
-_CONDITIONS = ("publication_types", "languages", "before_year", "after_year", "terms")
+_CONDITIONS = ("publication_types", "languages", "before_year", "after_year", "terms",
+               "without_terms", "match", "designs", "min_patients", "max_patients")
 
 
 def load_protocol(path: Path | str = DEFAULT_PROTOCOL) -> Protocol:
@@ -245,6 +271,7 @@ def parse_protocol(text: str, path: Path) -> Protocol:
         sources=sources,
         eligibility=eligibility,
         reasons=reasons,
+        screening=_screening(v, top.get("screening", {})),
     )
 
 
@@ -344,6 +371,13 @@ def _source(v: _Validator, data: Any, index: int, root: Path) -> Source:
     )
 
 
+def _screening(v: _Validator, data: Any) -> Screening:
+    t = v.table(data, _SCREENING, "screening.")
+    reviewers = t.get("reviewers", 1)
+    v.check(reviewers >= 1, "screening.reviewers", f"expected 1 or more; got {reviewers}")
+    return Screening(reviewers=reviewers)
+
+
 def _reason(v: _Validator, data: Any, index: int) -> Reason:
     prefix = f"exclusion_reasons[{index}]."
     t = v.table(data, _REASON, prefix)
@@ -375,6 +409,16 @@ def _rule(v: _Validator, data: Any, index: int, codes: set[str]) -> Rule:
             f"a rule needs at least one condition ({', '.join(_CONDITIONS)})")
     v.check(not (t.get("automatic", False) and verdict == "include"), f"{prefix}automatic",
             "only exclude rules can act without a human look; set automatic = false")
+    for key, known in (("fields", FIELDS), ("designs", DESIGNS)):
+        for value in t.get(key, []):
+            v.choice(value, known, f"{prefix}{key}")
+    for key in ("min_patients", "max_patients"):
+        v.check(t.get(key, 0) >= 0, f"{prefix}{key}", f"expected 0 or more; got {t.get(key)}")
+    if "match" in t:
+        try:
+            parse_match(t["match"])
+        except MatchSyntaxError as exc:
+            raise v.fail(f"{prefix}match", f"{exc}; in: {t['match']}") from None
     return Rule(
         id=t["id"],
         description=t["description"],
@@ -387,6 +431,11 @@ def _rule(v: _Validator, data: Any, index: int, codes: set[str]) -> Rule:
         after_year=t.get("after_year"),
         terms=tuple(t.get("terms", [])),
         without_terms=tuple(t.get("without_terms", [])),
+        match=t.get("match", ""),
+        fields=tuple(t.get("fields", DEFAULT_FIELDS)),
+        designs=tuple(t.get("designs", [])),
+        min_patients=t.get("min_patients"),
+        max_patients=t.get("max_patients"),
     )
 
 

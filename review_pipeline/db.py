@@ -242,6 +242,36 @@ def _dedup_runs(db: Database) -> None:
         )""")
 
 
+@migrations(name="0006_screening")
+def _screening(db: Database) -> None:
+    # What the rules read in each record (shown on worksheets), the resolutions of
+    # conflicts, and each record's outcome per stage, from which counts and kappa derive.
+    db.execute("ALTER TABLE verdicts ADD COLUMN design TEXT")
+    db.execute("ALTER TABLE verdicts ADD COLUMN patients INTEGER")
+    db.execute("""
+        CREATE TABLE resolutions (
+            record_id TEXT NOT NULL REFERENCES records(record_id),
+            stage TEXT NOT NULL CHECK (stage IN ('ta', 'ft')),
+            decision TEXT NOT NULL,
+            reason TEXT,
+            note TEXT,
+            file TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            PRIMARY KEY (record_id, stage)
+        )""")
+    db.execute("""
+        CREATE TABLE stage_outcomes (
+            record_id TEXT NOT NULL REFERENCES records(record_id),
+            stage TEXT NOT NULL CHECK (stage IN ('ta', 'ft')),
+            decisions INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            reason TEXT,
+            conflict INTEGER NOT NULL,
+            resolved INTEGER NOT NULL,
+            PRIMARY KEY (record_id, stage)
+        )""")
+
+
 def open_db(path: Path | str = DEFAULT_DB) -> Database:
     """Open (creating if needed) the review database and bring its schema up to date."""
     path = Path(path)

@@ -1,13 +1,24 @@
-"""Reading the CSV files reviewers edit, with errors that name the file and the line."""
+"""The sheets reviewers edit, CSV or XLSX: read with errors that name the file and the line
+(an XLSX row number is its line), and written with the reading columns beside the ones to
+fill in."""
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import openpyxl
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
 from .errors import InputError
+
+SUFFIXES = (".csv", ".xlsx")
 
 
 @dataclass(frozen=True)
@@ -27,7 +38,9 @@ class Sheet:
 
 
 def read_sheet(path: Path) -> Sheet:
-    """A CSV file as its header and numbered rows (UTF-8, with or without BOM)."""
+    """A CSV (UTF-8, with or without BOM) or XLSX file as its header and numbered rows."""
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(path)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -54,3 +67,72 @@ def read_sheet(path: Path) -> Sheet:
                          where=f"{path}, line {reader.line_num}",
                          fix="check the quotes on that line") from None
     return Sheet(path, header, rows)
+
+
+def _read_xlsx(path: Path) -> Sheet:
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise InputError(f"not a readable XLSX workbook ({exc})", where=str(path),
+                         fix="save it again from Excel or LibreOffice as .xlsx, or as CSV "
+                             "UTF-8") from None
+    try:
+        cells = list(book.worksheets[0].iter_rows(values_only=True))
+    finally:
+        book.close()
+    header = [_cell(c) for c in cells[0]] if cells else []
+    while header and not header[-1]:
+        header.pop()
+    rows = []
+    for number, row in enumerate(cells[1:], 2):
+        values = [_cell(c) for c in row]
+        if not any(values):
+            continue
+        rows.append(Row(number, {name: (values[i] if i < len(values) else "")
+                                 for i, name in enumerate(header)},
+                        sum(1 for v in values[len(header):] if v)))
+    return Sheet(path, header, rows)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a number typed into a cell comes back as 12.0
+    return str(value).strip()
+
+
+def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]],
+                choices: dict[str, Sequence[str]] | None = None) -> None:
+    """Write ``rows`` under ``header`` as CSV or, by suffix, XLSX with the header frozen, long
+    text wrapped and ``choices`` offered as drop-down lists in their columns."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() != ".xlsx":
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(["" if v is None else v for v in row] for row in rows)
+        return
+    book = openpyxl.Workbook()
+    sheet = book.worksheets[0]
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(["" if v is None else v for v in row])
+    sheet.freeze_panes = "A2"
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    wide = {"title": 60, "abstract": 80, "record_note": 60, "note": 30, "authors": 30}
+    for index, name in enumerate(header, 1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = wide.get(name, 14)
+        if name in wide:
+            for cell in sheet[letter][1:]:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for name, options in (choices or {}).items():
+        if name in header and rows:
+            letter = get_column_letter(list(header).index(name) + 1)
+            check = DataValidation(type="list", formula1=f'"{",".join(options)}"',
+                                   allow_blank=True)
+            check.add(f"{letter}2:{letter}{len(rows) + 1}")
+            sheet.add_data_validation(check)
+    book.save(path)

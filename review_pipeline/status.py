@@ -15,7 +15,7 @@ from .db import State
 from .dedup import overlap
 from .fetch import search_log
 from .prisma import as_template, counts
-from .screen import awaiting
+from .screen import awaiting, stage_summary
 from .sources import ris
 
 EXPORT_COLUMNS = (
@@ -48,6 +48,7 @@ def status(db: Database, protocol: Protocol) -> dict[str, Any]:
         "states": {s.value: states.get(s.value, 0) for s in State},
         "awaiting": awaiting(db),
         "decisions": decisions,
+        "screening": stage_summary(db),
         "search_runs": search_log(db),
         "overlap": _overlap(db),
         "prisma": as_template(counts(db, protocol)),
@@ -89,6 +90,11 @@ def render_status(report: dict[str, Any]) -> str:
     if report["decisions"]:
         lines += ["", "decisions loaded: " + ", ".join(f"{k} {v}" for k, v in
                                                        report["decisions"].items())]
+        for stage, s in report["screening"].items():
+            kappa = "n/a" if s["kappa"] is None else f"{s['kappa']:.2f}"
+            lines.append(f"  {stage:<15}screened {s['screened']}, included {s['included']}, "
+                         f"excluded {s['excluded']}, maybe {s['maybe']}, conflicts "
+                         f"{s['conflicts']} ({s['unresolved']} unresolved), kappa {kappa}")
     p = report["prisma"]
     lines += ["", f"PRISMA: identified {p['database_results'] + p['register_results']}, "
               f"duplicates {p['duplicates']}, automation {p['excluded_automatic']}, "

@@ -2,78 +2,51 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlite_utils import Database
 
 from review_pipeline import db as store
-from review_pipeline.config import Protocol, Rule
+from review_pipeline.config import Protocol, Screening
 from review_pipeline.dedup import dedup
 from review_pipeline.errors import InputError
 from review_pipeline.records import Record
+from review_pipeline.rules import Verdict
 from review_pipeline.screen import Decision as D
 from review_pipeline.screen import (
-    Verdict,
+    agreement,
+    cohen_kappa,
+    conflicts,
     consensus,
-    evaluate,
     read_decisions,
     screen,
+    stage_summary,
     target_state,
+    write_worksheet,
 )
 
 
-def rule(**fields: object) -> Rule:
-    base: dict[str, object] = dict(id="r", description="d", verdict="exclude", automatic=False,
-                                   reason="too_few_patients", publication_types=(),
-                                   languages=(), before_year=None, after_year=None, terms=(),
-                                   without_terms=())
-    base.update(fields)
-    return Rule(**base)  # type: ignore[arg-type]
-
-
-REC = Record("1", title="Lenalidomide for POEMS syndrome: a case report", year=2015,
-             language="eng", publication_types=["Case Reports"], keywords=["VEGF"])
-
-
-@pytest.mark.parametrize(("conditions", "fires"), [
-    ({"publication_types": ("case reports",)}, True),
-    ({"publication_types": ("Review",)}, False),
-    ({"languages": ("jpn",)}, False),
-    ({"before_year": 2016}, True),
-    ({"before_year": 2015}, False),
-    ({"after_year": 2014}, True),
-    ({"terms": ("lenalidomide",)}, True),
-    ({"terms": ("lenalid",)}, False),  # word boundaries
-    ({"terms": ("lenalid*",)}, True),  # unless a wildcard says otherwise
-    ({"terms": ("case report",)}, True),
-    ({"terms": ("LENALIDOMIDE FOR POEMS",)}, True),  # case folding, phrases
-    ({"terms": ("vegf",)}, True),  # keywords are searched too
-    ({"terms": ("lenalidomide",), "without_terms": ("case report*",)}, False),
-    ({"publication_types": ("Case Reports",), "terms": ("thalidomide",)}, False),  # all hold
-])
-def test_rule_conditions(conditions: dict[str, object], fires: bool) -> None:
-    verdict = evaluate((rule(**conditions),), REC)
-    assert (verdict.verdict == "exclude") is fires
-    assert verdict.rule_id == ("r" if fires else "")
-
-
-def test_first_rule_that_fires_gives_the_verdict() -> None:
-    rules = (rule(id="a", terms=("thalidomide",)), rule(id="b", verdict="include", reason="",
-                                                        terms=("poems",)), rule(id="c"))
-    assert evaluate(rules, REC) == Verdict("include", "b", False, "")
-    assert evaluate((), REC) == Verdict("none")
-
-
-def d(decision: str, reason: str = "") -> D:
-    return D("pubmed:1", "ta", "x", decision, reason, "", "f.csv", 2)
+def d(decision: str, reason: str = "", stage: str = "ta") -> D:
+    return D("pubmed:1", stage, "x", decision, reason, "", "f.csv", 2)
 
 
 def test_consensus_and_target_states() -> None:
     assert consensus([]) is None
     assert consensus([d("include"), d("include")]) == ("include", "")
     assert consensus([d("include"), d("exclude")]) == ("conflict", "")
-    assert consensus([d("exclude", "a"), d("exclude", "b")]) == ("conflict", "")
+    # At title/abstract maybe goes on like include, and reasons are optional notes...
+    assert consensus([d("include"), d("maybe")]) == ("include", "")
+    assert consensus([d("maybe"), d("maybe")]) == ("maybe", "")
+    assert consensus([d("exclude", "a"), d("exclude", "b")]) == ("exclude", "")
+    # ...but at full text each report counts under one reason, and maybe is undecided.
+    assert consensus([d("exclude", "a", "ft"), d("exclude", "b", "ft")]) == ("conflict", "")
+    assert consensus([d("include", "", "ft"), d("maybe", "", "ft")]) == ("conflict", "")
+    assert consensus([d("exclude", "a", "ft"), d("exclude", "a", "ft")]) == ("exclude", "a")
+    # A second reviewer is still to come.
+    assert consensus([d("include")], needed=2) == ("waiting", "1 of 2 decisions")
     auto = Verdict("exclude", "r", True, "x")
     none = Verdict("none")
     assert target_state("databases", auto, None, None)[0] == "ineligible"
@@ -127,10 +100,12 @@ def test_unknown_columns_and_empty_rows(tmp_path: Path) -> None:
     assert [(x.record_id, x.decision, x.line) for x in decisions] == [("pubmed:2", "include", 3)]
 
 
+TITLE_1 = "Thalidomide treatment of POEMS syndrome: response in 20 patients"
+
+
 def make_review(db: Database, protocol: Protocol) -> None:
     records = [
-        Record("1", title="Thalidomide treatment of POEMS syndrome in 20 patients", year=2010,
-               authors=["Kuwabara S"]),
+        Record("1", title=TITLE_1, year=2010, authors=["Kuwabara S"]),
         Record("2", title="A review of POEMS syndrome", publication_types=["Review"]),
         Record("3", title="POEMS syndrome: a case report", publication_types=["Case Reports"]),
         Record("4", title="Imaging bone lesions of POEMS syndrome in 30 patients", year=2012),
@@ -140,40 +115,46 @@ def make_review(db: Database, protocol: Protocol) -> None:
     dedup(db, decisions_file=Path("none.csv"))
 
 
+@pytest.fixture
+def one(protocol: Protocol) -> Protocol:
+    """The example protocol with one reviewer per record."""
+    return dataclasses.replace(protocol, screening=Screening(reviewers=1))
+
+
 def states(db: Database) -> dict[str, str]:
     return dict(db.execute("SELECT record_id, status FROM records").fetchall())
 
 
 def test_screen_applies_rules_and_sheets_and_reruns_change_nothing(
-        db: Database, protocol: Protocol, tmp_path: Path) -> None:
-    make_review(db, protocol)
+        db: Database, one: Protocol, tmp_path: Path) -> None:
+    make_review(db, one)
     folder = tmp_path / "screening"
     sheet(folder, "ta-alice.csv", "pubmed:1,include,,\npubmed:3,exclude,,\npubmed:4,maybe,,\n")
     sheet(folder, "ft-alice.csv", "pubmed:1,include,,\npubmed:4,exclude,"
                                   "no_treatment_outcomes,imaging only\n")
-    result = screen(db, protocol, folder)
+    result = screen(db, one, folder)
     assert states(db) == {"pubmed:1": "included", "pubmed:2": "ineligible",
                           "pubmed:3": "excluded_ta", "pubmed:4": "excluded_ft"}
-    assert result.verdicts == {"include": 1, "exclude": 2, "none": 1}
+    assert result.verdicts == {"include": 1, "exclude": 3}
     verdict = next(db.query("SELECT * FROM verdicts WHERE record_id = 'pubmed:2'"))
     assert (verdict["rule_id"], verdict["automatic"]) == ("secondary-literature", 1)
     assert db.execute("SELECT status_reason FROM records WHERE record_id = 'pubmed:4'"
                       ).fetchone()[0] == "no_treatment_outcomes"
     audits = db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
-    assert screen(db, protocol, folder).changed == 0
+    assert screen(db, one, folder).changed == 0
     assert db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == audits
 
 
 def test_a_revised_decision_moves_the_record_back_by_allowed_steps(
-        db: Database, protocol: Protocol, tmp_path: Path) -> None:
-    make_review(db, protocol)
+        db: Database, one: Protocol, tmp_path: Path) -> None:
+    make_review(db, one)
     folder = tmp_path / "screening"
     sheet(folder, "ta-alice.csv", "pubmed:1,include,,\n")
     sheet(folder, "ft-alice.csv", "pubmed:1,include,,\n")
-    screen(db, protocol, folder)
+    screen(db, one, folder)
     sheet(folder, "ta-alice.csv", "pubmed:1,exclude,,\n")
     (folder / "ft-alice.csv").unlink()
-    screen(db, protocol, folder)
+    screen(db, one, folder)
     assert states(db)["pubmed:1"] == "excluded_ta"
     moves = [tuple(r) for r in db.execute(
         "SELECT old, new FROM audit_log WHERE entity_id = 'pubmed:1' AND action = 'state' "
@@ -199,30 +180,146 @@ def test_two_reviewers_who_disagree_leave_the_record_waiting(
      "has a full-text decision but stands at 'excluded_ta'"),
 ])
 def test_sheets_that_do_not_fit_the_review_load_nothing(
-        db: Database, protocol: Protocol, tmp_path: Path, ta: str, ft: str,
+        db: Database, one: Protocol, tmp_path: Path, ta: str, ft: str,
         message: str) -> None:
-    make_review(db, protocol)
+    make_review(db, one)
     folder = tmp_path / "screening"
     sheet(folder, "ta-alice.csv", "pubmed:1,include,,\n")
-    screen(db, protocol, folder)
+    screen(db, one, folder)
     before = (states(db), db.execute("SELECT count(*) FROM decisions").fetchone()[0])
     sheet(folder, "ta-alice.csv", ta)
     if ft:
         sheet(folder, "ft-alice.csv", ft)
     with pytest.raises(InputError, match=message):
-        screen(db, protocol, folder)
+        screen(db, one, folder)
     assert (states(db), db.execute("SELECT count(*) FROM decisions").fetchone()[0]) == before
 
 
 def test_a_decision_on_a_duplicate_points_to_the_kept_record(
-        db: Database, protocol: Protocol, tmp_path: Path) -> None:
-    make_review(db, protocol)
-    store.add_batch(db, [Record("E1", title="Thalidomide treatment of POEMS syndrome in 20 "
-                                      "patients", year=2010, authors=["Kuwabara S"])],
+        db: Database, one: Protocol, tmp_path: Path) -> None:
+    make_review(db, one)
+    store.add_batch(db, [Record("E1", title=TITLE_1, year=2010, authors=["Kuwabara S"])],
                     kind="import", source="embase",
                     branch="databases", file="e", sha256="e", fmt="ris")
     dedup(db, decisions_file=Path("none.csv"))
     folder = tmp_path / "screening"
     sheet(folder, "ta-alice.csv", "embase:E1,include,,\n")
     with pytest.raises(InputError, match="'embase:E1' is a duplicate of 'pubmed:1'"):
+        screen(db, one, folder)
+
+
+def test_kappa_against_published_worked_examples() -> None:
+    # Wikipedia, "Cohen's kappa": 50 grant proposals, readers A and B (yes/yes 20, A only 5,
+    # B only 10, no/no 15): observed 0.7, by chance 0.5, kappa 0.4. The same article's pair
+    # of tables with equal agreement (60%) but kappas 0.1304 and 0.2593.
+    assert cohen_kappa(20, 5, 10, 15) == pytest.approx((0.7, 0.5, 0.4))
+    assert cohen_kappa(45, 15, 25, 15)[2] == pytest.approx(0.1304, abs=1e-4)
+    assert cohen_kappa(25, 35, 5, 35)[2] == pytest.approx(0.2593, abs=1e-4)
+    assert cohen_kappa(3, 0, 0, 0)[2] is None  # everything in one class: undefined
+
+
+def test_two_reviewers_conflicts_resolutions_and_kappa(
+        db: Database, protocol: Protocol, tmp_path: Path) -> None:
+    make_review(db, protocol)
+    folder = tmp_path / "screening"
+    sheet(folder, "ta-alice.csv", "pubmed:1,include,,\npubmed:3,exclude,,\npubmed:4,maybe,,\n")
+    sheet(folder, "ta-bob.csv", "pubmed:1,include,,\npubmed:3,include,,\n")
+    screen(db, protocol, folder)
+    # pubmed:3 is a conflict; pubmed:4 waits for bob.
+    assert states(db)["pubmed:3"] == states(db)["pubmed:4"] == "screened"
+    found = conflicts(db)
+    assert [(c.record_id, c.decisions, c.resolution) for c in found] == [
+        ("pubmed:3", (("alice", "exclude", ""), ("bob", "include", "")), "")]
+    (pair,) = agreement(db)
+    assert (pair.reviewers, pair.records, pair.both_include, pair.first_only) == (
+        ("alice", "bob"), 2, 1, 0)
+    assert (pair.second_only, pair.kappa) == (1, 0.0)
+    (folder / "resolutions.csv").write_text("record_id,stage,decision,reason,note\n"
+                                            "pubmed:3,ta,exclude,,one patient\n")
+    screen(db, protocol, folder)
+    assert states(db)["pubmed:3"] == "excluded_ta"
+    assert conflicts(db)[0].resolution == "exclude"
+    assert agreement(db) == [pair]  # a resolution does not change kappa
+    summary = stage_summary(db)["title/abstract"]
+    assert {k: summary[k] for k in ("screened", "included", "excluded", "maybe", "waiting",
+                                    "conflicts", "unresolved", "kappa")} == {
+        "screened": 3, "included": 1, "excluded": 1, "maybe": 0, "waiting": 1,
+        "conflicts": 1, "unresolved": 0, "kappa": 0.0}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("pubmed:1,ta,include,,\n", "record 'pubmed:1' has no title/abstract conflict to resolve"),
+    ("pubmed:3,tx,include,,\n", "line 2: stage 'tx' is not ta or ft"),
+    ("pubmed:3,ta,include,,\npubmed:3,ta,exclude,,\n", "line 3: record 'pubmed:3' is already"),
+    ("pubmed:9,ta,include,,\n", "no record 'pubmed:9'"),
+])
+def test_bad_resolutions_load_nothing(db: Database, protocol: Protocol, tmp_path: Path,
+                                      body: str, message: str) -> None:
+    make_review(db, protocol)
+    folder = tmp_path / "screening"
+    sheet(folder, "ta-alice.csv", "pubmed:1,include,,\npubmed:3,exclude,,\n")
+    sheet(folder, "ta-bob.csv", "pubmed:1,include,,\npubmed:3,include,,\n")
+    screen(db, protocol, folder)
+    before = states(db)
+    (folder / "resolutions.csv").write_text("record_id,stage,decision,reason,note\n" + body)
+    with pytest.raises(InputError, match=message):
         screen(db, protocol, folder)
+    assert states(db) == before
+
+
+def test_worksheets_keep_what_was_typed_and_add_only_new_records(
+        db: Database, protocol: Protocol, tmp_path: Path) -> None:
+    make_review(db, protocol)
+    folder = tmp_path / "screening"
+    screen(db, protocol, folder)
+    made = write_worksheet(db, protocol, "ta", "alice", folder)
+    # The review article went out automatically; the other three await alice.
+    assert (made.added, made.kept) == (3, 0)
+    rows = (folder / "ta-alice.csv").read_text().splitlines()
+    assert rows[0].startswith("record_id,decision,reason,note,title")
+    assert "rule" in rows[0] and "design" in rows[0] and "patients" in rows[0]
+    assert any(r.startswith("pubmed:3,,,,POEMS syndrome: a case report") and
+               ",exclude,case-report,case_report," in r for r in rows)
+    text = (folder / "ta-alice.csv").read_text().replace("pubmed:1,,,", "pubmed:1,include,,")
+    (folder / "ta-alice.csv").write_text(text)
+    screen(db, protocol, folder)
+    # Living update: a new search brings one record; only it is added to the sheet.
+    store.add_batch(db, [Record("5", title="Bortezomib for POEMS syndrome: response in 8 "
+                                "patients")], kind="search", source="pubmed",
+                    branch="databases", file="s2", sha256="s2", fmt="snapshot")
+    dedup(db, decisions_file=Path("none.csv"))
+    screen(db, protocol, folder)
+    again = write_worksheet(db, protocol, "ta", "alice", folder)
+    assert (again.added, again.kept) == (1, 3)
+    assert (folder / "ta-alice.csv").read_text().startswith(text)  # nothing typed is lost
+    decided = read_decisions(folder, protocol.reason_codes)
+    assert [(x.record_id, x.decision) for x in decided] == [("pubmed:1", "include")]
+
+
+def test_xlsx_worksheets_are_read_back(db: Database, protocol: Protocol, tmp_path: Path) -> None:
+    make_review(db, protocol)
+    folder = tmp_path / "screening"
+    screen(db, protocol, folder)
+    path = write_worksheet(db, protocol, "ta", "bob", folder, fmt="xlsx").path
+    book = openpyxl.load_workbook(path)
+    sheet_ = book.worksheets[0]
+    assert sheet_.data_validations.dataValidation  # the decision column offers a list
+    for row in sheet_.iter_rows(min_row=2):
+        if row[0].value == "pubmed:3":
+            row[1].value = "exclude"
+            row[3].value = "single case"
+    book.save(path)
+    decided = read_decisions(folder, protocol.reason_codes)
+    assert [(x.record_id, x.decision, x.note, x.line) for x in decided] == [
+        ("pubmed:3", "exclude", "single case", 3)]
+    sheet(folder, "ta-bob.csv", "pubmed:1,include,,\n")
+    with pytest.raises(InputError, match=r"bob already has .*ta-bob.csv for this stage"):
+        read_decisions(folder, protocol.reason_codes)
+    with pytest.raises(InputError, match="bob already screens in"):
+        write_worksheet(db, protocol, "ta", "bob", folder, fmt="xlsx")
+
+
+def test_a_damaged_xlsx_sheet_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "ta-carol.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(InputError, match=r"ta-carol.xlsx: not a readable XLSX workbook"):
+        read_decisions(tmp_path, CODES)

@@ -1,0 +1,272 @@
+"""Eligibility rules: what a rule can test in a record, and the verdict of the first that fires.
+
+A rule's conditions are publication types, languages, years, a boolean ``match`` over terms
+in chosen fields, the number of patients the text states, and the study design the record
+reads as. Terms match whole words after case folding and accent removal; ``*`` stands for
+any word ending. The patient count and the design are read from the text by the cues below:
+they pre-sort records for reviewers, and a rule that acts on them alone should not be
+automatic.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .records import Record, fold
+
+if TYPE_CHECKING:
+    from .config import Rule
+
+FIELDS = ("title", "abstract", "keywords", "note")
+DEFAULT_FIELDS = ("title", "abstract", "keywords")
+DESIGNS = ("review", "case_report", "randomised_trial", "trial", "cohort", "case_series",
+           "unclear")
+"""Study designs a record can read as, in the order the cues are tried."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    """include, exclude or none."""
+    rule_id: str = ""
+    automatic: bool = False
+    reason: str = ""
+
+
+class MatchSyntaxError(ValueError):
+    """A ``match`` expression that cannot be read; the message says where and why."""
+
+
+Matcher = Callable[[str], bool]
+
+
+@functools.lru_cache(maxsize=256)
+def parse_match(expression: str) -> Matcher:
+    """A boolean expression over terms as a test on folded text.
+
+    Terms are bare words or "quoted phrases"; AND, OR and NOT (upper case) combine them,
+    NOT binding tightest and OR loosest; parentheses group. Two terms side by side without
+    an operator are an error, so that "radiotherapy and melphalan" is not read by guess.
+    """
+    tokens = _tokens(expression)
+    matcher, end = _or(tokens, 0, expression)
+    if end != len(tokens):
+        raise MatchSyntaxError(f"unexpected '{tokens[end]}' after a complete expression "
+                               "(join terms with AND, OR or NOT)")
+    return matcher
+
+
+_TOKEN = re.compile(r'\s*(?:(\()|(\))|"([^"]*)"|([^\s()"]+)|("))')
+
+
+def _tokens(expression: str) -> list[str]:
+    tokens = []
+    for match in _TOKEN.finditer(expression.strip()):
+        opening, closing, phrase, word, stray = match.groups()
+        if stray:
+            raise MatchSyntaxError('a quote (") is not closed')
+        if phrase is not None and not phrase.strip():
+            raise MatchSyntaxError('an empty phrase ("")')
+        tokens.append(opening or closing or (f'"{phrase}"' if phrase is not None else word))
+    if not tokens:
+        raise MatchSyntaxError("the expression is empty")
+    return tokens
+
+
+def _or(tokens: list[str], at: int, text: str) -> tuple[Matcher, int]:
+    parts = []
+    while True:
+        part, at = _and(tokens, at, text)
+        parts.append(part)
+        if at < len(tokens) and tokens[at] == "OR":
+            at += 1
+            continue
+        if len(parts) == 1:
+            return parts[0], at
+        return (lambda folded: any(p(folded) for p in parts)), at
+
+
+def _and(tokens: list[str], at: int, text: str) -> tuple[Matcher, int]:
+    parts = []
+    while True:
+        part, at = _not(tokens, at, text)
+        parts.append(part)
+        if at < len(tokens) and tokens[at] == "AND":
+            at += 1
+            continue
+        if len(parts) == 1:
+            return parts[0], at
+        return (lambda folded: all(p(folded) for p in parts)), at
+
+
+def _not(tokens: list[str], at: int, text: str) -> tuple[Matcher, int]:
+    if at < len(tokens) and tokens[at] == "NOT":
+        inner, at = _not(tokens, at + 1, text)
+        return (lambda folded: not inner(folded)), at
+    return _atom(tokens, at, text)
+
+
+def _atom(tokens: list[str], at: int, text: str) -> tuple[Matcher, int]:
+    if at >= len(tokens):
+        raise MatchSyntaxError("the expression ends where a term was expected")
+    word = tokens[at]
+    if word == "(":
+        inner, at = _or(tokens, at + 1, text)
+        if at >= len(tokens) or tokens[at] != ")":
+            raise MatchSyntaxError("a '(' is not closed")
+        return inner, at + 1
+    if word in {")", "AND", "OR", "NOT"}:
+        raise MatchSyntaxError(f"'{word}' where a term was expected")
+    pattern = terms_pattern((word.strip('"'),))
+    return (lambda folded: pattern.search(folded) is not None), at + 1
+
+
+@functools.lru_cache(maxsize=1024)
+def terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    """Terms as one regex on folded text: whole words, ``*`` standing for any word ending."""
+    bodies = [r"\w*".join(re.escape(fold(part)) for part in term.split("*")) for term in terms]
+    return re.compile(rf"(?<!\w)(?:{'|'.join(bodies)})(?!\w)")
+
+
+_NUMBER_WORDS = {word: n for n, word in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty"))}
+_PEOPLE = (r"(?:patients?|cases?|subjects?|participants?|people|persons?|individuals?|men|"
+           r"women|children|adults|recipients|pts)")
+# A lookahead, so that matches overlap: "30 of 45 patients" yields 30 and 45.
+_COUNT = re.compile(
+    rf"(?=(?<!\w)(\d+|{'|'.join(_NUMBER_WORDS)})(?: \w+){{0,3}}? {_PEOPLE}(?!\w))"
+    r"|(?<!\w)n (\d+)(?!\w)")
+# "a 45-year-old man", "52-year-old bedridden woman": one patient, the mark of a case report.
+_ONE_PATIENT = re.compile(r"(?<!\w)\d+ (?:year|yr) old (?:\w+ ){0,2}?"
+                          r"(?:man|woman|male|female|boy|girl|patient)(?!\w)")
+
+
+def patients_stated(folded: str) -> int | None:
+    """The largest number of patients the (folded) text states, or None when it states none.
+
+    Years (1900-2100) are not counts; "n = 25" counts; "a 45-year-old man" is one patient.
+    """
+    counts = []
+    for match in _COUNT.finditer(folded):
+        raw = match.group(1) or match.group(2)
+        n = _NUMBER_WORDS[raw] if raw in _NUMBER_WORDS else int(raw)
+        if not 1900 <= n <= 2100:
+            counts.append(n)
+    if not counts and _ONE_PATIENT.search(folded):
+        return 1
+    return max(counts) if counts else None
+
+
+_REVIEW_TYPES = frozenset({"review", "systematic review", "meta-analysis", "practice guideline",
+                           "guideline", "editorial", "comment"})
+_DESIGN_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (design, re.compile(rf"(?<!\w)(?:{cues})(?!\w)")) for design, cues in (
+        ("case_report", r"case reports?|single case|a case of|one case|report of (?:a|one|two) "
+                        r"cases?|\d+ (?:year|yr) old (?:\w+ ){0,2}?(?:man|woman|male|female|"
+                        r"boy|girl|patient)"),
+        ("review", r"systematic review|meta analysis|narrative review|commentary|editorial|"
+                   r"how i treat|clinical update"),
+        ("randomised_trial", r"randomi[sz]ed|randomi[sz]ation|rct"),
+        ("trial", r"trials?|phase (?:1|2|3|i|ii|iii)|prospective|single arm"),
+        ("cohort", r"retrospective|cohorts?|registry|consecutive|multicenter|multicentre|"
+                   r"single cent(?:er|re)|nationwide|(?:database|chart|records?) review|"
+                   r"review of \d+"),
+        ("case_series", r"case series|series"),
+        ("review", r"review of the literature|literature review|review"),
+    ))
+
+
+def study_design(record: Record, folded: str) -> str:
+    """The design a record reads as: its publication type when telling, else text cues.
+
+    A review by publication type comes first; a case report beats "review of the
+    literature", which case reports often add, and a bare "review" is tried last, since
+    "a retrospective review of 40 patients" is a cohort; a record stating two or more
+    patients with no other cue is a case series.
+    """
+    types = {t.casefold() for t in record.publication_types}
+    if types & _REVIEW_TYPES:
+        return "review"
+    if "case reports" in types:
+        return "case_report"
+    if "randomized controlled trial" in types:
+        return "randomised_trial"
+    if types & {"clinical trial", "clinical trial, phase ii", "clinical trial, phase i"}:
+        return "trial"
+    for design, cue in _DESIGN_CUES:
+        if cue.search(folded):
+            return design
+    n = patients_stated(folded)
+    if n is not None:
+        return "case_report" if n == 1 else "case_series"
+    return "unclear"
+
+
+def record_text(record: Record, fields: tuple[str, ...]) -> str:
+    """The named fields of a record, folded and joined, for terms and cues to search."""
+    parts = {"title": record.title, "abstract": record.abstract,
+             "keywords": " ".join(record.keywords), "note": record.note}
+    return fold(" ".join(parts[f] for f in fields))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the rules read from a record: its design and the patients its text states."""
+
+    design: str
+    patients: int | None
+
+
+def read_record(record: Record) -> Reading:
+    folded = record_text(record, FIELDS)
+    return Reading(study_design(record, folded), patients_stated(folded))
+
+
+def fires(rule: Rule, record: Record, reading: Reading) -> bool:
+    """Whether every condition of ``rule`` holds for ``record``."""
+    types = {t.casefold() for t in record.publication_types}
+    if rule.publication_types and not types & {t.casefold() for t in rule.publication_types}:
+        return False
+    if rule.languages and record.language not in rule.languages:
+        return False
+    if rule.before_year is not None and not (record.year and record.year < rule.before_year):
+        return False
+    if rule.after_year is not None and not (record.year and record.year > rule.after_year):
+        return False
+    if rule.designs and reading.design not in rule.designs:
+        return False
+    return _patients_fit(rule, reading.patients) and _terms_fit(rule, record)
+
+
+def _patients_fit(rule: Rule, n: int | None) -> bool:
+    if rule.min_patients is None and rule.max_patients is None:
+        return True
+    return n is not None and (rule.min_patients or 0) <= n and (
+        rule.max_patients is None or n <= rule.max_patients)
+
+
+def _terms_fit(rule: Rule, record: Record) -> bool:
+    if not (rule.terms or rule.without_terms or rule.match):
+        return True
+    text = record_text(record, rule.fields)
+    if rule.terms and not terms_pattern(rule.terms).search(text):
+        return False
+    if rule.without_terms and terms_pattern(rule.without_terms).search(text):
+        return False
+    return not rule.match or parse_match(rule.match)(text)
+
+
+def evaluate(rules: tuple[Rule, ...], record: Record,
+             reading: Reading | None = None) -> Verdict:
+    """The verdict of the first rule that fires, or ``none``."""
+    reading = reading or read_record(record)
+    for rule in rules:
+        if fires(rule, record, reading):
+            return Verdict(rule.verdict, rule.id, rule.automatic, rule.reason)
+    return Verdict("none")
