@@ -31,7 +31,7 @@ SNAPSHOT := $(wildcard snapshot/pubmed/*.jsonl)
 RAW := $(shell find raw -type f 2>/dev/null)
 IMPORTS := $(filter-out imports/README.md,$(wildcard imports/*))
 DEDUP_DECISIONS := $(wildcard extracted/dedup/*.csv)
-SCREEN_SHEETS := $(wildcard extracted/screening/*.csv)
+SCREEN_SHEETS := $(wildcard extracted/screening/*.csv extracted/screening/*.xlsx)
 EXTRACT_TABLES := $(wildcard extracted/extraction/*.csv)
 
 .PHONY: help all fetch import dedup screen extract prisma report test bench bench-dedup clean

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -46,7 +47,12 @@ def test_the_whole_review_runs_and_prisma_equals_status(done: Path, project: Pat
     # The 2012 update of the 2008 Cochrane review is a duplicate by a reviewer's decision.
     assert prisma["duplicates"] == 1 and prisma["excluded_automatic"] == 42
     assert prisma["records_screened"] == 190
-    assert prisma["new_studies"] == 32
+    assert prisma["new_studies"] == 34
+    # Two reviewers, their disagreements all resolved, with kappa per stage.
+    ta, ft = status["screening"]["title/abstract"], status["screening"]["full text"]
+    assert (ta["screened"], ta["conflicts"], ta["unresolved"], ta["kappa"]) == (190, 10, 0, 0.87)
+    assert (ft["screened"], ft["included"], ft["not_retrieved"], ft["conflicts"]) == (50, 34, 2, 6)
+    assert ft["unresolved"] == 0 and ft["kappa"] == pytest.approx(0.80, abs=0.01)
     assert status["states"]["duplicate"] == 24 and status["records"] == 256
     assert status["awaiting"] == {"title_abstract": 0, "title_abstract_conflicts": 0,
                                   "full_text": 0, "full_text_conflicts": 0}
@@ -54,6 +60,24 @@ def test_the_whole_review_runs_and_prisma_equals_status(done: Path, project: Pat
     assert f"Records screened (n = {prisma['records_screened']})" in md
     html = (project / "reports" / "index.html").read_text()
     assert "Medical treatment of POEMS syndrome" in html and "J-POST" in html
+
+
+def test_clean_then_all_keeps_every_decision_on_its_record(done: Path, project: Path) -> None:
+    def decided() -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        con = sqlite3.connect(done)
+        try:
+            return (con.execute("SELECT record_id, stage, reviewer, decision, reason FROM "
+                                "decisions ORDER BY 1, 2, 3").fetchall(),
+                    con.execute("SELECT record_id, status FROM records ORDER BY 1").fetchall())
+        finally:
+            con.close()
+
+    before = decided()
+    shutil.rmtree(project / "data")  # what `make clean` removes, with reports/
+    shutil.rmtree(project / "reports")
+    for stage in STAGES:
+        ok(stage, db=done)
+    assert decided() == before and len(before[0]) == 480
 
 
 def test_every_stage_run_again_changes_nothing(done: Path, project: Path) -> None:
@@ -97,11 +121,11 @@ def test_status_text_fits_one_screen(done: Path) -> None:
 
 
 def test_bad_input_exits_1_with_a_message_and_no_traceback(done: Path, project: Path) -> None:
-    sheet = project / "extracted" / "screening" / "ta-example.csv"
+    sheet = project / "extracted" / "screening" / "ta-anna.csv"
     sheet.write_text(sheet.read_text().replace(",exclude,", ",exlcude,", 1))
     result = CliRunner().invoke(cli, ["--db", str(done), "screen"])
     assert result.exit_code == 1
-    assert "Error:" in result.output and "ta-example.csv, line" in result.output
+    assert "Error:" in result.output and "ta-anna.csv, line" in result.output
     assert "'exlcude' is not one of include, exclude, maybe" in result.output
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -173,3 +197,17 @@ def test_every_help_says_what_and_gives_an_example(path: tuple[str, ...]) -> Non
     output = ok(*path, "--help")
     assert "Example:" in output
     assert len(output.split("\n\n", 2)[1].strip()) > 20
+
+
+def test_screen_sheets_conflicts_and_agreement(done: Path, project: Path) -> None:
+    out = ok("screen", "conflicts", db=done)
+    assert "conflicts: 16, unresolved 0" in out
+    assert "ta  pubmed:7985714  anna exclude; ben maybe  [resolved: exclude]" in out
+    out = ok("screen", "agreement", db=done)
+    assert "title/abstract: kappa 0.87 (almost perfect) for anna and ben on 190 records" in out
+    assert "both include 48, both exclude 132, only anna includes 0, only ben includes 10" in out
+    out = ok("screen", "sheet", "--stage", "ta", "--reviewer", "carol", db=done)
+    assert "190 records added to decide, 0 rows kept" in out
+    assert (project / "extracted" / "screening" / "ta-carol.csv").is_file()
+    bad = review("screen", "sheet", "--stage", "ta", "--reviewer", "Carol Smith", db=done)
+    assert bad.exit_code == 1 and "cannot name a file" in bad.output

@@ -283,12 +283,14 @@ def test_worksheets_keep_what_was_typed_and_add_only_new_records(
     text = (folder / "ta-alice.csv").read_text().replace("pubmed:1,,,", "pubmed:1,include,,")
     (folder / "ta-alice.csv").write_text(text)
     screen(db, protocol, folder)
+    before = states(db)
     # Living update: a new search brings one record; only it is added to the sheet.
     store.add_batch(db, [Record("5", title="Bortezomib for POEMS syndrome: response in 8 "
                                 "patients")], kind="search", source="pubmed",
                     branch="databases", file="s2", sha256="s2", fmt="snapshot")
     dedup(db, decisions_file=Path("none.csv"))
     screen(db, protocol, folder)
+    assert states(db) == {**before, "pubmed:5": "screened"}
     again = write_worksheet(db, protocol, "ta", "alice", folder)
     assert (again.added, again.kept) == (1, 3)
     assert (folder / "ta-alice.csv").read_text().startswith(text)  # nothing typed is lost
