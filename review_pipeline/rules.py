@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -53,7 +53,7 @@ def parse_match(expression: str) -> Matcher:
     an operator are an error, so that "radiotherapy and melphalan" is not read by guess.
     """
     tokens = _tokens(expression)
-    matcher, end = _or(tokens, 0, expression)
+    matcher, end = _or(tokens, 0)
     if end != len(tokens):
         raise MatchSyntaxError(f"unexpected '{tokens[end]}' after a complete expression "
                                "(join terms with AND, OR or NOT)")
@@ -77,45 +77,43 @@ def _tokens(expression: str) -> list[str]:
     return tokens
 
 
-def _or(tokens: list[str], at: int, text: str) -> tuple[Matcher, int]:
+def _or(tokens: list[str], at: int) -> tuple[Matcher, int]:
+    return _joined(tokens, at, "OR", _and, any)
+
+
+def _and(tokens: list[str], at: int) -> tuple[Matcher, int]:
+    return _joined(tokens, at, "AND", _not, all)
+
+
+def _joined(tokens: list[str], at: int, word: str,
+            operand: Callable[[list[str], int], tuple[Matcher, int]],
+            combine: Callable[[Iterable[bool]], bool]) -> tuple[Matcher, int]:
+    """Operands joined by ``word`` (AND or OR), combined by ``combine`` (all or any)."""
     parts = []
     while True:
-        part, at = _and(tokens, at, text)
+        part, at = operand(tokens, at)
         parts.append(part)
-        if at < len(tokens) and tokens[at] == "OR":
+        if at < len(tokens) and tokens[at] == word:
             at += 1
             continue
         if len(parts) == 1:
             return parts[0], at
-        return (lambda folded: any(p(folded) for p in parts)), at
+        return (lambda folded: combine(p(folded) for p in parts)), at
 
 
-def _and(tokens: list[str], at: int, text: str) -> tuple[Matcher, int]:
-    parts = []
-    while True:
-        part, at = _not(tokens, at, text)
-        parts.append(part)
-        if at < len(tokens) and tokens[at] == "AND":
-            at += 1
-            continue
-        if len(parts) == 1:
-            return parts[0], at
-        return (lambda folded: all(p(folded) for p in parts)), at
-
-
-def _not(tokens: list[str], at: int, text: str) -> tuple[Matcher, int]:
+def _not(tokens: list[str], at: int) -> tuple[Matcher, int]:
     if at < len(tokens) and tokens[at] == "NOT":
-        inner, at = _not(tokens, at + 1, text)
+        inner, at = _not(tokens, at + 1)
         return (lambda folded: not inner(folded)), at
-    return _atom(tokens, at, text)
+    return _atom(tokens, at)
 
 
-def _atom(tokens: list[str], at: int, text: str) -> tuple[Matcher, int]:
+def _atom(tokens: list[str], at: int) -> tuple[Matcher, int]:
     if at >= len(tokens):
         raise MatchSyntaxError("the expression ends where a term was expected")
     word = tokens[at]
     if word == "(":
-        inner, at = _or(tokens, at + 1, text)
+        inner, at = _or(tokens, at + 1)
         if at >= len(tokens) or tokens[at] != ")":
             raise MatchSyntaxError("a '(' is not closed")
         return inner, at + 1
