@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .records import Record, fold
 
@@ -53,11 +53,34 @@ def parse_match(expression: str) -> Matcher:
     an operator are an error, so that "radiotherapy and melphalan" is not read by guess.
     """
     tokens = _tokens(expression)
-    matcher, end = _or(tokens, 0)
+    tree, end = _or(tokens, 0)
     if end != len(tokens):
         raise MatchSyntaxError(f"unexpected '{tokens[end]}' after a complete expression "
                                "(join terms with AND, OR or NOT)")
-    return matcher
+    return _compile(tree)
+
+
+Node = tuple[str, Any]
+"""("term", text), ("not", node), ("and", [nodes]) or ("or", [nodes])."""
+
+
+def _compile(node: Node) -> Matcher:
+    kind, value = node
+    if kind == "term":
+        pattern = terms_pattern((value,))
+        return lambda folded: pattern.search(folded) is not None
+    if kind == "not":
+        inner = _compile(value)
+        return lambda folded: not inner(folded)
+    parts = [_compile(n) for n in value if kind == "and" or n[0] != "term"]
+    if kind == "and":
+        return lambda folded: all(p(folded) for p in parts)
+    # The terms of an OR are one regex: one scan of the text instead of one per term.
+    terms = tuple(n[1] for n in value if n[0] == "term")
+    if terms:
+        pattern = terms_pattern(terms)
+        parts.insert(0, lambda folded: pattern.search(folded) is not None)
+    return lambda folded: any(p(folded) for p in parts)
 
 
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|"([^"]*)"|([^\s()"]+)|("))')
@@ -77,18 +100,17 @@ def _tokens(expression: str) -> list[str]:
     return tokens
 
 
-def _or(tokens: list[str], at: int) -> tuple[Matcher, int]:
-    return _joined(tokens, at, "OR", _and, any)
+def _or(tokens: list[str], at: int) -> tuple[Node, int]:
+    return _joined(tokens, at, "OR", _and)
 
 
-def _and(tokens: list[str], at: int) -> tuple[Matcher, int]:
-    return _joined(tokens, at, "AND", _not, all)
+def _and(tokens: list[str], at: int) -> tuple[Node, int]:
+    return _joined(tokens, at, "AND", _not)
 
 
 def _joined(tokens: list[str], at: int, word: str,
-            operand: Callable[[list[str], int], tuple[Matcher, int]],
-            combine: Callable[[Iterable[bool]], bool]) -> tuple[Matcher, int]:
-    """Operands joined by ``word`` (AND or OR), combined by ``combine`` (all or any)."""
+            operand: Callable[[list[str], int], tuple[Node, int]]) -> tuple[Node, int]:
+    """Operands joined by ``word`` (AND or OR)."""
     parts = []
     while True:
         part, at = operand(tokens, at)
@@ -96,19 +118,17 @@ def _joined(tokens: list[str], at: int, word: str,
         if at < len(tokens) and tokens[at] == word:
             at += 1
             continue
-        if len(parts) == 1:
-            return parts[0], at
-        return (lambda folded: combine(p(folded) for p in parts)), at
+        return (parts[0] if len(parts) == 1 else (word.lower(), parts)), at
 
 
-def _not(tokens: list[str], at: int) -> tuple[Matcher, int]:
+def _not(tokens: list[str], at: int) -> tuple[Node, int]:
     if at < len(tokens) and tokens[at] == "NOT":
         inner, at = _not(tokens, at + 1)
-        return (lambda folded: not inner(folded)), at
+        return ("not", inner), at
     return _atom(tokens, at)
 
 
-def _atom(tokens: list[str], at: int) -> tuple[Matcher, int]:
+def _atom(tokens: list[str], at: int) -> tuple[Node, int]:
     if at >= len(tokens):
         raise MatchSyntaxError("the expression ends where a term was expected")
     word = tokens[at]
@@ -119,8 +139,7 @@ def _atom(tokens: list[str], at: int) -> tuple[Matcher, int]:
         return inner, at + 1
     if word in {")", "AND", "OR", "NOT"}:
         raise MatchSyntaxError(f"'{word}' where a term was expected")
-    pattern = terms_pattern((word.strip('"'),))
-    return (lambda folded: pattern.search(folded) is not None), at + 1
+    return ("term", word.strip('"')), at + 1
 
 
 @functools.lru_cache(maxsize=1024)
@@ -136,10 +155,10 @@ _NUMBER_WORDS = {word: n for n, word in enumerate((
     "nineteen", "twenty"))}
 _PEOPLE = (r"(?:patients?|cases?|subjects?|participants?|people|persons?|individuals?|men|"
            r"women|children|adults|recipients|pts)")
-# A lookahead, so that matches overlap: "30 of 45 patients" yields 30 and 45.
-_COUNT = re.compile(
-    rf"(?=(?<!\w)(\d+|{'|'.join(_NUMBER_WORDS)})(?: \w+){{0,3}}? {_PEOPLE}(?!\w))"
-    r"|(?<!\w)n (\d+)(?!\w)")
+# Numbers are few in a text: each is found, then tested for a people word close after it,
+# which also lets counts overlap ("30 of 45 patients" yields 30 and 45).
+_NUMBER = re.compile(rf"(?<!\w)(\d+|{'|'.join(_NUMBER_WORDS)})(?!\w)")
+_PEOPLE_AFTER = re.compile(rf"(?: \w+){{0,3}}? {_PEOPLE}(?!\w)")
 # "a 45-year-old man", "52-year-old bedridden woman": one patient, the mark of a case report.
 _ONE_PATIENT = re.compile(r"(?<!\w)\d+ (?:year|yr) old (?:\w+ ){0,2}?"
                           r"(?:man|woman|male|female|boy|girl|patient)(?!\w)")
@@ -151,11 +170,13 @@ def patients_stated(folded: str) -> int | None:
     Years (1900-2100) are not counts; "n = 25" counts; "a 45-year-old man" is one patient.
     """
     counts = []
-    for match in _COUNT.finditer(folded):
-        raw = match.group(1) or match.group(2)
-        n = _NUMBER_WORDS[raw] if raw in _NUMBER_WORDS else int(raw)
-        if not 1900 <= n <= 2100:
-            counts.append(n)
+    for match in _NUMBER.finditer(folded):
+        start = match.start()
+        n_equals = folded.endswith("n ", 0, start) and (start < 3 or folded[start - 3] == " ")
+        if n_equals or _PEOPLE_AFTER.match(folded, match.end()):
+            raw = match.group(1)
+            counts.append(_NUMBER_WORDS[raw] if raw in _NUMBER_WORDS else int(raw))
+    counts = [n for n in counts if not 1900 <= n <= 2100]
     if not counts and _ONE_PATIENT.search(folded):
         return 1
     return max(counts) if counts else None
@@ -163,24 +184,27 @@ def patients_stated(folded: str) -> int | None:
 
 _REVIEW_TYPES = frozenset({"review", "systematic review", "meta-analysis", "practice guideline",
                            "guideline", "editorial", "comment"})
-_DESIGN_CUES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (design, re.compile(rf"(?<!\w)(?:{cues})(?!\w)")) for design, cues in (
-        ("case_report", r"case reports?|single case|a case of|one case|report of (?:a|one|two) "
-                        r"cases?|\d+ (?:year|yr) old (?:\w+ ){0,2}?(?:man|woman|male|female|"
-                        r"boy|girl|patient)"),
-        ("review", r"systematic review|meta analysis|narrative review|commentary|editorial|"
-                   r"how i treat|clinical update"),
-        ("randomised_trial", r"randomi[sz]ed|randomi[sz]ation|rct"),
-        ("trial", r"trials?|phase (?:1|2|3|i|ii|iii)|prospective|single arm"),
-        ("cohort", r"retrospective|cohorts?|registry|consecutive|multicenter|multicentre|"
-                   r"single cent(?:er|re)|nationwide|(?:database|chart|records?) review|"
-                   r"review of \d+"),
-        ("case_series", r"case series|series"),
-        ("review", r"review of the literature|literature review|review"),
-    ))
+# In the order they are tried: one regex of named alternatives, so one scan finds every cue,
+# and at one position the earlier alternative wins ("review of 40" is a cohort's cue).
+_DESIGN_CUES = (
+    ("case_report", r"case reports?|single case|a case of|one case|report of (?:a|one|two) "
+                    r"cases?|\d+ (?:year|yr) old (?:\w+ ){0,2}?(?:man|woman|male|female|"
+                    r"boy|girl|patient)"),
+    ("review", r"systematic review|meta analysis|narrative review|commentary|editorial|"
+               r"how i treat|clinical update"),
+    ("randomised_trial", r"randomi[sz]ed|randomi[sz]ation|rct"),
+    ("trial", r"trials?|phase (?:1|2|3|i|ii|iii)|prospective|single arm"),
+    ("cohort", r"retrospective|cohorts?|registry|consecutive|multicenter|multicentre|"
+               r"single cent(?:er|re)|nationwide|(?:database|chart|records?) review|"
+               r"review of \d+"),
+    ("case_series", r"case series|series"),
+    ("review", r"review of the literature|literature review|review"),
+)
+_CUES = re.compile("(?<!\\w)(?:" + "|".join(
+    f"(?P<c{i}>{cues})" for i, (_, cues) in enumerate(_DESIGN_CUES)) + ")(?!\\w)")
 
 
-def study_design(record: Record, folded: str) -> str:
+def study_design(record: Record, folded: str, patients: int | None) -> str:
     """The design a record reads as: its publication type when telling, else text cues.
 
     A review by publication type comes first; a case report beats "review of the
@@ -197,33 +221,34 @@ def study_design(record: Record, folded: str) -> str:
         return "randomised_trial"
     if types & {"clinical trial", "clinical trial, phase ii", "clinical trial, phase i"}:
         return "trial"
-    for design, cue in _DESIGN_CUES:
-        if cue.search(folded):
-            return design
-    n = patients_stated(folded)
-    if n is not None:
-        return "case_report" if n == 1 else "case_series"
+    found = {int(str(m.lastgroup)[1:]) for m in _CUES.finditer(folded)}
+    if found:
+        return _DESIGN_CUES[min(found)][0]
+    if patients is not None:
+        return "case_report" if patients == 1 else "case_series"
     return "unclear"
-
-
-def record_text(record: Record, fields: tuple[str, ...]) -> str:
-    """The named fields of a record, folded and joined, for terms and cues to search."""
-    parts = {"title": record.title, "abstract": record.abstract,
-             "keywords": " ".join(record.keywords), "note": record.note}
-    return fold(" ".join(parts[f] for f in fields))
 
 
 @dataclass(frozen=True)
 class Reading:
-    """What the rules read from a record: its design and the patients its text states."""
+    """What the rules read from a record: its fields folded, its design and the patients its
+    text states."""
 
+    folded: dict[str, str]
     design: str
     patients: int | None
 
+    def text(self, fields: tuple[str, ...]) -> str:
+        """The named fields, folded and joined, for terms to search."""
+        return " ".join(self.folded[f] for f in fields if self.folded[f])
+
 
 def read_record(record: Record) -> Reading:
-    folded = record_text(record, FIELDS)
-    return Reading(study_design(record, folded), patients_stated(folded))
+    folded = {"title": fold(record.title), "abstract": fold(record.abstract),
+              "keywords": fold(" ".join(record.keywords)), "note": fold(record.note)}
+    everything = " ".join(v for v in folded.values() if v)
+    patients = patients_stated(everything)
+    return Reading(folded, study_design(record, everything, patients), patients)
 
 
 def fires(rule: Rule, record: Record, reading: Reading) -> bool:
@@ -239,7 +264,7 @@ def fires(rule: Rule, record: Record, reading: Reading) -> bool:
         return False
     if rule.designs and reading.design not in rule.designs:
         return False
-    return _patients_fit(rule, reading.patients) and _terms_fit(rule, record)
+    return _patients_fit(rule, reading.patients) and _terms_fit(rule, reading)
 
 
 def _patients_fit(rule: Rule, n: int | None) -> bool:
@@ -249,10 +274,10 @@ def _patients_fit(rule: Rule, n: int | None) -> bool:
         rule.max_patients is None or n <= rule.max_patients)
 
 
-def _terms_fit(rule: Rule, record: Record) -> bool:
+def _terms_fit(rule: Rule, reading: Reading) -> bool:
     if not (rule.terms or rule.without_terms or rule.match):
         return True
-    text = record_text(record, rule.fields)
+    text = reading.text(rule.fields)
     if rule.terms and not terms_pattern(rule.terms).search(text):
         return False
     if rule.without_terms and terms_pattern(rule.without_terms).search(text):
