@@ -31,7 +31,7 @@ from .db import State
 from .errors import InputError
 from .progress import Progress, tracked
 from .rules import Verdict, evaluate, read_record
-from .sheets import SUFFIXES, Row, read_sheet, write_sheet
+from .sheets import SUFFIXES, Row, extend_sheet, read_sheet
 
 DEFAULT_FOLDER = Path("extracted/screening")
 RESOLUTIONS = "resolutions.csv"
@@ -428,18 +428,10 @@ def write_worksheet(db: Database, protocol: Protocol, stage: str, reviewer: str,
     if other.exists():
         raise InputError(f"{reviewer} already screens in {other}", where=str(other),
                          fix=f"use --format {other.suffix[1:]}, or remove one of the files")
-    header: list[str] = [*COLUMNS, *INFO_COLUMNS]
-    kept: list[list[Any]] = []
-    if path.exists():
-        sheet = read_sheet(path)
-        header = sheet.header
-        kept = [[row.values.get(c, "") for c in header] for row in sheet.rows]
-    present = {row[header.index("record_id")] for row in kept} if "record_id" in header else set()
-    new = [r for r in sheet_rows(db, stage, reviewer) if r["record_id"] not in present]
-    added = [[r.get(c, "") for c in header] for r in new]
-    write_sheet(path, header, [*kept, *added],
-                choices={"decision": VALUES[stage], "reason": sorted(protocol.reason_codes)})
-    return SheetResult(path, len(added), len(kept))
+    added, kept = extend_sheet(
+        path, [*COLUMNS, *INFO_COLUMNS], sheet_rows(db, stage, reviewer), ("record_id",),
+        choices={"decision": VALUES[stage], "reason": sorted(protocol.reason_codes)})
+    return SheetResult(path, added, kept)
 
 
 @dataclass(frozen=True)
@@ -471,21 +463,12 @@ def conflicts(db: Database, stage: str | None = None) -> list[Conflict]:
 
 def add_conflicts_to_resolutions(db: Database, folder: Path = DEFAULT_FOLDER) -> int:
     """Append every unresolved conflict to ``resolutions.csv`` as a row to decide."""
-    path = folder / RESOLUTIONS
-    header = ["record_id", "stage", *COLUMNS[1:], "title"]
-    kept: list[list[Any]] = []
-    if path.exists():
-        sheet = read_sheet(path)
-        header = sheet.header
-        kept = [[row.values.get(c, "") for c in header] for row in sheet.rows]
-    present = {(row[0], row[1]) for row in kept}
-    new = [c for c in conflicts(db) if not c.resolution
-           and (c.record_id, c.stage) not in present]
-    values = [{"record_id": c.record_id, "stage": c.stage, "title": c.title,
-               "note": "; ".join(f"{who}: {d}{f' ({r})' if r else ''}"
-                                 for who, d, r in c.decisions)} for c in new]
-    write_sheet(path, header, [*kept, *([v.get(h, "") for h in header] for v in values)])
-    return len(new)
+    new = [{"record_id": c.record_id, "stage": c.stage, "title": c.title,
+            "note": "; ".join(f"{who}: {d}{f' ({r})' if r else ''}" for who, d, r in c.decisions)}
+           for c in conflicts(db) if not c.resolution]
+    added, _ = extend_sheet(folder / RESOLUTIONS, ["record_id", "stage", *COLUMNS[1:], "title"],
+                            new, ("record_id", "stage"))
+    return added
 
 
 @dataclass(frozen=True)

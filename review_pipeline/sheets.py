@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 from openpyxl.styles import Alignment, Font
@@ -136,3 +137,22 @@ def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[objec
             check.add(f"{letter}2:{letter}{len(rows) + 1}")
             sheet.add_data_validation(check)
     book.save(path)
+
+
+def extend_sheet(path: Path, header: Sequence[str], new: Sequence[dict[str, Any]],
+                 key: Sequence[str], choices: dict[str, Sequence[str]] | None = None,
+                 ) -> tuple[int, int]:
+    """Append to the sheet at ``path`` (made with ``header`` if missing) the rows of ``new``
+    whose ``key`` columns are not in it yet; rows already there are kept as typed, in the
+    sheet's own columns. Returns (rows added, rows kept)."""
+    columns, kept = list(header), []
+    if path.exists():
+        sheet = read_sheet(path)
+        columns = sheet.header
+        kept = [[row.values.get(c, "") for c in columns] for row in sheet.rows]
+    present = {tuple(row[columns.index(k)] if k in columns else "" for k in key)
+               for row in kept}
+    added = [[row.get(c, "") for c in columns] for row in new
+             if tuple(str(row[k]) for k in key) not in present]
+    write_sheet(path, columns, [*kept, *added], choices)
+    return len(added), len(kept)

@@ -17,6 +17,7 @@ from review_pipeline.records import Record
 from review_pipeline.rules import Verdict
 from review_pipeline.screen import Decision as D
 from review_pipeline.screen import (
+    add_conflicts_to_resolutions,
     agreement,
     cohen_kappa,
     conflicts,
@@ -325,3 +326,23 @@ def test_a_damaged_xlsx_sheet_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "ta-carol.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     with pytest.raises(InputError, match=r"ta-carol.xlsx: not a readable XLSX workbook"):
         read_decisions(tmp_path, CODES)
+
+
+def test_open_conflicts_are_added_to_the_resolutions_once(
+        db: Database, protocol: Protocol, tmp_path: Path) -> None:
+    make_review(db, protocol)
+    folder = tmp_path / "screening"
+    sheet(folder, "ta-alice.csv", "pubmed:1,include,,\npubmed:3,exclude,,\n")
+    sheet(folder, "ta-bob.csv", "pubmed:1,exclude,,\npubmed:3,include,,\n")
+    screen(db, protocol, folder)
+    path = folder / "resolutions.csv"
+    # A row already typed, in columns of the reviewer's own order, is kept as it is.
+    path.write_text("stage,record_id,decision,reason,note\nta,pubmed:1,include,,agreed\n")
+    assert add_conflicts_to_resolutions(db, folder) == 1
+    assert add_conflicts_to_resolutions(db, folder) == 0
+    lines = path.read_text().splitlines()
+    assert lines[:2] == ["stage,record_id,decision,reason,note", "ta,pubmed:1,include,,agreed"]
+    assert lines[2] == "ta,pubmed:3,,,alice: exclude; bob: include"
+    path.write_text(path.read_text().replace("ta,pubmed:3,,", "ta,pubmed:3,exclude,"))
+    screen(db, protocol, folder)
+    assert (states(db)["pubmed:1"], states(db)["pubmed:3"]) == ("sought", "excluded_ta")
