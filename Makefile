@@ -32,9 +32,9 @@ RAW := $(shell find raw -type f 2>/dev/null)
 IMPORTS := $(filter-out imports/README.md,$(wildcard imports/*))
 DEDUP_DECISIONS := $(wildcard extracted/dedup/*.csv)
 SCREEN_SHEETS := $(wildcard extracted/screening/*.csv extracted/screening/*.xlsx)
-EXTRACT_TABLES := $(wildcard extracted/extraction/*.csv)
+EXTRACT_TABLES := $(wildcard extracted/extraction/*.csv extracted/extraction/*/*.csv extracted/extraction/*/*.xlsx)
 
-.PHONY: help all fetch import dedup screen extract prisma report test bench bench-dedup clean
+.PHONY: help all fetch import dedup screen extract prisma report browse test bench bench-dedup clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 13
@@ -75,7 +75,7 @@ $(STAMPS)/screen: $(STAMPS)/dedup $(PROTOCOL) $(SCREEN_SHEETS)
 	$(REVIEW) screen
 	@touch $@
 
-$(STAMPS)/extract: $(STAMPS)/screen $(EXTRACT_TABLES)
+$(STAMPS)/extract: $(STAMPS)/screen $(PROTOCOL) $(EXTRACT_TABLES)
 	$(REVIEW) extract
 	@touch $@
 
@@ -84,6 +84,13 @@ $(REPORTS)/prisma.json $(REPORTS)/prisma.md &: $(STAMPS)/extract
 
 $(REPORTS)/index.html: $(REPORTS)/prisma.json
 	$(REVIEW) report --out-dir $(REPORTS)
+
+# Datasette is an optional extra: browsing needs it, nothing else does.
+$(BIN)/datasette: | $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[browse]'
+
+browse: $(STAMPS)/extract | $(BIN)/datasette ## Browse the database read-only in Datasette on http://127.0.0.1:8001
+	$(BIN)/datasette serve --immutable $(DB) --host 127.0.0.1 --port 8001
 
 test: | $(INSTALLED) ## Run the tests, the linter and the type checker
 	$(BIN)/pytest -q

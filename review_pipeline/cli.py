@@ -31,8 +31,14 @@ from .dedup import explain as run_explain
 from .dedup import overlap as run_overlap
 from .dedup import split as run_split
 from .errors import ReviewError
+from .extract import AUDIT as EXTRACTION_AUDIT
+from .extract import CONSENSUS as EXTRACTION_CONSENSUS
 from .extract import DEFAULT_FOLDER as EXTRACTION_FOLDER
+from .extract import add_to_consensus as extraction_add_to_consensus
+from .extract import compare as extraction_compare
 from .extract import extract as run_extract
+from .extract import history as extraction_history
+from .extract import write_sheets as write_extraction_sheets
 from .fetch import LiveSettings
 from .fetch import fetch as run_fetch
 from .import_ import ImportResult, import_file, import_protocol_sources
@@ -434,23 +440,112 @@ def screen_agreement(obj: _Context, as_json: bool) -> None:
                    f"{p.second_only}; observed {p.observed:.3f}, by chance {p.expected:.3f}")
 
 
-@cli.command(name="extract")
+@cli.group(name="extract", cls=_Group, invoke_without_command=True)
 @click.option("--tables", type=click.Path(file_okay=False, path_type=Path),
               default=EXTRACTION_FOLDER, show_default=True,
-              help="Folder of extraction tables <table>.csv.")
+              help="Folder of fields.csv, consensus.csv and one folder per reviewer.")
 @common_options
 @pass_ctx
-def extract_(obj: _Context, tables: Path) -> None:
-    """Validate the extraction tables and load them into the database.
+@click.pass_context
+def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
+    """Validate every reviewer's extraction sheets and load them, with the final tables
+    merged from the copies and consensus.csv; nothing is loaded if any cell is wrong.
 
     \b
     Example:
-        review extract --tables extracted/extraction
+        review extract
+        review extract sheet --reviewer alice
+        review extract compare
+        review extract history 25401269
     """
-    result = run_extract(obj.db(), tables)
-    listed = ", ".join(f"{t} {n} rows" for t, n in result.tables.items()) or "no tables"
-    click.echo(f"extract: {listed}; {result.studies} studies; "
-               f"{result.changed_cells} cells changed")
+    ctx.meta["extraction_folder"] = tables
+    if ctx.invoked_subcommand:
+        return
+    result = run_extract(obj.db(), tables, obj.protocol().extraction.reviewers)
+    listed = ", ".join(f"{t} {n}" for t, n in result.tables.items()) or "no rows"
+    copies = ", ".join(f"{who} {n}" for who, n in result.copies.items()) or "none"
+    click.echo(f"extract: {result.studies} studies; final rows: {listed}")
+    click.echo(f"  reviewers' rows: {copies}; {result.changed_cells} cells changed "
+               f"(audit: {tables / EXTRACTION_AUDIT})")
+    if result.waiting:
+        click.echo(f"  {result.waiting} study tables wait for another reviewer")
+    if result.disagreements:
+        click.echo(f"  {result.disagreements} cells differ between reviewers, "
+                   f"{result.unresolved} not yet decided in {tables / EXTRACTION_CONSENSUS} "
+                   "(review extract compare)")
+
+
+@extract_.command(name="sheet")
+@click.option("--reviewer", required=True, help="Lower-case name, as in the folder name.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True, help="The sheets' format; keep one per reviewer and table.")
+@pass_ctx
+@click.pass_context
+def extract_sheet(ctx: click.Context, obj: _Context, reviewer: str, fmt: str) -> None:
+    """Give a reviewer one sheet per table, pre-filled with the included studies they do not
+    have yet; rows already there are kept. Fill them in, then run `make extract`.
+
+    \b
+    Example:
+        review extract sheet --reviewer alice
+        review extract sheet --reviewer bob --format xlsx
+    """
+    for r in write_extraction_sheets(obj.db(), reviewer, ctx.meta["extraction_folder"], fmt):
+        click.echo(f"sheet: {r.path}: {r.added} rows added, {r.kept} rows kept")
+
+
+@extract_.command(name="compare")
+@click.option("--add-to-consensus", is_flag=True,
+              help=f"Append the undecided cells to {EXTRACTION_CONSENSUS} as rows to decide.")
+@pass_ctx
+@click.pass_context
+def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -> None:
+    """List every cell where reviewers' copies differ (as of the last `review extract`) and
+    the consensus value, if decided; then the study tables still waiting for a reviewer.
+
+    \b
+    Example:
+        review extract compare
+        review extract compare --add-to-consensus
+    """
+    needed = obj.protocol().extraction.reviewers
+    merged = extraction_compare(obj.db(), needed)
+    for d in merged.disagreements:
+        values = "; ".join(f"{who} {v or '(empty)'}" for who, v in d.values.items())
+        status = "undecided" if d.decided is None else f"decided: {d.decided or 'NR'}"
+        row = f" [{d.row}]" if d.row else ""
+        click.echo(f"{d.table}  {d.record_id}{row}  {d.field}: {values}  [{status}]")
+    for table, record_id, who in merged.waiting:
+        click.echo(f"{table}  {record_id}  waiting: filled by {', '.join(who)} "
+                   f"({len(who)} of {needed})")
+    undecided = sum(d.decided is None for d in merged.disagreements)
+    click.echo(f"compare: {len(merged.disagreements)} cells differ, {undecided} undecided; "
+               f"{len(merged.waiting)} study tables waiting")
+    if add_to_consensus:
+        folder = ctx.meta["extraction_folder"]
+        added = extraction_add_to_consensus(obj.db(), folder, needed)
+        click.echo(f"  added {added} rows to {folder / EXTRACTION_CONSENSUS}")
+
+
+@extract_.command(name="history")
+@click.argument("study")
+@pass_ctx
+def extract_history(obj: _Context, study: str) -> None:
+    """Every change to a study's extraction cells: when, who, which cell, old and new value
+    and the file it came from (from the append-only audit log).
+
+    \b
+    Example:
+        review extract history pubmed:25401269
+        review extract history 25401269
+    """
+    record_id, trail = extraction_history(obj.db(), study)
+    click.echo(f"{record_id}: {len(trail)} changes")
+    for t in trail:
+        row = f" [{t['row']}]" if t["row"] else ""
+        source = f"{t['file']}, line {t['line']}" if t["file"] else "row removed"
+        click.echo(f"{t['at']}  {t['actor']:<10} {t['entity']}{row}.{t['field']}: "
+                   f"{t['old'] or '(empty)'} -> {t['new'] or '(empty)'}  ({source})")
 
 
 @cli.command(name="prisma")

@@ -120,6 +120,12 @@ class Screening:
 
 
 @dataclass(frozen=True)
+class Extraction:
+    reviewers: int = 1
+    """Reviewers who extract each study independently before its rows count."""
+
+
+@dataclass(frozen=True)
 class Protocol:
     path: Path
     review: Review
@@ -128,6 +134,7 @@ class Protocol:
     eligibility: Eligibility
     reasons: tuple[Reason, ...]
     screening: Screening = Screening()
+    extraction: Extraction = Extraction()
 
     @property
     def reason_codes(self) -> frozenset[str]:
@@ -171,8 +178,9 @@ _TOP = {
     "eligibility": _Key("table", True),
     "exclusion_reasons": _Key("tables", True),
     "screening": _Key("table"),
+    "extraction": _Key("table"),
 }
-_SCREENING = {"reviewers": _Key("int")}
+_REVIEWERS = {"reviewers": _Key("int")}
 _REVIEW = {
     "title": _Key("str", True),
     "question": _Key("str", True),
@@ -271,7 +279,8 @@ def parse_protocol(text: str, path: Path) -> Protocol:
         sources=sources,
         eligibility=eligibility,
         reasons=reasons,
-        screening=_screening(v, top.get("screening", {})),
+        screening=Screening(_reviewers(v, top.get("screening", {}), "screening")),
+        extraction=Extraction(_reviewers(v, top.get("extraction", {}), "extraction")),
     )
 
 
@@ -371,11 +380,11 @@ def _source(v: _Validator, data: Any, index: int, root: Path) -> Source:
     )
 
 
-def _screening(v: _Validator, data: Any) -> Screening:
-    t = v.table(data, _SCREENING, "screening.")
-    reviewers = t.get("reviewers", 1)
-    v.check(reviewers >= 1, "screening.reviewers", f"expected 1 or more; got {reviewers}")
-    return Screening(reviewers=reviewers)
+def _reviewers(v: _Validator, data: Any, section: str) -> int:
+    t = v.table(data, _REVIEWERS, f"{section}.")
+    reviewers: int = t.get("reviewers", 1)
+    v.check(reviewers >= 1, f"{section}.reviewers", f"expected 1 or more; got {reviewers}")
+    return reviewers
 
 
 def _reason(v: _Validator, data: Any, index: int) -> Reason:

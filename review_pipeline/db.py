@@ -272,6 +272,43 @@ def _screening(db: Database) -> None:
         )""")
 
 
+@migrations(name="0007_extraction")
+def _extraction(db: Database) -> None:
+    # Extraction forms become data: the field definitions, every reviewer's cells (and the
+    # consensus file's) in long form; the final typed tables are made from the definitions.
+    db.execute("DROP TABLE extraction_rows")
+    db.execute("""
+        CREATE TABLE extraction_fields (
+            table_name TEXT NOT NULL,
+            field TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            choices TEXT,
+            required INTEGER NOT NULL,
+            key INTEGER NOT NULL,
+            min REAL,
+            max REAL,
+            at_most TEXT,
+            one_of TEXT,
+            compare INTEGER NOT NULL,
+            unit TEXT,
+            help TEXT,
+            PRIMARY KEY (table_name, field)
+        )""")
+    db.execute("""
+        CREATE TABLE extraction_cells (
+            table_name TEXT NOT NULL,
+            record_id TEXT NOT NULL REFERENCES records(record_id),
+            row TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT NOT NULL,
+            file TEXT NOT NULL,
+            line INTEGER NOT NULL,
+            PRIMARY KEY (table_name, record_id, row, reviewer, field)
+        )""")
+
+
 def open_db(path: Path | str = DEFAULT_DB) -> Database:
     """Open (creating if needed) the review database and bring its schema up to date."""
     path = Path(path)

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from .config import Protocol
 from .db import State
+from .extract.fields import number_text
 from .prisma import DEFAULT_OUT, OTHER_LABELS, as_template, checked_counts
 
 _STYLE = """
@@ -96,19 +97,42 @@ def _citation(row: dict[str, Any]) -> str:
 
 
 def _included(db: Database) -> str:
-    extraction: dict[str, dict[str, str]] = {}
-    for row in db.query("SELECT * FROM extraction_rows ORDER BY table_name, row_key"):
-        target = extraction.setdefault(row["record_id"], {})
-        target.update({k: v for k, v in json.loads(row["data"]).items() if v})
+    fields: dict[str, list[tuple[str, str]]] = {}
+    for r in db.query("SELECT table_name, field, unit FROM extraction_fields "
+                      "ORDER BY rowid"):
+        fields.setdefault(r["table_name"], []).append((r["field"], r["unit"] or ""))
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for table in fields:
+        for row in db.query(f"SELECT * FROM [{table}]"):
+            rows.setdefault((table, row["record_id"]), []).append(row)
     items = []
     for r in db.query("SELECT record_id, title, authors, year, journal FROM records "
                       "WHERE status = ? ORDER BY year, record_id", [State.INCLUDED.value]):
-        data = extraction.get(r["record_id"], {})
-        fields = "".join(f"<dt>{escape(k.replace('_', ' '))}</dt><dd>{escape(v)}</dd>"
-                         for k, v in data.items())
+        blocks = [_extracted(table, columns, rows.get((table, r["record_id"]), []))
+                  for table, columns in fields.items()]
         items.append(f"<tr><td>{escape(_citation(r))}<br><span class=\"note\">"
-                     f"{escape(r['record_id'])}</span></td><td><dl>{fields}</dl></td></tr>")
+                     f"{escape(r['record_id'])}</span></td><td>{''.join(blocks)}</td></tr>")
     if not items:
         return "<p>No study is included yet.</p>"
     return (f"<p>{len(items)} studies.</p><table><thead><tr><th>Study</th>"
             f"<th>Extracted data</th></tr></thead><tbody>{''.join(items)}</tbody></table>")
+
+
+def _extracted(table: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> str:
+    shown = [(name, unit) for name, unit in columns if any(r[name] is not None for r in rows)]
+    if not shown:
+        return ""
+    title = f"<b>{escape(table.replace('_', ' '))}</b>"
+    if len(rows) == 1:
+        pairs = "".join(f"<dt>{escape(name.replace('_', ' '))}</dt>"
+                        f"<dd>{escape(_value(rows[0][name], unit))}</dd>" for name, unit in shown)
+        return f"{title}<dl>{pairs}</dl>"
+    return title + _table([name.replace("_", " ") for name, _ in shown],
+                          [[_value(r[name], unit) for name, unit in shown] for r in rows])
+
+
+def _value(value: object, unit: str) -> str:
+    if value is None:
+        return ""
+    text = number_text(value) if isinstance(value, float) else str(value)
+    return f"{text}%" if unit == "%" else text

@@ -9,10 +9,12 @@ import io
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
 import openpyxl
+from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -98,15 +100,19 @@ def _read_xlsx(path: Path) -> Sheet:
 def _cell(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # a number typed into a cell comes back as 12.0
     return str(value).strip()
 
 
 def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]],
-                choices: dict[str, Sequence[str]] | None = None) -> None:
+                choices: dict[str, Sequence[str]] | None = None,
+                notes: dict[str, str] | None = None) -> None:
     """Write ``rows`` under ``header`` as CSV or, by suffix, XLSX with the header frozen, long
-    text wrapped and ``choices`` offered as drop-down lists in their columns."""
+    text wrapped, ``choices`` offered as drop-down lists in their columns and ``notes`` as
+    comments on their column's header."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() != ".xlsx":
         with path.open("w", encoding="utf-8", newline="") as handle:
@@ -122,6 +128,8 @@ def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[objec
     sheet.freeze_panes = "A2"
     for cell in sheet[1]:
         cell.font = Font(bold=True)
+        if (note := (notes or {}).get(str(cell.value))):
+            cell.comment = Comment(note, "review_pipeline", width=300, height=120)
     wide = {"title": 60, "abstract": 80, "record_note": 60, "note": 30, "authors": 30}
     for index, name in enumerate(header, 1):
         letter = get_column_letter(index)
@@ -141,7 +149,7 @@ def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[objec
 
 def extend_sheet(path: Path, header: Sequence[str], new: Sequence[dict[str, Any]],
                  key: Sequence[str], choices: dict[str, Sequence[str]] | None = None,
-                 ) -> tuple[int, int]:
+                 notes: dict[str, str] | None = None) -> tuple[int, int]:
     """Append to the sheet at ``path`` (made with ``header`` if missing) the rows of ``new``
     whose ``key`` columns are not in it yet; rows already there are kept as typed, in the
     sheet's own columns. Returns (rows added, rows kept)."""
@@ -154,5 +162,5 @@ def extend_sheet(path: Path, header: Sequence[str], new: Sequence[dict[str, Any]
                for row in kept}
     added = [[row.get(c, "") for c in columns] for row in new
              if tuple(str(row[k]) for k in key) not in present]
-    write_sheet(path, columns, [*kept, *added], choices)
+    write_sheet(path, columns, [*kept, *added], choices, notes)
     return len(added), len(kept)

@@ -13,6 +13,7 @@ from . import db as store
 from .config import Protocol
 from .db import State
 from .dedup import overlap
+from .extract import summary as extraction_summary
 from .fetch import search_log
 from .prisma import as_template, counts
 from .screen import awaiting, stage_summary
@@ -49,6 +50,7 @@ def status(db: Database, protocol: Protocol) -> dict[str, Any]:
         "awaiting": awaiting(db),
         "decisions": decisions,
         "screening": stage_summary(db),
+        "extraction": extraction_summary(db, protocol.extraction.reviewers),
         "search_runs": search_log(db),
         "overlap": _overlap(db),
         "prisma": as_template(counts(db, protocol)),
@@ -95,6 +97,12 @@ def render_status(report: dict[str, Any]) -> str:
             lines.append(f"  {stage:<15}screened {s['screened']}, included {s['included']}, "
                          f"excluded {s['excluded']}, maybe {s['maybe']}, conflicts "
                          f"{s['conflicts']} ({s['unresolved']} unresolved), kappa {kappa}")
+    x = report["extraction"]
+    if x["reviewers"]:
+        lines += ["", f"extraction: {x['studies']} studies by {', '.join(x['reviewers'])}; "
+                  + ", ".join(f"{t} {n}" for t, n in x["tables"].items()),
+                  f"  {x['disagreements']} cells differ ({x['undecided']} undecided), "
+                  f"{x['waiting']} study tables waiting for a reviewer"]
     p = report["prisma"]
     lines += ["", f"PRISMA: identified {p['database_results'] + p['register_results']}, "
               f"duplicates {p['duplicates']}, automation {p['excluded_automatic']}, "

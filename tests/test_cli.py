@@ -59,7 +59,13 @@ def test_the_whole_review_runs_and_prisma_equals_status(done: Path, project: Pat
     md = (project / "reports" / "prisma.md").read_text()
     assert f"Records screened (n = {prisma['records_screened']})" in md
     html = (project / "reports" / "index.html").read_text()
-    assert "Medical treatment of POEMS syndrome" in html and "J-POST" in html
+    assert "Medical treatment of POEMS syndrome" in html
+    assert "Randomised controlled trial" in html and "Thalidomide 200 mg/day" in html
+    # Two extractors, every disagreement decided in consensus.csv.
+    x = status["extraction"]
+    assert (x["studies"], x["reviewers"], x["undecided"], x["waiting"]) == (
+        34, ["anna", "ben"], 0, 0)
+    assert x["disagreements"] == 24 and x["tables"]["studies"] == 34
 
 
 def test_clean_then_all_keeps_every_decision_on_its_record(done: Path, project: Path) -> None:
@@ -211,3 +217,20 @@ def test_screen_sheets_conflicts_and_agreement(done: Path, project: Path) -> Non
     assert (project / "extracted" / "screening" / "ta-carol.csv").is_file()
     bad = review("screen", "sheet", "--stage", "ta", "--reviewer", "Carol Smith", db=done)
     assert bad.exit_code == 1 and "cannot name a file" in bad.output
+
+
+def test_extract_sheets_compare_and_history(done: Path, project: Path) -> None:
+    out = ok("extract", "compare", db=done)
+    assert "compare: 24 cells differ, 0 undecided; 0 study tables waiting" in out
+    assert ("studies  pubmed:25401269  design: anna Prospective cohort; ben Case series  "
+            "[decided: Case series]") in out
+    out = ok("extract", "history", "25401269", db=done)
+    assert out.startswith("pubmed:25401269: ")
+    assert "consensus  studies.design: (empty) -> Case series" in out
+    out = ok("extract", "sheet", "--reviewer", "carol", "--format", "xlsx", db=done)
+    assert "studies.xlsx: 34 rows added, 0 rows kept" in out
+    assert "outcomes.xlsx: 272 rows added" in out  # 34 studies x 8 outcomes
+    assert (project / "extracted" / "extraction" / "carol" / "help.md").is_file()
+    assert "0 cells changed" in ok("extract", db=done)  # untouched sheets read as nothing
+    bad = review("extract", "history", "pubmed:404", db=done)
+    assert bad.exit_code == 1 and "no extraction history for 'pubmed:404'" in bad.output

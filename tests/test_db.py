@@ -30,14 +30,14 @@ def status(db: Database, record_id: str) -> str:
 
 def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path: Path) -> None:
     first = open_db(tmp_path / "r.db")
-    assert store.schema_version(first) == 6
+    assert store.schema_version(first) == 7
     tables = set(first.table_names())
     assert {"search_runs", "batches", "records", "batch_records", "clusters", "verdicts",
-            "decisions", "extraction_rows", "audit_log", "_sqlite_migrations"} <= tables
+            "decisions", "extraction_cells", "audit_log", "_sqlite_migrations"} <= tables
     first.close()
     again = open_db(tmp_path / "r.db")
-    assert store.schema_version(again) == 6
-    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 6
+    assert store.schema_version(again) == 7
+    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
 
 
 def test_a_database_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:

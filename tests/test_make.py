@@ -64,7 +64,7 @@ def test_all_runs_every_stage_once_then_nothing(checkout: Path) -> None:
 
 
 @pytest.mark.parametrize(("edited", "rerun"), [
-    ("extracted/extraction/studies.csv", ["extract", "prisma"]),
+    ("extracted/extraction/anna/studies.csv", ["extract", "prisma"]),
     ("extracted/screening/ft-anna.csv", ["screen", "extract", "prisma"]),
     ("extracted/dedup/decisions.csv", ["dedup", "screen", "extract", "prisma"]),
     ("imports/citation_searching.ris", ["import", "dedup", "screen", "extract", "prisma"]),

@@ -37,7 +37,7 @@ def review(db: Database) -> Database:
 def snapshot(db: Database) -> list[tuple[object, ...]]:
     return [tuple(r) for r in db.execute(
         "SELECT record_id, status, duplicate_of FROM records ORDER BY 1")] + [
-        tuple(r) for r in db.execute("SELECT * FROM extraction_rows")]
+        tuple(r) for r in db.execute("SELECT * FROM extraction_cells")]
 
 
 @pytest.mark.parametrize("kind", BROKEN)
@@ -50,8 +50,11 @@ def test_unreadable_sheets_name_file_and_line(review: Database, protocol: Protoc
     before = snapshot(review)
     folder = tmp_path / where
     folder.mkdir()
-    name = {"screening": "ta-alice.csv", "extraction": "studies.csv",
+    name = {"screening": "ta-alice.csv", "extraction": "alice/studies.csv",
             "dedup": "decisions.csv"}[where]
+    if where == "extraction":
+        (folder / "alice").mkdir()
+        (folder / "fields.csv").write_text("table,field,type\nstudies,decision,text\n")
     (folder / name).write_bytes(data)
     run = {"screening": lambda: screen(review, protocol, folder),
            "extraction": lambda: extract(review, folder),
