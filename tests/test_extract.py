@@ -228,6 +228,22 @@ def test_each_bad_cell_is_named_and_nothing_loads(review: Database, folder: Path
     assert (folder / "audit.csv").read_text() == audit
 
 
+def test_a_failure_while_storing_leaves_the_database_as_it_was(
+        review: Database, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    anna(folder)
+    extract(review, folder)
+    before = state(review)
+    sheet(folder, "anna", "studies", STUDIES + "pubmed:1,Cohort,19,,\n")
+
+    def broken(forms: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("review_pipeline.extract.load.fields_rows", broken)
+    with pytest.raises(OSError, match="disk full"):
+        extract(review, folder)
+    assert state(review) == before
+
+
 def test_every_problem_is_reported_at_once(review: Database, folder: Path) -> None:
     sheet(folder, "anna", "studies", STUDIES + "pubmed:1,Trial,x,,\npubmed:2,Cohort,-1,,\n")
     with pytest.raises(InputError, match=r"^3 problem\(s\)") as caught:

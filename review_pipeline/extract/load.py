@@ -132,7 +132,7 @@ def extract(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> 
     merged = merge(forms, copies, decided, reviewers)
     check_rows(forms, merged.final, problems, f"the merged tables ({folder / CONSENSUS})")
     problems.fail("the merged tables")
-    with db.conn:
+    with db.atomic():
         _restore_audit(db, folder / AUDIT)
         changes = _changes(db, copies, decided)
         _store(db, forms, copies, decided, merged.final)
