@@ -24,7 +24,6 @@ from .fields import (
     Forms,
     fields_rows,
     load_fields,
-    number_text,
     parse,
     typed,
 )
@@ -379,13 +378,9 @@ def _restore_audit(db: Database, path: Path) -> None:
     if not path.exists() or db.execute("SELECT 1 FROM audit_log WHERE action = ? LIMIT 1",
                                        [ACTION]).fetchone():
         return
-    for row in read_sheet(path).rows:
-        v = row.values
-        db.table("audit_log").insert({
-            "at": v["at"], "actor": v["who"], "action": ACTION, "entity": v["table"],
-            "entity_id": v["record_id"], "field": v["field"], "old": v["old"],
-            "new": v["new"], "detail": json.dumps({"row": v["row"], "file": v["file"],
-                                                   "line": int(v["line"] or 0)})})
+    db.table("audit_log").insert_all(_audit_row({**row.values,
+                                                  "line": int(row.values["line"] or 0)})
+                                     for row in read_sheet(path).rows)
 
 
 def _changes(db: Database, copies: dict[str, Copy],
@@ -414,13 +409,18 @@ def _changes(db: Database, copies: dict[str, Copy],
             changes.append({"at": at, "who": who, "table": table, "record_id": record_id,
                             "row": label, "field": name, "old": old, "new": new,
                             "file": file, "line": line})
-    for c in changes:
-        db.table("audit_log").insert({
-            "at": c["at"], "actor": c["who"], "action": ACTION, "entity": c["table"],
-            "entity_id": c["record_id"], "field": c["field"], "old": c["old"],
-            "new": c["new"], "detail": json.dumps({"row": c["row"], "file": c["file"],
-                                                   "line": c["line"]})})
+    db.table("audit_log").insert_all(_audit_row(c) for c in changes)
     return changes
+
+
+def _audit_row(change: dict[str, Any]) -> dict[str, Any]:
+    """An ``audit.csv`` row as a row of the audit log; the row label, file and line go to
+    its ``detail``."""
+    return {"at": change["at"], "actor": change["who"], "action": ACTION,
+            "entity": change["table"], "entity_id": change["record_id"],
+            "field": change["field"], "old": change["old"], "new": change["new"],
+            "detail": json.dumps({"row": change["row"], "file": change["file"],
+                                  "line": change["line"]})}
 
 
 def _append_audit(path: Path, changes: list[dict[str, Any]]) -> None:
@@ -458,61 +458,4 @@ def _store(db: Database, forms: Forms, copies: dict[str, Copy],
         rows = [{"record_id": rid, **{f.name: typed(f, values[f.name]) for f in form.fields}}
                 for (t, rid, _), values in sorted(final.rows.items()) if t == form.name]
         db.table(form.name).insert_all(rows)
-
-
-def copy_from_db(db: Database, who: str) -> dict[str, list[dict[str, str]]]:
-    """A reviewer's loaded copy (or ``final``) as plain rows per table, in key order: what
-    an export of the database gives back."""
-    forms = _stored_forms(db)
-    out: dict[str, list[dict[str, str]]] = {}
-    if who == "final":
-        for form, names in forms.items():
-            out[form] = [{k: _text(v) for k, v in row.items()} for row in db.query(
-                f"SELECT record_id, {', '.join(f'[{n}]' for n in names)} FROM [{form}] "
-                "ORDER BY rowid")]
-        return out
-    rows: dict[tuple[str, str, str], dict[str, str]] = {}
-    for t, rid, label, name, value in db.execute(
-            "SELECT table_name, record_id, row, field, value FROM extraction_cells "
-            "WHERE reviewer = ?", [who]):
-        rows.setdefault((t, rid, label), {"record_id": rid})[name] = value
-    for (t, _, _), row in sorted(rows.items()):
-        out.setdefault(t, []).append({n: row.get(n, "") for n in ["record_id", *forms[t]]})
-    return out
-
-
-def _stored_forms(db: Database) -> dict[str, list[str]]:
-    forms: dict[str, list[str]] = {}
-    for t, name in db.execute("SELECT table_name, field FROM extraction_fields "
-                              "ORDER BY table_name, position"):
-        forms.setdefault(t, []).append(name)
-    return forms
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return number_text(value) if isinstance(value, float) else str(value)
-
-
-def loaded(db: Database) -> tuple[Forms, dict[str, Copy], dict[CellKey, Decided]]:
-    """The forms, reviewers' copies and consensus cells as the last load stored them."""
-    fields: dict[str, list[Field]] = {}
-    for r in db.query("SELECT * FROM extraction_fields ORDER BY table_name, position"):
-        fields.setdefault(r["table_name"], []).append(Field(
-            r["table_name"], r["field"], r["type"], key=bool(r["key"]),
-            compare=bool(r["compare"])))
-    forms = Forms(Path(FIELDS), {t: Form(t, tuple(fs)) for t, fs in fields.items()})
-    copies: dict[str, Copy] = {}
-    decided: dict[CellKey, Decided] = {}
-    for r in db.query("SELECT * FROM extraction_cells ORDER BY reviewer, table_name, "
-                      "record_id, row"):
-        key = (r["table_name"], r["record_id"], r["row"])
-        if r["reviewer"] == CONSENSUS_WHO:
-            decided[(*key, r["field"])] = Decided(r["value"], r["file"], r["line"])
-            continue
-        copy = copies.setdefault(r["reviewer"], Copy(r["reviewer"]))
-        copy.rows.setdefault(key, {})[r["field"]] = r["value"]
-        copy.where[key] = (r["file"], r["line"])
-    return forms, copies, decided
 

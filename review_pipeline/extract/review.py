@@ -1,5 +1,7 @@
 """What reviewers work with: their sheets, the comparison of copies, the consensus file's
-open rows, a study's history and the summary for ``review status``."""
+open rows, a study's history, the summary for ``review status`` and the loaded copies read
+back from the database."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +14,7 @@ from sqlite_utils import Database
 from ..db import State
 from ..errors import InputError
 from ..sheets import extend_sheet
-from .fields import NOT_REPORTED, Forms, load_fields
+from .fields import NOT_REPORTED, Field, Form, Forms, load_fields, number_text
 from .load import (
     ACTION,
     CONSENSUS,
@@ -23,8 +25,10 @@ from .load import (
     FIELDS,
     INFO_COLUMNS,
     REVIEWER_NAME,
+    CellKey,
+    Copy,
+    Decided,
     Merged,
-    loaded,
     merge,
 )
 
@@ -135,3 +139,61 @@ def summary(db: Database, reviewers: int = 1) -> dict[str, Any]:
             "reviewers": sorted(copies), "waiting": len(merged.waiting),
             "disagreements": len(merged.disagreements),
             "undecided": sum(d.decided is None for d in merged.disagreements)}
+
+
+def copy_from_db(db: Database, who: str) -> dict[str, list[dict[str, str]]]:
+    """A reviewer's loaded copy (or ``final``) as plain rows per table, in key order: what
+    an export of the database gives back."""
+    forms = _stored_forms(db)
+    out: dict[str, list[dict[str, str]]] = {}
+    if who == "final":
+        for form, names in forms.items():
+            out[form] = [{k: _text(v) for k, v in row.items()} for row in db.query(
+                f"SELECT record_id, {', '.join(f'[{n}]' for n in names)} FROM [{form}] "
+                "ORDER BY rowid")]
+        return out
+    rows: dict[tuple[str, str, str], dict[str, str]] = {}
+    for t, rid, label, name, value in db.execute(
+            "SELECT table_name, record_id, row, field, value FROM extraction_cells "
+            "WHERE reviewer = ?", [who]):
+        rows.setdefault((t, rid, label), {"record_id": rid})[name] = value
+    for (t, _, _), row in sorted(rows.items()):
+        out.setdefault(t, []).append({n: row.get(n, "") for n in ["record_id", *forms[t]]})
+    return out
+
+
+def _stored_forms(db: Database) -> dict[str, list[str]]:
+    forms: dict[str, list[str]] = {}
+    for t, name in db.execute("SELECT table_name, field FROM extraction_fields "
+                              "ORDER BY table_name, position"):
+        forms.setdefault(t, []).append(name)
+    return forms
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return number_text(value) if isinstance(value, float) else str(value)
+
+
+def loaded(db: Database) -> tuple[Forms, dict[str, Copy], dict[CellKey, Decided]]:
+    """The forms, reviewers' copies and consensus cells as the last load stored them."""
+    fields: dict[str, list[Field]] = {}
+    for r in db.query("SELECT * FROM extraction_fields ORDER BY table_name, position"):
+        fields.setdefault(r["table_name"], []).append(Field(
+            r["table_name"], r["field"], r["type"], key=bool(r["key"]),
+            compare=bool(r["compare"])))
+    forms = Forms(Path(FIELDS), {t: Form(t, tuple(fs)) for t, fs in fields.items()})
+    copies: dict[str, Copy] = {}
+    decided: dict[CellKey, Decided] = {}
+    for r in db.query("SELECT * FROM extraction_cells ORDER BY reviewer, table_name, "
+                      "record_id, row"):
+        key = (r["table_name"], r["record_id"], r["row"])
+        if r["reviewer"] == CONSENSUS_WHO:
+            decided[(*key, r["field"])] = Decided(r["value"], r["file"], r["line"])
+            continue
+        copy = copies.setdefault(r["reviewer"], Copy(r["reviewer"]))
+        copy.rows.setdefault(key, {})[r["field"]] = r["value"]
+        copy.where[key] = (r["file"], r["line"])
+    return forms, copies, decided
+
