@@ -4,6 +4,8 @@
 2. dedup and screen at scale on the labelled ASySD sets in ../shared/data/dedup (skipped,
    with a note, when that folder is absent), with the pairwise accuracy of the current
    dedup rules against the gold clusters (make bench-dedup gives the full scoring).
+3. extract at scale: two reviewers' sheets for a large synthetic set of included studies,
+   in the POEMS forms, loaded, loaded again, and compared.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from typing import Any
 from review_pipeline import db as store
 from review_pipeline.config import load_protocol
 from review_pipeline.dedup import dedup
-from review_pipeline.extract import extract
+from review_pipeline.extract import compare, extract, load_fields
 from review_pipeline.fetch import fetch
 from review_pipeline.import_ import import_file, import_protocol_sources
 from review_pipeline.prisma import prisma
+from review_pipeline.records import Record
 from review_pipeline.report import report
 from review_pipeline.screen import screen
 
@@ -102,7 +105,8 @@ def bench_worked_example() -> None:
             ("dedup", lambda: dedup(db, decisions_file=extracted / "dedup" / "decisions.csv",
                                     queue_file=extracted / "dedup" / "queue.csv")),
             ("screen", lambda: screen(db, protocol, extracted / "screening")),
-            ("extract", lambda: extract(db, extracted / "extraction")),
+            ("extract", lambda: extract(db, extracted / "extraction",
+                                        protocol.extraction.reviewers)),
             ("prisma", lambda: prisma(db, protocol, work / "reports")),
             ("report", lambda: report(db, protocol, work / "reports")),
         ]
@@ -180,12 +184,76 @@ def bench_scale(protocol_path: Path) -> None:
           accuracy)
 
 
+def bench_extract_scale(studies: int) -> None:
+    """Two reviewers x (1 study row + 2 arms + 8 outcomes) per study, differing in one cell
+    of every tenth study."""
+    rows: list[list[Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        db = store.open_db(work / "r.db")
+        store.add_batch(db, [Record(str(i)) for i in range(studies)], kind="search",
+                        source="pubmed", branch="databases", file="s", sha256="s",
+                        fmt="snapshot")
+        with db.atomic():
+            for i in range(studies):
+                store.move_to(db, f"pubmed:{i}", store.State.INCLUDED, store.State.IDENTIFIED)
+        folder = work / "extraction"
+        folder.mkdir()
+        shutil.copy(ROOT / "extracted" / "extraction" / "fields.csv", folder)
+        for who in ("anna", "ben"):
+            _synthetic_sheets(folder / who, studies, differ=who == "ben")
+        forms = load_fields(folder / "fields.csv").tables
+        cells = studies * 2 * sum(len(forms[t].fields) * n
+                                  for t, n in (("studies", 1), ("arms", 2), ("outcomes", 8)))
+        with timed(rows, "extract: first load", cells):
+            first = extract(db, folder, reviewers=2)
+        with timed(rows, "extract: again, nothing changed", cells):
+            again = extract(db, folder, reviewers=2)
+        assert again.changed_cells == 0 and first.disagreements == studies // 10
+        with timed(rows, "extract compare", cells):
+            compare(db, 2)
+    table(f"3. extract at scale: {studies:,} studies, two reviewers (synthetic sheets)",
+          ["step", "cells", "seconds", "cells/s", "peak RSS MB"], rows)
+
+
+def _synthetic_sheets(folder: Path, studies: int, differ: bool) -> None:
+    folder.mkdir()
+    outcomes = ["Haematological response", "Haematological complete response",
+                "VEGF response", "Neurological response", "Progression-free survival",
+                "Overall survival", "Grade 3-4 adverse events", "Treatment-related death"]
+    with (folder / "studies.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["record_id", "design", "publication", "country", "period_start",
+                      "period_end", "patients", "population", "follow_up_months", "notes"])
+        for i in range(studies):
+            design = "Case series" if differ and i % 10 == 0 else "Retrospective cohort"
+            out.writerow([f"pubmed:{i}", design, "Full article", "Japan", "2001", "2010-06",
+                          40, "Newly diagnosed", 36.5, f"note {i}"])
+    with (folder / "arms.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["record_id", "arm", "treatment", "regimen", "line", "patients"])
+        for i in range(studies):
+            out.writerow([f"pubmed:{i}", "ASCT", "ASCT", "Melphalan 200", "First line", 25])
+            out.writerow([f"pubmed:{i}", "LDex", "Lenalidomide-based", "Len 10 + Dex",
+                          "First line", 15])
+    with (folder / "outcomes.csv").open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["record_id", "arm", "outcome", "months", "percent", "evaluable"])
+        for i in range(studies):
+            for n, outcome in enumerate(outcomes):
+                out.writerow([f"pubmed:{i}", "ASCT" if n % 2 else "LDex", outcome,
+                              36 if "survival" in outcome else "", 50 + n, 15])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-scale", action="store_true", help="Skip the ASySD sets.")
+    parser.add_argument("--studies", type=int, default=5000,
+                        help="Included studies in the extraction benchmark.")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
     bench_worked_example()
+    bench_extract_scale(args.studies)
     if not args.skip_scale:
         bench_scale(ROOT / "queries" / "protocol.toml")
 

@@ -6,6 +6,7 @@ import csv
 import json
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,13 +245,16 @@ def _parse_row(form: Form, cells: dict[str, str], where: str,
 def check_rows(forms: Forms, copy: Copy, problems: list[str], where_all: str = "") -> None:
     """The checks across rows and tables: a value not above the field ``max`` names, a text
     value among the study's values of the field ``values`` names."""
+    values_of: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for (table, record_id, _), values in copy.rows.items():
+        for name, value in values.items():
+            values_of[(table, name, record_id)].add(value)
     for key, values in copy.rows.items():
-        form = forms.tables[key[0]]
-        for f in form.fields:
+        for f in forms.tables[key[0]].fields:
             value = values.get(f.name, "")
             if not value:
                 continue
-            why = _cross_check(forms, copy, key, values, f, value)
+            why = _cross_check(forms, copy, key, values, f, value, values_of)
             if why:
                 file, line = copy.where.get(key, ("", 0))
                 place = where_all or f"{file}, line {line}"
@@ -259,7 +263,7 @@ def check_rows(forms: Forms, copy: Copy, problems: list[str], where_all: str = "
 
 
 def _cross_check(forms: Forms, copy: Copy, key: RowKey, values: dict[str, str], f: Field,
-                 value: str) -> str:
+                 value: str, values_of: dict[tuple[str, str, str], set[str]]) -> str:
     if f.at_most:
         table, name = f.at_most
         other = values if table == key[0] else _row_of(forms, copy, table, key[1], values)
@@ -267,11 +271,9 @@ def _cross_check(forms: Forms, copy: Copy, key: RowKey, values: dict[str, str], 
         if limit and float(value) > float(limit):
             return f"is more than {name if table == key[0] else f'{table}.{name}'} ({limit})"
     if f.one_of:
-        table, name = f.one_of
-        allowed = {v.get(name, "") for (t, rid, _), v in copy.rows.items()
-                   if t == table and rid == key[1]}
+        allowed = values_of.get((*f.one_of, key[1]), set())
         if value not in allowed:
-            return (f"is not one of the study's {table}.{name} values "
+            return (f"is not one of the study's {'.'.join(f.one_of)} values "
                     f"({', '.join(sorted(a for a in allowed if a)) or 'none yet'})")
     return ""
 
@@ -378,9 +380,8 @@ def _restore_audit(db: Database, path: Path) -> None:
     if not path.exists() or db.execute("SELECT 1 FROM audit_log WHERE action = ? LIMIT 1",
                                        [ACTION]).fetchone():
         return
-    db.table("audit_log").insert_all(_audit_row({**row.values,
-                                                  "line": int(row.values["line"] or 0)})
-                                     for row in read_sheet(path).rows)
+    _insert(db, "audit_log", [_audit_row({**row.values, "line": int(row.values["line"] or 0)})
+                              for row in read_sheet(path).rows])
 
 
 def _changes(db: Database, copies: dict[str, Copy],
@@ -401,7 +402,8 @@ def _changes(db: Database, copies: dict[str, Copy],
         now[(CONSENSUS_WHO, table, record_id, label, name)] = (cell.value, cell.file, cell.line)
     at = store.now()
     changes = []
-    for key in sorted(set(last) | set(now)):
+    # cells in sheet order, then the cells no sheet holds any more
+    for key in [*now, *(k for k in last if k not in now)]:
         old = last.get(key, "")
         new, file, line = now.get(key, ("", "", 0))
         if old != new:
@@ -409,7 +411,7 @@ def _changes(db: Database, copies: dict[str, Copy],
             changes.append({"at": at, "who": who, "table": table, "record_id": record_id,
                             "row": label, "field": name, "old": old, "new": new,
                             "file": file, "line": line})
-    db.table("audit_log").insert_all(_audit_row(c) for c in changes)
+    _insert(db, "audit_log", [_audit_row(c) for c in changes])
     return changes
 
 
@@ -440,7 +442,7 @@ def _store(db: Database, forms: Forms, copies: dict[str, Copy],
         db.execute(f"DROP TABLE IF EXISTS [{name}]")
     db.execute("DELETE FROM extraction_fields")
     db.execute("DELETE FROM extraction_cells")
-    db.table("extraction_fields").insert_all(fields_rows(forms))
+    _insert(db, "extraction_fields", fields_rows(forms))
     cells = [{"table_name": t, "record_id": rid, "row": label, "reviewer": who, "field": name,
               "value": value, "file": copy.where[(t, rid, label)][0],
               "line": copy.where[(t, rid, label)][1]}
@@ -449,7 +451,7 @@ def _store(db: Database, forms: Forms, copies: dict[str, Copy],
     cells += [{"table_name": t, "record_id": rid, "row": label, "reviewer": CONSENSUS_WHO,
                "field": name, "value": d.value, "file": d.file, "line": d.line}
               for (t, rid, label, name), d in decided.items()]
-    db.table("extraction_cells").insert_all(cells)
+    _insert(db, "extraction_cells", cells)
     for form in forms:
         columns = ", ".join(f"[{f.name}] {SQL_TYPES.get(f.type, 'TEXT')}" for f in form.fields)
         keys = ", ".join(f"[{k}]" for k in ("record_id", *form.keys))
@@ -457,5 +459,16 @@ def _store(db: Database, forms: Forms, copies: dict[str, Copy],
                    f"records(record_id), {columns}, PRIMARY KEY ({keys}))")
         rows = [{"record_id": rid, **{f.name: typed(f, values[f.name]) for f in form.fields}}
                 for (t, rid, _), values in sorted(final.rows.items()) if t == form.name]
-        db.table(form.name).insert_all(rows)
+        _insert(db, form.name, rows)
+
+
+def _insert(db: Database, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Plain executemany: the rows are already typed, and sqlite-utils' per-value checks
+    took most of a large load."""
+    if rows:
+        columns = list(rows[0])
+        db.conn.executemany(
+            f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            [[row[c] for c in columns] for row in rows])
 
