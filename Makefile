@@ -52,7 +52,7 @@ import: $(STAMPS)/import ## Import the export files listed in the protocol
 dedup: $(STAMPS)/dedup ## Link duplicate records
 screen: $(STAMPS)/screen ## Apply eligibility rules and reviewers' screening sheets
 extract: $(STAMPS)/extract ## Validate and load the extraction tables
-prisma: $(REPORTS)/prisma.json ## Write the PRISMA 2020 flow (reports/prisma.json, .md)
+prisma: $(REPORTS)/prisma.json ## Write the PRISMA 2020 flow (reports/prisma.json, .csv, .md)
 report: $(REPORTS)/index.html ## Write the review as one HTML page (reports/index.html)
 
 FETCH_FLAGS := $(if $(LIVE),,--offline)
@@ -79,7 +79,7 @@ $(STAMPS)/extract: $(STAMPS)/screen $(PROTOCOL) $(EXTRACT_TABLES)
 	$(REVIEW) extract
 	@touch $@
 
-$(REPORTS)/prisma.json $(REPORTS)/prisma.md &: $(STAMPS)/extract
+$(REPORTS)/prisma.json $(REPORTS)/prisma.csv $(REPORTS)/prisma.md &: $(STAMPS)/extract
 	$(REVIEW) prisma --out-dir $(REPORTS)
 
 $(REPORTS)/index.html: $(REPORTS)/prisma.json

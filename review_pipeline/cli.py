@@ -554,7 +554,8 @@ def extract_history(obj: _Context, study: str) -> None:
 @common_options
 @pass_ctx
 def prisma_(obj: _Context, out_dir: Path) -> None:
-    """Derive the PRISMA 2020 flow from the data, check it, write prisma.json and .md.
+    """Derive the PRISMA 2020 flow from the data, check it, write prisma.json, prisma.csv
+    (the PRISMA2020 template, filled) and prisma.md.
 
     \b
     Example:

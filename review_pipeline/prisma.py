@@ -6,6 +6,8 @@ checked before anything is written, and a failed check names the boxes involved.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import defaultdict
 from collections.abc import Callable
@@ -297,6 +299,45 @@ def render_markdown(c: PrismaCounts, protocol: Protocol) -> str:
     return "\n".join(lines)
 
 
+TEMPLATE = Path(__file__).with_name("prisma_template.csv")
+"""The PRISMA2020 R package's ``PRISMA.csv`` (MIT licence, see PRISMA2020-LICENSE.txt),
+unmodified: the layout ``prisma.csv`` fills."""
+
+
+def template_csv(c: PrismaCounts, template: Path = TEMPLATE) -> str:
+    """The PRISMA2020 template with its ``n`` column filled from ``c``: same rows, same
+    ``data`` names and columns, so the R package or its Shiny app reads it unchanged.
+    Lists (databases, reasons) take the template's ``label, n; label, n`` form."""
+    t = as_template(c)
+
+    def pairs(items: list[dict[str, Any]]) -> str:
+        # the R package splits on ";" and ","; keep them out of the labels
+        return "; ".join(f"{_plain(i['label'])}, {i['n']}" for i in items)
+
+    values: dict[str, object] = {
+        **{k: v for k, v in t.items() if isinstance(v, int) and not isinstance(v, bool)},
+        "database_specific_results": pairs(t["database_specific_results"]),
+        "register_specific_results": pairs(t["register_specific_results"]),
+        "dbr_excluded": pairs(t["dbr_excluded"]),
+        "other_excluded": pairs(t["other_excluded"]),
+        "total_studies": c.new_studies, "total_reports": c.new_reports,
+    }
+    with template.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = rows[0]
+    data, n = header.index("data"), header.index("n")
+    for row in rows[1:]:
+        if row[data] in values:
+            row[n] = str(values[row[data]])
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def _plain(label: str) -> str:
+    return label.replace(";", " ").replace(",", " ").strip()
+
+
 def _awaiting_text(awaiting: dict[str, int]) -> str:
     parts = [f"{k.replace('_', ' ')}: {v}" for k, v in awaiting.items() if v]
     return ", ".join(parts)
@@ -309,10 +350,12 @@ class PrismaResult:
 
 
 def prisma(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> PrismaResult:
-    """Check the counts, then write ``prisma.json`` and ``prisma.md`` to ``out_dir``."""
+    """Check the counts, then write ``prisma.json``, ``prisma.csv`` (the PRISMA2020
+    template, filled) and ``prisma.md`` to ``out_dir``."""
     c = checked_counts(db, protocol)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = [out_dir / "prisma.json", out_dir / "prisma.md"]
+    files = [out_dir / "prisma.json", out_dir / "prisma.csv", out_dir / "prisma.md"]
     files[0].write_text(json.dumps(as_template(c), indent=2) + "\n", encoding="utf-8")
-    files[1].write_text(render_markdown(c, protocol), encoding="utf-8")
+    files[1].write_text(template_csv(c), encoding="utf-8")
+    files[2].write_text(render_markdown(c, protocol), encoding="utf-8")
     return PrismaResult(c, files)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,8 @@ from review_pipeline.prisma import (
     prisma,
 )
 from review_pipeline.records import Record
+
+from .conftest import FIXTURES
 
 S = State
 # (source, branch, final state, reason) for a hand-built review.
@@ -86,6 +89,31 @@ def test_outputs_are_written(review: Database, protocol: Protocol, tmp_path: Pat
     assert "Provisional" in md and "Records screened (n = 15)" in md
     assert "Fewer than 5 treated patients (n = 2)" in md
     assert "citation searching (n = 6), of which 2 had already been found" in md
+
+
+def test_the_csv_is_the_prisma2020_template_filled(review: Database, protocol: Protocol,
+                                                   tmp_path: Path) -> None:
+    prisma(review, protocol, tmp_path)
+    with (FIXTURES / "prisma" / "PRISMA.csv").open(newline="") as handle:
+        template = list(csv.reader(handle))
+    with (tmp_path / "prisma.csv").open(newline="") as handle:
+        filled = list(csv.reader(handle))
+    assert filled[0] == template[0]
+    assert [r[0] for r in filled] == [r[0] for r in template]
+    # every column but n is the template's own, so the R package and Shiny app read it
+    assert [r[:-1] for r in filled] == [r[:-1] for r in template]
+    n = {r[0]: r[-1] for r in filled[1:] if r[0] != "NA"}
+    assert n["database_specific_results"] == "Embase, 5; PubMed, 17"
+    assert n["register_specific_results"] == ""  # empty n: the package leaves the line out
+    assert n["dbr_excluded"] == ("Population not POEMS syndrome as defined, 1; "
+                                 "Fewer than 5 treated patients, 2")
+    assert n["other_excluded"] == "Another report of an included study, 1"
+    assert (n["records_screened"], n["citations_results"], n["total_studies"]) == (
+        "15", "6", "6")
+    t = as_template(counts(review, protocol))
+    for key, value in t.items():
+        if isinstance(value, int) and not isinstance(value, bool) and key in n:
+            assert n[key] == str(value), key
 
 
 @pytest.mark.parametrize(("change", "boxes"), [
