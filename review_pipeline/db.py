@@ -10,7 +10,7 @@ import itertools
 import json
 import sqlite3
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -470,13 +470,15 @@ def note_refused(db: Database, batch_id: int, skipped: int, quarantine: str) -> 
                [skipped, quarantine, batch_id])
 
 
-def insert_rows(db: Database, table: str, rows: list[dict[str, Any]], verb: str = "") -> None:
+def insert_rows(db: Database, table: str, rows: Sequence[dict[str, Any]],
+                verb: str = "") -> None:
     """Rows with the same keys, inserted in one statement: sqlite-utils' insert_all checks
-    every value's type, which costs more than the insert on an import of 100,000 records."""
+    every value's type, which costs more than the insert on an import of 100,000 records.
+    Names are quoted, since extraction tables take theirs from fields.csv."""
     if rows:
         columns = list(rows[0])
         db.conn.executemany(
-            f"INSERT {verb} INTO {table} ({', '.join(columns)}) "
+            f"INSERT {verb} INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
             f"VALUES ({', '.join('?' * len(columns))})",
             [[row[c] for c in columns] for row in rows])
 

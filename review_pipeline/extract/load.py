@@ -6,7 +6,6 @@ import csv
 import json
 import re
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,8 +379,9 @@ def _restore_audit(db: Database, path: Path) -> None:
     if not path.exists() or db.execute("SELECT 1 FROM audit_log WHERE action = ? LIMIT 1",
                                        [ACTION]).fetchone():
         return
-    _insert(db, "audit_log", [_audit_row({**row.values, "line": int(row.values["line"] or 0)})
-                              for row in read_sheet(path).rows])
+    store.insert_rows(db, "audit_log", [
+        _audit_row({**row.values, "line": int(row.values["line"] or 0)})
+        for row in read_sheet(path).rows])
 
 
 def _changes(db: Database, copies: dict[str, Copy],
@@ -411,7 +411,7 @@ def _changes(db: Database, copies: dict[str, Copy],
             changes.append({"at": at, "who": who, "table": table, "record_id": record_id,
                             "row": label, "field": name, "old": old, "new": new,
                             "file": file, "line": line})
-    _insert(db, "audit_log", [_audit_row(c) for c in changes])
+    store.insert_rows(db, "audit_log", [_audit_row(c) for c in changes])
     return changes
 
 
@@ -442,7 +442,7 @@ def _store(db: Database, forms: Forms, copies: dict[str, Copy],
         db.execute(f"DROP TABLE IF EXISTS [{name}]")
     db.execute("DELETE FROM extraction_fields")
     db.execute("DELETE FROM extraction_cells")
-    _insert(db, "extraction_fields", fields_rows(forms))
+    store.insert_rows(db, "extraction_fields", fields_rows(forms))
     cells = [{"table_name": t, "record_id": rid, "row": label, "reviewer": who, "field": name,
               "value": value, "file": copy.where[(t, rid, label)][0],
               "line": copy.where[(t, rid, label)][1]}
@@ -451,7 +451,7 @@ def _store(db: Database, forms: Forms, copies: dict[str, Copy],
     cells += [{"table_name": t, "record_id": rid, "row": label, "reviewer": CONSENSUS_WHO,
                "field": name, "value": d.value, "file": d.file, "line": d.line}
               for (t, rid, label, name), d in decided.items()]
-    _insert(db, "extraction_cells", cells)
+    store.insert_rows(db, "extraction_cells", cells)
     for form in forms:
         columns = ", ".join(f"[{f.name}] {SQL_TYPES.get(f.type, 'TEXT')}" for f in form.fields)
         keys = ", ".join(f"[{k}]" for k in ("record_id", *form.keys))
@@ -459,16 +459,6 @@ def _store(db: Database, forms: Forms, copies: dict[str, Copy],
                    f"records(record_id), {columns}, PRIMARY KEY ({keys}))")
         rows = [{"record_id": rid, **{f.name: typed(f, values[f.name]) for f in form.fields}}
                 for (t, rid, _), values in sorted(final.rows.items()) if t == form.name]
-        _insert(db, form.name, rows)
+        store.insert_rows(db, form.name, rows)
 
-
-def _insert(db: Database, table: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Plain executemany: the rows are already typed, and sqlite-utils' per-value checks
-    took most of a large load."""
-    if rows:
-        columns = list(rows[0])
-        db.conn.executemany(
-            f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})",
-            [[row[c] for c in columns] for row in rows])
 
