@@ -43,12 +43,14 @@ def test_shipped_protocol_loads_into_typed_objects(protocol: Protocol) -> None:
     assert rules["secondary-literature"].automatic and rules["secondary-literature"].verdict == (
         "exclude")
     assert not rules["case-report"].automatic
+    assert protocol.screening.reviewers == 2 and protocol.extraction.reviewers == 2
 
 
 def test_minimal_protocol_fills_defaults(tmp_path: Path) -> None:
     p = parse(MINIMAL, tmp_path)
     assert p.search.date_field == "pdat" and p.search.snapshot is None
     assert p.sources == () and p.eligibility.rules == ()
+    assert p.screening.reviewers == 1 and p.extraction.reviewers == 1
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
@@ -85,6 +87,11 @@ def test_minimal_protocol_fills_defaults(tmp_path: Path) -> None:
     pytest.param(('[eligibility]\n', '[eligibility]\n[[eligibility.rules]]\nid = "r"\n'
                   'description = "d"\nverdict = "include"\nautomatic = true\nterms = ["x"]\n'),
                  "only exclude rules can act without a human look", id="automatic-include"),
+    pytest.param(('[eligibility]\n', '[extraction]\nreviewers = 0\n\n[eligibility]\n'),
+                 "key 'extraction.reviewers': expected 1 or more; got 0",
+                 id="no-extractors"),
+    pytest.param(('[eligibility]\n', '[extraction]\nextractors = 2\n\n[eligibility]\n'),
+                 "key 'extraction.extractors': unknown key", id="extraction-unknown-key"),
     pytest.param(('code = "wrong_population"', 'code = "Wrong Population"'),
                  "expected a lower-case code", id="bad-reason-code"),
 ])

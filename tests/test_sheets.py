@@ -73,3 +73,17 @@ def test_blank_rows_are_skipped_and_lines_counted(tmp_path: Path) -> None:
     assert [(r.line, r.values, r.extra_cells) for r in sheet.rows] == [
         (2, {"a": "1", "b": "2"}, 0), (5, {"a": "3", "b": ""}, 0),
         (6, {"a": "4", "b": "5"}, 1)]
+
+
+def test_xlsx_dates_read_back_as_typed(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    import openpyxl
+
+    path = tmp_path / "s.xlsx"
+    book = openpyxl.Workbook()
+    book.worksheets[0].append(["start", "seen"])
+    book.worksheets[0].append([datetime(2014, 2, 1), datetime(2014, 2, 1, 9, 30)])
+    book.save(path)
+    assert read_sheet(path).rows[0].values == {"start": "2014-02-01",
+                                               "seen": "2014-02-01T09:30:00"}
