@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,13 @@ class Copy:
     rows: dict[RowKey, dict[str, str]] = field(default_factory=dict)
     where: dict[RowKey, tuple[str, int]] = field(default_factory=dict)
     """The file and line each row came from."""
+
+    def rows_per_table(self) -> dict[str, int]:
+        return dict(Counter(table for table, _, _ in self.rows))
+
+    @property
+    def studies(self) -> int:
+        return len({record_id for _, record_id, _ in self.rows})
 
 
 @dataclass(frozen=True)
@@ -136,12 +143,9 @@ def extract(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> 
         changes = _changes(db, copies, decided)
         _store(db, forms, copies, decided, merged.final)
     _append_audit(folder / AUDIT, changes)
-    tables: dict[str, int] = defaultdict(int)
-    for table, _, _ in merged.final.rows:
-        tables[table] += 1
     return ExtractResult(
-        dict(tables), {who: len(c.rows) for who, c in copies.items()},
-        len({rid for _, rid, _ in merged.final.rows}), len(changes), len(merged.waiting),
+        merged.final.rows_per_table(), {who: len(c.rows) for who, c in copies.items()},
+        merged.final.studies, len(changes), len(merged.waiting),
         len(merged.disagreements), sum(d.decided is None for d in merged.disagreements))
 
 

@@ -132,10 +132,8 @@ def summary(db: Database, reviewers: int = 1) -> dict[str, Any]:
     """What ``review status`` shows of the extraction."""
     forms, copies, decided = loaded(db)
     merged = merge(forms, copies, decided, reviewers)
-    tables: dict[str, int] = {name: 0 for name in forms.tables}
-    for table, _, _ in merged.final.rows:
-        tables[table] += 1
-    return {"studies": len({rid for _, rid, _ in merged.final.rows}), "tables": tables,
+    tables = {name: 0 for name in forms.tables} | merged.final.rows_per_table()
+    return {"studies": merged.final.studies, "tables": tables,
             "reviewers": sorted(copies), "waiting": len(merged.waiting),
             "disagreements": len(merged.disagreements),
             "undecided": sum(d.decided is None for d in merged.disagreements)}
