@@ -52,7 +52,7 @@ import: $(STAMPS)/import ## Import the export files listed in the protocol
 dedup: $(STAMPS)/dedup ## Link duplicate records
 screen: $(STAMPS)/screen ## Apply eligibility rules and reviewers' screening sheets
 extract: $(STAMPS)/extract ## Validate and load the extraction tables
-prisma: $(REPORTS)/prisma.json ## Write the PRISMA 2020 flow (reports/prisma.json, .csv, .md)
+prisma: $(REPORTS)/prisma.json ## Write the PRISMA 2020 flow (reports/prisma.json .csv .md .svg .png) and search_log.md
 report: $(REPORTS)/index.html ## Write the review as one HTML page (reports/index.html)
 
 FETCH_FLAGS := $(if $(LIVE),,--offline)
@@ -79,7 +79,11 @@ $(STAMPS)/extract: $(STAMPS)/screen $(PROTOCOL) $(EXTRACT_TABLES)
 	$(REVIEW) extract
 	@touch $@
 
-$(REPORTS)/prisma.json $(REPORTS)/prisma.csv $(REPORTS)/prisma.md &: $(STAMPS)/extract
+PRISMA_OUT := $(addprefix $(REPORTS)/,prisma.json prisma.csv prisma.md prisma.svg prisma.png search_log.md)
+# files of extracted/ itself, such as the previous version of an updated review
+PREVIOUS := $(wildcard extracted/*.csv)
+
+$(PRISMA_OUT) &: $(STAMPS)/extract $(PREVIOUS)
 	$(REVIEW) prisma --out-dir $(REPORTS)
 
 $(REPORTS)/index.html: $(REPORTS)/prisma.json

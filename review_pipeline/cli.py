@@ -554,8 +554,9 @@ def extract_history(obj: _Context, study: str) -> None:
 @common_options
 @pass_ctx
 def prisma_(obj: _Context, out_dir: Path) -> None:
-    """Derive the PRISMA 2020 flow from the data, check it, write prisma.json, prisma.csv
-    (the PRISMA2020 template, filled) and prisma.md.
+    """Derive the PRISMA 2020 flow from the data, check it, and write prisma.json,
+    prisma.csv (the PRISMA2020 template, filled), prisma.md, the diagram (prisma.svg,
+    prisma.png) and the search log (search_log.md).
 
     \b
     Example:

@@ -26,6 +26,10 @@ DATABASE_BRANCH = frozenset({"database", "register"})
 
 DATE_FIELDS = ("pdat", "edat", "mdat")
 VERDICTS = ("include", "exclude")
+AUTOMATIC_BOXES = ("excluded_automatic", "excluded_other", "records_excluded")
+"""Where an automatic rule's exclusions count in the PRISMA flow, by the template's names:
+marked ineligible by automation tools, removed for other reasons (both before screening), or
+excluded at screening by an automation tool (counted apart from reviewers' exclusions)."""
 FORMATS = ("auto", "ris", "medline", "pubmed-xml", "snapshot")
 _DATE = re.compile(r"^\d{4}(/\d{2}(/\d{2})?)?$")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -104,6 +108,8 @@ class Rule:
     min_patients: int | None = None
     max_patients: int | None = None
     """The number of patients the text states lies in [min_patients, max_patients]."""
+    prisma: str = "excluded_automatic"
+    """The PRISMA box an automatic rule's exclusions count in (:data:`AUTOMATIC_BOXES`)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,27 @@ class Extraction:
 
 
 @dataclass(frozen=True)
+class Report:
+    """Which extraction fields the report's per-treatment summary reads (``table.field``)."""
+
+    treatment: str = "arms.treatment"
+    """The group of a treatment arm (a choice field)."""
+    patients: str = "arms.patients"
+    """Patients in an arm; same table as ``treatment``."""
+    outcome: str = "outcomes.outcome"
+    """What a result measures; its table may name an arm (a field whose values are the arm
+    table's key) and a time point (``months``)."""
+    rate: str = "outcomes.percent"
+    """The result as a percentage; same table as ``outcome``."""
+
+
+@dataclass(frozen=True)
+class Update:
+    previous_version: Path | None = None
+    """The reports the previous version of the review included (an updated review)."""
+
+
+@dataclass(frozen=True)
 class Protocol:
     path: Path
     review: Review
@@ -135,6 +162,8 @@ class Protocol:
     reasons: tuple[Reason, ...]
     screening: Screening = Screening()
     extraction: Extraction = Extraction()
+    update: Update = Update()
+    report: Report = Report()
 
     @property
     def reason_codes(self) -> frozenset[str]:
@@ -179,7 +208,13 @@ _TOP = {
     "exclusion_reasons": _Key("tables", True),
     "screening": _Key("table"),
     "extraction": _Key("table"),
+    "update": _Key("table"),
+    "report": _Key("table"),
 }
+_REPORT = {"treatment": _Key("str"), "patients": _Key("str"), "outcome": _Key("str"),
+           "rate": _Key("str")}
+_FIELD_REF = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+_UPDATE = {"previous_version": _Key("str")}
 _REVIEWERS = {"reviewers": _Key("int")}
 _REVIEW = {
     "title": _Key("str", True),
@@ -228,6 +263,7 @@ _RULE = {
     "designs": _Key("strings"),
     "min_patients": _Key("int"),
     "max_patients": _Key("int"),
+    "prisma": _Key("str"),
 }
 _CONDITIONS = ("publication_types", "languages", "before_year", "after_year", "terms",
                "without_terms", "match", "designs", "min_patients", "max_patients")
@@ -281,6 +317,8 @@ def parse_protocol(text: str, path: Path) -> Protocol:
         reasons=reasons,
         screening=Screening(_reviewers(v, top.get("screening", {}), "screening")),
         extraction=Extraction(_reviewers(v, top.get("extraction", {}), "extraction")),
+        update=_update(v, top.get("update", {}), root),
+        report=_report(v, top.get("report", {})),
     )
 
 
@@ -387,6 +425,24 @@ def _reviewers(v: _Validator, data: Any, section: str) -> int:
     return reviewers
 
 
+def _report(v: _Validator, data: Any) -> Report:
+    t = v.table(data, _REPORT, "report.")
+    for key, value in t.items():
+        v.check(bool(_FIELD_REF.match(value)), f"report.{key}",
+                f"expected table.field of the extraction forms; got '{value}'")
+    report = Report(**t)
+    for first, second in (("treatment", "patients"), ("outcome", "rate")):
+        v.check(getattr(report, first).split(".")[0] == getattr(report, second).split(".")[0],
+                f"report.{second}", f"expected a field of the same table as report.{first}")
+    return report
+
+
+def _update(v: _Validator, data: Any, root: Path) -> Update:
+    t = v.table(data, _UPDATE, "update.")
+    previous = t.get("previous_version")
+    return Update(previous_version=root / previous if previous else None)
+
+
 def _reason(v: _Validator, data: Any, index: int) -> Reason:
     prefix = f"exclusion_reasons[{index}]."
     t = v.table(data, _REASON, prefix)
@@ -418,6 +474,10 @@ def _rule(v: _Validator, data: Any, index: int, codes: set[str]) -> Rule:
             f"a rule needs at least one condition ({', '.join(_CONDITIONS)})")
     v.check(not (t.get("automatic", False) and verdict == "include"), f"{prefix}automatic",
             "only exclude rules can act without a human look; set automatic = false")
+    v.check("prisma" not in t or t.get("automatic", False), f"{prefix}prisma",
+            "only an automatic rule's exclusions are counted apart; remove the key or set "
+            "automatic = true")
+    box = v.choice(t.get("prisma", AUTOMATIC_BOXES[0]), AUTOMATIC_BOXES, f"{prefix}prisma")
     for key, known in (("fields", FIELDS), ("designs", DESIGNS)):
         for value in t.get(key, []):
             v.choice(value, known, f"{prefix}{key}")
@@ -445,6 +505,7 @@ def _rule(v: _Validator, data: Any, index: int, codes: set[str]) -> Rule:
         designs=tuple(t.get("designs", [])),
         min_patients=t.get("min_patients"),
         max_patients=t.get("max_patients"),
+        prisma=box,
     )
 
 

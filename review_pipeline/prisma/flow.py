@@ -1,14 +1,11 @@
-"""The prisma stage: PRISMA 2020 flow counts derived from record states, checked, rendered.
+"""PRISMA 2020 flow counts derived from record states, and the arithmetic they must obey.
 
-Every number comes from the ``records`` table; none is typed. The arithmetic of the flow is
-checked before anything is written, and a failed check names the boxes involved.
+Every number comes from the ``records`` table (and, in an updated review, from the previous
+version's list of reports); none is typed. A failed check names the boxes involved.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,9 +14,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .config import Protocol
-from .db import State
-from .errors import CheckError
+from ..config import AUTOMATIC_BOXES, Protocol
+from ..db import State
+from ..errors import CheckError
+from .previous import Previous, counted_again
 
 DEFAULT_OUT = Path("reports")
 PAST_SCREENING = (State.SCREENED, State.EXCLUDED_TA, State.SOUGHT, State.NOT_RETRIEVED,
@@ -68,6 +66,21 @@ class PrismaCounts:
     """Records from other methods that duplicate a record already found."""
     new_studies: int
     new_reports: int
+    records_excluded_automation: int = 0
+    """Of records_excluded, those an automation tool excluded at screening (PRISMA's **)."""
+    previous_studies: int | None = None
+    """Studies the previous version included; None for a new review."""
+    previous_reports: int | None = None
+    total_studies: int = 0
+    total_reports: int = 0
+
+    @property
+    def records_excluded_human(self) -> int:
+        return self.records_excluded - self.records_excluded_automation
+
+    @property
+    def updated(self) -> bool:
+        return self.previous_studies is not None
 
     @property
     def database_results(self) -> int:
@@ -88,10 +101,13 @@ class PrismaCounts:
                     or self.other.awaiting_retrieval or self.other.awaiting_assessment)
 
 
-def counts(db: Database, protocol: Protocol) -> PrismaCounts:
-    """The PRISMA 2020 counts of the review as it stands."""
+def counts(db: Database, protocol: Protocol, previous: Previous | None = None) -> PrismaCounts:
+    """The PRISMA 2020 counts of the review as it stands; with ``previous``, those of an
+    updated review."""
     tally: dict[tuple[str, str, str], int] = defaultdict(int)
     reasons: dict[tuple[str, str], int] = defaultdict(int)
+    automatic = dict.fromkeys(AUTOMATIC_BOXES, 0)
+    boxes = {f"rule {r.id}": r.prisma for r in protocol.eligibility.rules}
     sql = ("SELECT source, branch, status, status_reason, count(*) AS n FROM records "
            "GROUP BY source, branch, status, status_reason")
     per_source: dict[str, int] = defaultdict(int)
@@ -100,6 +116,10 @@ def counts(db: Database, protocol: Protocol) -> PrismaCounts:
         per_source[row["source"]] += row["n"]
         if row["status"] == State.EXCLUDED_FT:
             reasons[(row["branch"], row["status_reason"] or "")] += row["n"]
+        elif row["status"] == State.INELIGIBLE:
+            # a rule the protocol no longer has counts where rules count by default;
+            # unknown_rules() reports it
+            automatic[boxes.get(row["status_reason"] or "", AUTOMATIC_BOXES[0])] += row["n"]
 
     def n(branch: str, *states: State) -> int:
         return sum(v for (b, _, s), v in tally.items() if b == branch and s in states)
@@ -113,21 +133,28 @@ def counts(db: Database, protocol: Protocol) -> PrismaCounts:
             registers.append((label, total))
         else:
             other_sources[OTHER_KINDS[kind]] += total
+    included = n("databases", State.INCLUDED) + n("other", State.INCLUDED)
+    at_screening = automatic["records_excluded"]
     return PrismaCounts(
         databases=tuple(databases), registers=tuple(registers), other_sources=other_sources,
         duplicates=n("databases", State.DUPLICATE),
-        excluded_automatic=n("databases", State.INELIGIBLE),
-        excluded_other=0,
-        records_screened=n("databases", *PAST_SCREENING),
-        records_excluded=n("databases", State.EXCLUDED_TA),
+        excluded_automatic=automatic["excluded_automatic"],
+        excluded_other=automatic["excluded_other"],
+        records_screened=n("databases", *PAST_SCREENING) + at_screening,
+        records_excluded=n("databases", State.EXCLUDED_TA) + at_screening,
+        records_excluded_automation=at_screening,
         awaiting_screening=n("databases", State.SCREENED),
         not_yet_screened_dbr=n("databases", State.IDENTIFIED),
         not_yet_screened_other=n("other", State.IDENTIFIED),
         dbr=_branch(n, "databases", reasons, protocol),
         other=_branch(n, "other", reasons, protocol),
         other_already_identified=n("other", State.DUPLICATE),
-        new_studies=n("databases", State.INCLUDED) + n("other", State.INCLUDED),
-        new_reports=n("databases", State.INCLUDED) + n("other", State.INCLUDED),
+        new_studies=included,
+        new_reports=included,
+        previous_studies=previous.studies if previous else None,
+        previous_reports=len(previous.reports) if previous else None,
+        total_studies=included + (previous.studies if previous else 0),
+        total_reports=included + (len(previous.reports) if previous else 0),
     )
 
 
@@ -153,6 +180,10 @@ def check(c: PrismaCounts) -> list[str]:
                         f"register_results ({identified}) - duplicates - excluded_automatic - "
                         f"excluded_other ({removed}) - not yet screened "
                         f"({c.not_yet_screened_dbr})")
+    if c.records_excluded_automation > c.records_excluded:
+        problems.append(f"records_excluded by automation tools "
+                        f"({c.records_excluded_automation}) > records_excluded "
+                        f"({c.records_excluded})")
     if c.records_excluded > c.records_screened:
         problems.append(f"records_excluded ({c.records_excluded}) > records_screened "
                         f"({c.records_screened})")
@@ -174,6 +205,12 @@ def check(c: PrismaCounts) -> list[str]:
                         f"branches ({included})")
     if c.new_studies > c.new_reports:
         problems.append(f"new_studies ({c.new_studies}) > new_reports ({c.new_reports})")
+    for unit in ("studies", "reports"):
+        new, total = getattr(c, f"new_{unit}"), getattr(c, f"total_{unit}")
+        previous = getattr(c, f"previous_{unit}") or 0
+        if total != previous + new:
+            problems.append(f"total_{unit} ({total}) != previous_{unit} ({previous}) + "
+                            f"new_{unit} ({new})")
     return problems
 
 
@@ -199,13 +236,28 @@ def unreasoned_exclusions(db: Database, protocol: Protocol) -> list[str]:
     return [rid for rid, reason in rows if reason not in protocol.reason_codes]
 
 
-def checked_counts(db: Database, protocol: Protocol) -> PrismaCounts:
+def unknown_rules(db: Database, protocol: Protocol) -> list[str]:
+    """Records removed before screening by a rule the protocol no longer has."""
+    known = {f"rule {r.id}" for r in protocol.eligibility.rules if r.automatic}
+    rows = db.execute("SELECT record_id, status_reason FROM records WHERE status = ?",
+                      [State.INELIGIBLE.value]).fetchall()
+    return [rid for rid, reason in rows if reason not in known]
+
+
+def checked_counts(db: Database, protocol: Protocol,
+                   previous: Previous | None = None) -> PrismaCounts:
     """Counts that passed every check; otherwise a CheckError naming boxes and records."""
-    c = counts(db, protocol)
+    c = counts(db, protocol, previous)
     problems = check(c)
     bad = unreasoned_exclusions(db, protocol)
     if bad:
         problems.append(f"full-text exclusions without a protocol reason code: {bad}")
+    stale = unknown_rules(db, protocol)
+    if stale:
+        problems.append(f"records removed by an automatic rule the protocol does not have "
+                        f"(run `review screen` after changing the rules): {stale[:20]}")
+    if previous:
+        problems += counted_again(db, previous)
     if problems:
         raise CheckError("the PRISMA flow does not add up:\n  " + "\n  ".join(problems),
                          where="records", fix="report this as a bug; the states are "
@@ -232,6 +284,8 @@ def as_template(c: PrismaCounts) -> dict[str, Any]:
         "excluded_other": c.excluded_other,
         "records_screened": c.records_screened,
         "records_excluded": c.records_excluded,
+        "records_excluded_human": c.records_excluded_human,
+        "records_excluded_automation": c.records_excluded_automation,
         "dbr_sought_reports": c.dbr.sought,
         "dbr_notretrieved_reports": c.dbr.not_retrieved,
         "dbr_assessed": c.dbr.assessed,
@@ -242,6 +296,10 @@ def as_template(c: PrismaCounts) -> dict[str, Any]:
         "other_excluded": reasons(c.other),
         "new_studies": c.new_studies,
         "new_reports": c.new_reports,
+        **({"previous_studies": c.previous_studies, "previous_reports": c.previous_reports}
+           if c.updated else {}),
+        "total_studies": c.total_studies,
+        "total_reports": c.total_reports,
         "provisional": c.provisional,
         "awaiting": {
             "not_yet_screened": c.not_yet_screened,
@@ -253,109 +311,3 @@ def as_template(c: PrismaCounts) -> dict[str, Any]:
         },
         "other_already_identified": c.other_already_identified,
     }
-
-
-def render_markdown(c: PrismaCounts, protocol: Protocol) -> str:
-    t = as_template(c)
-    lines = [f"# PRISMA 2020 flow: {protocol.review.title}", ""]
-    if c.provisional:
-        lines += ["> **Provisional**: some records still await a decision "
-                  f"({_awaiting_text(t['awaiting'])}).", ""]
-    lines += ["## Identification", "",
-              f"- Records identified from databases (n = {t['database_results']}): "
-              + "; ".join(f"{d['label']} (n = {d['n']})" for d in t["database_specific_results"])]
-    if c.registers:
-        lines.append(f"- Records identified from registers (n = {t['register_results']})")
-    for key, label in OTHER_LABELS:
-        if t[key]:
-            lines.append(f"- Records identified from {label} (n = {t[key]}), of which "
-                         f"{c.other_already_identified} had already been found")
-    lines += [
-        "- Records removed before screening:",
-        f"  - duplicate records (n = {t['duplicates']})",
-        f"  - marked as ineligible by automation tools (n = {t['excluded_automatic']})",
-        f"  - removed for other reasons (n = {t['excluded_other']})",
-        "", "## Screening", "",
-        f"- Records screened (n = {t['records_screened']})",
-        f"- Records excluded by reviewers (n = {t['records_excluded']})",
-        f"- Reports sought for retrieval (n = {t['dbr_sought_reports']})",
-        f"- Reports not retrieved (n = {t['dbr_notretrieved_reports']})",
-        f"- Reports assessed for eligibility (n = {t['dbr_assessed']})",
-        f"- Reports excluded (n = {sum(r['n'] for r in t['dbr_excluded'])}):",
-        *[f"  - {r['label']} (n = {r['n']})" for r in t["dbr_excluded"]],
-    ]
-    if sum(c.other_sources.values()):
-        lines += [
-            "", "### Other methods", "",
-            f"- Reports sought for retrieval (n = {t['other_sought_reports']})",
-            f"- Reports not retrieved (n = {t['other_notretrieved_reports']})",
-            f"- Reports assessed for eligibility (n = {t['other_assessed']})",
-            f"- Reports excluded (n = {sum(r['n'] for r in t['other_excluded'])}):",
-            *[f"  - {r['label']} (n = {r['n']})" for r in t["other_excluded"]],
-        ]
-    lines += ["", "## Included", "",
-              f"- Studies included in review (n = {t['new_studies']})",
-              f"- Reports of included studies (n = {t['new_reports']})", ""]
-    return "\n".join(lines)
-
-
-TEMPLATE = Path(__file__).with_name("prisma_template.csv")
-"""The PRISMA2020 R package's ``PRISMA.csv`` (MIT licence, see PRISMA2020-LICENSE.txt),
-unmodified: the layout ``prisma.csv`` fills."""
-
-
-def template_csv(c: PrismaCounts, template: Path = TEMPLATE) -> str:
-    """The PRISMA2020 template with its ``n`` column filled from ``c``: same rows, same
-    ``data`` names and columns, so the R package or its Shiny app reads it unchanged.
-    Lists (databases, reasons) take the template's ``label, n; label, n`` form."""
-    t = as_template(c)
-
-    def pairs(items: list[dict[str, Any]]) -> str:
-        # the R package splits on ";" and ","; keep them out of the labels
-        return "; ".join(f"{_plain(i['label'])}, {i['n']}" for i in items)
-
-    values: dict[str, object] = {
-        **{k: v for k, v in t.items() if isinstance(v, int) and not isinstance(v, bool)},
-        "database_specific_results": pairs(t["database_specific_results"]),
-        "register_specific_results": pairs(t["register_specific_results"]),
-        "dbr_excluded": pairs(t["dbr_excluded"]),
-        "other_excluded": pairs(t["other_excluded"]),
-        "total_studies": c.new_studies, "total_reports": c.new_reports,
-    }
-    with template.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))
-    header = rows[0]
-    data, n = header.index("data"), header.index("n")
-    for row in rows[1:]:
-        if row[data] in values:
-            row[n] = str(values[row[data]])
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue()
-
-
-def _plain(label: str) -> str:
-    return label.replace(";", " ").replace(",", " ").strip()
-
-
-def _awaiting_text(awaiting: dict[str, int]) -> str:
-    parts = [f"{k.replace('_', ' ')}: {v}" for k, v in awaiting.items() if v]
-    return ", ".join(parts)
-
-
-@dataclass
-class PrismaResult:
-    counts: PrismaCounts
-    files: list[Path]
-
-
-def prisma(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> PrismaResult:
-    """Check the counts, then write ``prisma.json``, ``prisma.csv`` (the PRISMA2020
-    template, filled) and ``prisma.md`` to ``out_dir``."""
-    c = checked_counts(db, protocol)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = [out_dir / "prisma.json", out_dir / "prisma.csv", out_dir / "prisma.md"]
-    files[0].write_text(json.dumps(as_template(c), indent=2) + "\n", encoding="utf-8")
-    files[1].write_text(template_csv(c), encoding="utf-8")
-    files[2].write_text(render_markdown(c, protocol), encoding="utf-8")
-    return PrismaResult(c, files)
