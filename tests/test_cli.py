@@ -61,6 +61,22 @@ def test_the_whole_review_runs_and_prisma_equals_status(done: Path, project: Pat
     html = (project / "reports" / "index.html").read_text()
     assert "Medical treatment of POEMS syndrome" in html
     assert "Randomised controlled trial" in html and "Thalidomide 200 mg/day" in html
+    # one page: the diagram inline, the search log, the summaries by treatment and of bias
+    assert "<img" not in html and html.count("<svg") == 1
+    assert "Studies included in review (n = 34)" in html
+    assert "&quot;POEMS Syndrome&quot;[Mesh] OR" in html
+    asct = "<td>ASCT</td>" + "".join(f"<td class=\"n\">{n}</td>" for n in (15, 15, 758))
+    assert asct in html
+    assert "<h3>rob_robins_i</h3>" in html and "<td class=\"some\">Unclear</td>" in html
+    svg = (project / "reports" / "prisma.svg").read_text()
+    assert "Records screened (n = 190)" in svg and "Citation searching (n = 23)" in svg
+    assert (project / "reports" / "prisma.png").read_bytes()[:4] == b"\x89PNG"
+    log = (project / "reports" / "search_log.md").read_text()
+    protocol_query = '("POEMS Syndrome"[Mesh] OR "POEMS syndrome"[tiab]'
+    assert protocol_query in log and "Date of search: 2026-11-21 (the snapshot's date" in log
+    assert "| Citation searching | Citation searching | `imports/citation_searching.ris` |" in log
+    assert "24 marked as duplicates (never deleted), by rule: pmid 11, reviewer 8, doi 5" in log
+    assert "- Embase (Databases): Planned" in log and "| 16 | deduplication | reported" in log
     # Two extractors, every disagreement decided in consensus.csv.
     x = status["extraction"]
     assert (x["studies"], x["reviewers"], x["undecided"], x["waiting"]) == (

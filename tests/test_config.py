@@ -51,6 +51,17 @@ def test_minimal_protocol_fills_defaults(tmp_path: Path) -> None:
     assert p.search.date_field == "pdat" and p.search.snapshot is None
     assert p.sources == () and p.eligibility.rules == ()
     assert p.screening.reviewers == 1 and p.extraction.reviewers == 1
+    assert p.update.previous_version is None
+    assert (p.report.treatment, p.report.rate) == ("arms.treatment", "outcomes.percent")
+
+
+def test_update_and_report_sections_are_read(tmp_path: Path) -> None:
+    p = parse(MINIMAL.replace("[eligibility]\n", '[update]\nprevious_version = '
+                              '"extracted/v1.csv"\n\n[report]\ntreatment = "groups.drug"\n'
+                              'patients = "groups.n"\n\n[eligibility]\n', 1), tmp_path)
+    assert p.update.previous_version == tmp_path / "extracted" / "v1.csv"
+    assert (p.report.treatment, p.report.patients, p.report.outcome) == (
+        "groups.drug", "groups.n", "outcomes.outcome")
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
@@ -94,6 +105,25 @@ def test_minimal_protocol_fills_defaults(tmp_path: Path) -> None:
                  "key 'extraction.extractors': unknown key", id="extraction-unknown-key"),
     pytest.param(('code = "wrong_population"', 'code = "Wrong Population"'),
                  "expected a lower-case code", id="bad-reason-code"),
+    pytest.param(('[eligibility]\n', '[eligibility]\n[[eligibility.rules]]\nid = "r"\n'
+                  'description = "d"\nverdict = "exclude"\nreason = "wrong_population"\n'
+                  'prisma = "excluded_other"\nterms = ["x"]\n'),
+                 "key 'eligibility.rules[0].prisma': only an automatic rule's exclusions",
+                 id="prisma-box-of-a-manual-rule"),
+    pytest.param(('[eligibility]\n', '[eligibility]\n[[eligibility.rules]]\nid = "r"\n'
+                  'description = "d"\nverdict = "exclude"\nreason = "wrong_population"\n'
+                  'automatic = true\nprisma = "records_removed"\nterms = ["x"]\n'),
+                 "expected one of excluded_automatic, excluded_other, records_excluded; got "
+                 "'records_removed'", id="unknown-prisma-box"),
+    pytest.param(('[eligibility]\n', '[report]\ntreatment = "arms"\n\n[eligibility]\n'),
+                 "key 'report.treatment': expected table.field of the extraction forms; got "
+                 "'arms'", id="report-field-without-table"),
+    pytest.param(('[eligibility]\n', '[report]\nrate = "results.percent"\n\n[eligibility]\n'),
+                 "key 'report.rate': expected a field of the same table as report.outcome",
+                 id="report-rate-elsewhere"),
+    pytest.param(('[eligibility]\n', '[update]\nprevious = "x.csv"\n\n[eligibility]\n'),
+                 "key 'update.previous': unknown key; expected one of: previous_version",
+                 id="update-unknown-key"),
 ])
 def test_mistakes_name_file_key_and_expectation(edit: tuple[str, str], expected: str,
                                                 tmp_path: Path) -> None:

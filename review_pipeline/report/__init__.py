@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -145,10 +146,12 @@ def _risk_of_bias(db: Database) -> str:
 
 def _short_names(db: Database) -> dict[str, str]:
     names = {}
-    for r in db.query("SELECT record_id, authors, year FROM records WHERE status = ?",
+    for r in db.query("SELECT record_id, authors, year, title FROM records WHERE status = ?",
                       [State.INCLUDED.value]):
         authors = json.loads(r["authors"] or "[]")
-        first = authors[0].split(",")[0].split(" ")[0] if authors else r["record_id"]
+        # without authors, the title's opening words name the study well enough
+        first = (authors[0].split(",")[0].split(" ")[0] if authors
+                 else textwrap.shorten(r["title"] or r["record_id"], 40, placeholder="..."))
         names[r["record_id"]] = f"{first} {r['year'] or ''}".strip()
     return names
 
