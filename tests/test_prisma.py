@@ -54,13 +54,13 @@ label = "Organisations"
 kind = "organisation"
 
 [[eligibility.rules]]
-id = "retracted"
-description = "Retracted reports are removed before screening."
+id = "withdrawn"
+description = "Withdrawn reports are removed before screening."
 verdict = "exclude"
 automatic = true
 prisma = "excluded_other"
 reason = "not_primary_study"
-publication_types = ["Retracted Publication"]
+publication_types = ["Withdrawn Publication"]
 
 [[eligibility.rules]]
 id = "classifier"
@@ -74,7 +74,7 @@ designs = ["review"]
 # (source, branch, final state, reason) for a hand-built review with every box non-zero.
 PLAN = [
     *[("pubmed", "databases", S.INELIGIBLE, "rule secondary-literature")] * 3,
-    *[("pubmed", "databases", S.INELIGIBLE, "rule retracted")] * 1,
+    *[("pubmed", "databases", S.INELIGIBLE, "rule withdrawn")] * 1,
     *[("pubmed", "databases", S.INELIGIBLE, "rule classifier")] * 2,
     *[("pubmed", "databases", S.EXCLUDED_TA, "")] * 5,
     *[("pubmed", "databases", S.NOT_RETRIEVED, "")] * 1,
