@@ -15,7 +15,7 @@ from .db import State
 from .dedup import overlap
 from .extract import summary as extraction_summary
 from .fetch import search_log
-from .prisma import as_template, counts
+from .prisma import as_template, counts, load_previous
 from .screen import awaiting, stage_summary
 from .sources import ris
 
@@ -53,7 +53,7 @@ def status(db: Database, protocol: Protocol) -> dict[str, Any]:
         "extraction": extraction_summary(db, protocol.extraction.reviewers),
         "search_runs": search_log(db),
         "overlap": _overlap(db),
-        "prisma": as_template(counts(db, protocol)),
+        "prisma": as_template(counts(db, protocol, load_previous(protocol))),
     }
 
 

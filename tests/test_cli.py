@@ -250,3 +250,25 @@ def test_extract_sheets_compare_and_history(done: Path, project: Path) -> None:
     assert "0 cells changed" in ok("extract", db=done)  # untouched sheets read as nothing
     bad = review("extract", "history", "pubmed:404", db=done)
     assert bad.exit_code == 1 and "no extraction history for 'pubmed:404'" in bad.output
+
+
+def test_an_updated_review_draws_its_previous_version_or_names_the_bad_line(
+        done: Path, project: Path) -> None:
+    protocol = project / "queries" / "protocol.toml"
+    protocol.write_text(protocol.read_text() + '\n[update]\nprevious_version = '
+                        '"extracted/previous_version.csv"\n')
+    previous = project / "extracted" / "previous_version.csv"
+    previous.write_text("study,citation,pmid\nKuwabara 2008,,\n")
+    before = {p.name: p.read_bytes() for p in (project / "reports").iterdir()}
+    bad = review("prisma", db=done)
+    assert bad.exit_code == 1 and "Traceback" not in bad.output
+    assert "previous_version.csv, line 2: empty citation" in bad.output
+    assert "To fix: correct those lines" in bad.output
+    assert {p.name: p.read_bytes() for p in (project / "reports").iterdir()} == before
+    previous.write_text("study,citation,pmid\nOld 2001,Old study 2001,\nOld 2001,Its abstract,\n")
+    ok("prisma", db=done)
+    prisma = json.loads((project / "reports" / "prisma.json").read_text())
+    assert (prisma["previous_studies"], prisma["previous_reports"]) == (1, 2)
+    assert (prisma["total_studies"], prisma["total_reports"]) == (35, 36)
+    assert json.loads(ok("status", "--json", db=done))["prisma"] == prisma
+    assert "Previous studies" in (project / "reports" / "prisma.svg").read_text()
