@@ -17,7 +17,6 @@ from ..config import Protocol
 from .boxes import Box, Flow, flow
 from .flow import (
     DEFAULT_OUT,
-    OTHER_LABELS,
     Branch,
     PrismaCounts,
     as_template,
@@ -31,7 +30,7 @@ from .search_log import render_markdown as log_markdown
 from .text import render_markdown, template_csv
 
 __all__ = [
-    "DEFAULT_OUT", "OTHER_LABELS", "Box", "Branch", "Flow", "Previous", "PrismaCounts",
+    "DEFAULT_OUT", "Box", "Branch", "Flow", "Previous", "PrismaCounts",
     "PrismaResult", "SearchLog", "as_template", "check", "checked_counts", "counts", "flow",
     "load_previous", "prisma", "read_previous", "render_markdown", "search_log",
     "template_csv",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .flow import Branch, PrismaCounts
+from .flow import OTHER_LABELS, Branch, PrismaCounts
 
 PHASES = ("identification", "screening", "included")
 COLUMNS = ("previous", "databases", "other")
@@ -135,10 +135,7 @@ def _full_text(b: Branch, prefix: str, column: str) -> list[Box]:
 
 
 def _other(c: PrismaCounts) -> list[Box]:
-    found = [f"{label.capitalize()} {n(c.other_sources[key])}"
-             for key, label in (("website_results", "websites"),
-                                ("organisation_results", "organisations"),
-                                ("citations_results", "citation searching"))
+    found = [f"{label} {n(c.other_sources[key])}" for key, label in OTHER_LABELS
              if c.other_sources.get(key)]
     if c.other_already_identified:
         found.append("Of these, already identified via databases and registers "

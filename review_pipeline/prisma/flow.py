@@ -27,8 +27,9 @@ SOUGHT_OR_LATER = (State.SOUGHT, State.NOT_RETRIEVED, State.ASSESSED, State.EXCL
 ASSESSED_OR_LATER = (State.ASSESSED, State.EXCLUDED_FT, State.INCLUDED)
 OTHER_KINDS = {"website": "website_results", "organisation": "organisation_results",
                "citation_searching": "citations_results"}
-OTHER_LABELS = (("citations_results", "citation searching"), ("website_results", "websites"),
-                ("organisation_results", "organisations"))
+OTHER_LABELS = (("website_results", "Websites"), ("organisation_results", "Organisations"),
+                ("citations_results", "Citation searching"))
+"""The other-methods sources, in the order and words of the PRISMA 2020 template."""
 
 
 @dataclass(frozen=True)
