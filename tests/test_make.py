@@ -77,6 +77,15 @@ def test_an_edit_reruns_only_what_depends_on_it(checkout: Path, edited: str,
     assert calls == rerun
 
 
+def test_a_file_of_extracted_itself_redraws_only_the_flow(checkout: Path) -> None:
+    # such as the previous version's reports of an updated review
+    make(checkout, "all")
+    (checkout / "extracted" / "previous_version.csv").write_text("study,citation\n")
+    edit(checkout / "extracted" / "previous_version.csv")
+    calls, _ = make(checkout, "report")
+    assert calls == ["prisma", "report"]
+
+
 def test_clean_keeps_queries_extracted_and_raw(checkout: Path) -> None:
     (checkout / "raw" / "pubmed").mkdir(parents=True)
     (checkout / "raw" / "pubmed" / "kept.xml").write_text("<x/>")
