@@ -417,3 +417,13 @@ def test_a_missing_previous_version_file_says_how_to_fix(protocol: Protocol,
     (project / "extracted" / "previous_version.csv").unlink()
     with pytest.raises(InputError, match=r"remove \[update\] previous_version"):
         load_previous(protocol)
+
+
+def test_labels_are_drawn_as_written(db: Database, protocol: Protocol) -> None:
+    # labels come from the protocol: "$" must not start mathtext, "<" and "&" must be escaped
+    c = replace(counts(db, protocol), databases=(("Cost $5 & <free> db", 3),),
+                records_screened=3, dbr=Branch(sought=3, assessed=3, excluded=(
+                    ("a", "Wrong $x$ population", 3),)))
+    boxes = svg_boxes(diagram.render(flow(c)))
+    assert "Cost $5 & <free> db (n = 3)" in boxes["identified"]
+    assert "Wrong $x$ population (n = 3)" in boxes["reports_excluded"]

@@ -11,6 +11,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 from matplotlib.axes import Axes
@@ -147,36 +148,35 @@ class _Layout:
 
     def draw(self, ax: Axes) -> None:
         for i, line in enumerate(self.warning):
-            ax.text(MARGIN, MARGIN + i * LINE, line, fontsize=NOTE_SIZE + 1, family=FONT,
-                     va="top", color=WARNING, weight="bold", gid=f"warning-{i}")
+            _text(ax, MARGIN, MARGIN + i * LINE, line, f"warning-{i}", fontsize=NOTE_SIZE + 1,
+                  color=WARNING, weight="bold")
         for column, (x, y, w, lines) in self.headings.items():
             ax.add_patch(Rectangle((x, y), w, self.heading_h, facecolor=HEADING_FILL[column],
-                                    edgecolor="none", gid=f"heading-{column}"))
+                                   edgecolor="none", gid=f"heading-{column}"))
             for i, line in enumerate(lines):
-                ax.text(x + w / 2, y + PAD + i * LINE, line, fontsize=SIZE, family=FONT,
-                         weight="bold", ha="center", va="top", gid=f"heading-{column}-{i}")
+                _text(ax, x + w / 2, y + PAD + i * LINE, line, f"heading-{column}-{i}",
+                      weight="bold", ha="center")
         for phase, (first, last) in self.flow.phases.items():
             top = self.levels[first][0]
             bottom = self.levels[last][0] + self.levels[last][1]
             ax.add_patch(Rectangle((MARGIN, top), BAND, bottom - top, facecolor=PHASE_FILL,
-                                    edgecolor="none", gid=f"phase-{phase}"))
-            ax.text(MARGIN + BAND / 2, (top + bottom) / 2, phase.capitalize(), rotation=90,
-                     fontsize=SIZE, family=FONT, weight="bold", ha="center", va="center",
-                     gid=f"phase-{phase}-label")
+                                   edgecolor="none", gid=f"phase-{phase}"))
+            _text(ax, MARGIN + BAND / 2, (top + bottom) / 2, phase.capitalize(),
+                  f"phase-{phase}-label", rotation=90, weight="bold", ha="center",
+                  va="center")
         for p in self.placed.values():
             ax.add_patch(Rectangle((p.x, p.y), p.w, p.h, facecolor="white",
-                                    edgecolor="black", linewidth=0.8, gid=f"box-{p.box.key}"))
+                                   edgecolor="black", linewidth=0.8, gid=f"box-{p.box.key}"))
             for i, (indent, line) in enumerate(p.lines):
-                ax.text(p.x + PAD + indent, p.y + PAD + i * LINE, line, fontsize=SIZE,
-                         family=FONT, va="top", gid=f"box-{p.box.key}-{i}")
+                _text(ax, p.x + PAD + indent, p.y + PAD + i * LINE, line, f"box-{p.box.key}-{i}")
         for start, end in self.flow.arrows:
             path = MPath(self._route(self.placed[start], self.placed[end]))
             ax.add_patch(FancyArrowPatch(path=path, arrowstyle="-|>", mutation_scale=9,
-                                          linewidth=0.8, color="black",
-                                          gid=f"arrow-{start}-{end}"))
+                                         linewidth=0.8, color="black",
+                                         gid=f"arrow-{start}-{end}"))
         for i, line in enumerate(self.notes):
-            ax.text(MARGIN, self.notes_y + i * (LINE - 1), line, fontsize=NOTE_SIZE,
-                     family=FONT, va="top", gid=f"note-{i}")
+            _text(ax, MARGIN, self.notes_y + i * (LINE - 1), line, f"note-{i}",
+                  fontsize=NOTE_SIZE)
 
     @staticmethod
     def _route(a: Placed, b: Placed) -> list[tuple[float, float]]:
@@ -192,6 +192,13 @@ class _Layout:
 
 COUNT = re.compile(r"\(n = [\d,]+\)\S*|\S+")
 """A word, or a count such as "(n = 48)", which is never broken."""
+
+
+def _text(ax: Axes, x: float, y: float, text: str, gid: str, **style: Any) -> None:
+    """Text at (x, y), top-left aligned unless ``style`` says otherwise. Never parsed as
+    math: labels come from the protocol, and a "$" would start matplotlib's mathtext."""
+    ax.text(x, y, text, gid=gid, parse_math=False,
+            **{"fontsize": SIZE, "family": FONT, "va": "top", **style})
 
 
 def _wrap(text: str, width: float, size: float, bold: bool = False) -> list[str]:
