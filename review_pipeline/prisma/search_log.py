@@ -25,7 +25,8 @@ KIND_TITLES = {"database": "Databases", "register": "Study registers",
 @dataclass
 class SearchLog:
     runs: list[dict[str, Any]]
-    """Each PubMed search run (see :func:`review_pipeline.fetch.search_log`)."""
+    """Each PubMed search run (see :func:`review_pipeline.fetch.search_log`), with
+    ``searched``: the date the search stands for."""
     imports: list[dict[str, Any]]
     """Each export file imported: source, kind, file, format, sha256, date, records."""
     planned: list[dict[str, str]]
@@ -46,8 +47,8 @@ def search_log(db: Database, protocol: Protocol) -> SearchLog:
     imported = {b["source"] for b in db.query("SELECT DISTINCT source FROM batches")}
     planned = [{"source": s.label, "kind": s.kind, "notes": s.notes}
                for s in protocol.sources if s.name not in imported]
-    return SearchLog(runs=search_runs(db), imports=imports, planned=planned,
-                     dedup=_dedup(db))
+    runs = [{**run, "searched": _searched(run)} for run in search_runs(db)]
+    return SearchLog(runs=runs, imports=imports, planned=planned, dedup=_dedup(db))
 
 
 def _dedup(db: Database) -> dict[str, Any]:
@@ -82,11 +83,12 @@ def render_markdown(log: SearchLog, protocol: Protocol) -> str:
     for i, run in enumerate(log.runs, 1):
         lines += [
             f"### {i}. {run['database']}, {run['interface']}", "",
-            f"- Date of search: {_search_date(run)}",
+            f"- Date of search: {run['searched']}",
             f"- Mode: {run['mode']}" + (f" ({run['note']})" if run["note"] else ""),
             f"- Limits: {run['limits'] or 'none'}",
             *([f"- Notes: {protocol.search.notes}"] if protocol.search.notes else []),
-            f"- Records: PubMed count {_num(run['count'])}, retrieved {_num(run['records'])}",
+            f"- Records: PubMed count {count_text(run['count'])}, retrieved "
+            f"{count_text(run['records'])}",
             *[f"- Raw file: `{f['file']}` ({f['records']} records, sha256 `{f['sha256']}`)"
               for f in run["files"]],
             *([f"- PubMed's translation: `{run['query_translation']}`"]
@@ -160,13 +162,15 @@ def _items(log: SearchLog, protocol: Protocol) -> list[str]:
     return lines
 
 
-def _search_date(run: dict[str, Any]) -> str:
+def _searched(run: dict[str, Any]) -> str:
+    # a replayed snapshot stands for the search on the snapshot's date, not the day it loaded
     if run["mode"] == "snapshot" and run["snapshot_date"]:
         return f"{run['snapshot_date']} (the snapshot's date; loaded {run['started_at']})"
     return str(run["started_at"])
 
 
-def _num(value: int | None) -> str:
+def count_text(value: int | None) -> str:
+    """A count as the log prints it; PubMed's count is unknown for an offline run."""
     return "unknown" if value is None else f"{value:,}"
 
 

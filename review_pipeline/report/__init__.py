@@ -14,6 +14,7 @@ from ..config import Protocol
 from ..db import State
 from ..extract.fields import number_text
 from ..prisma import DEFAULT_OUT, SearchLog, checked_counts, flow, load_previous, search_log
+from ..prisma.search_log import count_text
 from .summary import Summary, risk_of_bias, treatment_summary
 
 _STYLE = """
@@ -82,12 +83,11 @@ def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = 
 def _search_log(log: SearchLog) -> str:
     parts = []
     for run in log.runs:
-        date = run["snapshot_date"] or run["started_at"]
         parts.append(
             f"<h3>{escape(run['database'])} ({escape(run['interface'])})</h3>"
-            f"<p>Searched {escape(date)} ({escape(run['mode'])}); limits: "
-            f"{escape(run['limits'] or 'none')}; {_num(run['count'])} found, "
-            f"{_num(run['records'])} retrieved.</p><pre>{escape(run['query'])}</pre>")
+            f"<p>Searched {escape(run['searched'])} ({escape(run['mode'])}); limits: "
+            f"{escape(run['limits'] or 'none')}; {count_text(run['count'])} found, "
+            f"{count_text(run['records'])} retrieved.</p><pre>{escape(run['query'])}</pre>")
     if log.imports:
         parts.append("<h3>Other sources</h3>" + _table(
             ["Source", "File", "Format", "Imported (UTC)", "Records"],
@@ -102,10 +102,6 @@ def _search_log(log: SearchLog) -> str:
                      f"{d['duplicates']:,} marked as duplicates (never deleted). The full "
                      "log is <code>search_log.md</code>.</p>")
     return "".join(parts) or "<p>No search has been run yet.</p>"
-
-
-def _num(value: int | None) -> str:
-    return "?" if value is None else f"{value:,}"
 
 
 def _summary(s: Summary) -> str:

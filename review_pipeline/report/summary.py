@@ -9,6 +9,7 @@ the arm table's key) and which other key fields (a time point) split an outcome.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
@@ -108,7 +109,7 @@ def treatment_summary(db: Database, spec: Report) -> Summary:
 
 
 def _choices(fields: dict[tuple[str, str], dict[str, Any]], table: str,
-             field: str) -> Any:
+             field: str) -> Callable[[Any], tuple[int, str]]:
     """A sort key that follows the order of a choice field's values, others last."""
     choices = (fields[(table, field)]["choices"] or "").split(" | ")
     return lambda value: (choices.index(value) if value in choices else len(choices),
