@@ -435,11 +435,14 @@ def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str
     id) is linked to the batch but keeps its first version, so a repeated search never
     duplicates or rewrites a record.
     """
+    at = now()
     batch_id = insert_row(db, "batches", {
         "kind": kind, "run_id": run_id, "source": source, "file": file, "sha256": sha256,
-        "format": fmt, "records": 0, "created_at": now(), "skipped": skipped,
+        "format": fmt, "records": 0, "created_at": at, "skipped": skipped,
         "quarantine": quarantine,
     })
+    where = {"source": source, "branch": branch, "source_file": file, "batch_id": batch_id,
+             "imported_at": at}
     existing = {r[0] for r in db.execute("SELECT record_id FROM records WHERE source = ?",
                                           [source]).fetchall()}
     stream, position, new = iter(records), 0, 0
@@ -451,7 +454,7 @@ def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str
             position += 1
             if record_id not in existing:
                 existing.add(record_id)
-                new_rows.append(_record_row(record, record_id, source, branch, file, batch_id))
+                new_rows.append(_record_row(record, record_id, where))
         insert_rows(db, "records", new_rows)
         insert_rows(db, "batch_records", links, "OR IGNORE")
         new += len(new_rows)
@@ -483,19 +486,18 @@ def insert_rows(db: Database, table: str, rows: Sequence[dict[str, Any]],
             [[row[c] for c in columns] for row in rows])
 
 
-_RECORD_FIELDS = tuple(Record.__dataclass_fields__)
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps would build one per call
 
 
-def _record_row(record: Record, record_id: str, source: str, branch: str, file: str,
-                batch_id: int) -> dict[str, Any]:
+def _record_row(record: Record, record_id: str, where: dict[str, Any]) -> dict[str, Any]:
+    """The ``records`` row of ``record``, loaded as ``where`` says (source, branch, file,
+    batch and time)."""
     # A shallow copy: the lists go straight to JSON, so asdict's deep copy is not needed.
-    row = {name: getattr(record, name) for name in _RECORD_FIELDS}
+    row = vars(record).copy()
     for key in ("authors", "publication_types", "keywords", "extra"):
-        row[key] = json.dumps(row[key], ensure_ascii=False)
-    row.update({
-        "record_id": record_id, "source": source, "branch": branch, "source_file": file,
-        "batch_id": batch_id, "imported_at": now(),
-    })
+        row[key] = _JSON(row[key])
+    row["record_id"] = record_id
+    row.update(where)
     return row
 
 

@@ -9,12 +9,23 @@ from pathlib import Path
 import pytest
 
 from review_pipeline.errors import CountMismatchError, InputError
-from review_pipeline.sources import detect_format, iter_lines, read_records, read_text
+from review_pipeline.sources import (
+    Bad,
+    Decoder,
+    detect_format,
+    iter_blocks,
+    iter_lines,
+    read_records,
+    read_text,
+    ris,
+    stream_file,
+)
 from review_pipeline.sources.pubmed_xml import parse_text
 
 from .conftest import FIXTURES, ROOT
 
 EXPORTS = FIXTURES / "exports"
+EDGE = FIXTURES / "edge"
 PUBMED = FIXTURES / "pubmed"
 
 
@@ -76,6 +87,58 @@ def test_a_windows_1252_byte_deep_in_a_streamed_file_switches_the_decoding(
     lines = list(iter_lines(path))
     assert lines == read_text(path).split("\n")
     assert lines[-2:] == ["M\u00fcller", "last"] and len(lines) == 20_002
+
+
+@pytest.mark.parametrize("name", ["missing_er_between_records.ris", "ovid_numbered_headers.ris",
+                                  "wrapped_and_repeated_tags.ris", "truncated_last_record.ris"])
+def test_records_are_cut_the_same_whatever_the_block_size(name: str) -> None:
+    # Blocks end at line breaks, so a record often spans blocks: its lines, its first line's
+    # number and its end marker must not depend on where a block ends.
+    path = EDGE / name
+
+    def cut(size: int) -> list[tuple[int, list[str], bool] | str]:
+        items = ris.split_records(iter_blocks(path, size), Decoder(path), ris._MARKERS,
+                                  "ER  -", ris._KEEP_WRAPPED)
+        return [item.problem if isinstance(item, Bad) else (item.line, item.lines,
+                                                             item.restored)
+                for item in items]
+
+    whole = cut(1 << 20)
+    assert whole
+    for size in (1, 7, 64, 300):
+        assert cut(size) == whole
+
+
+@pytest.mark.parametrize(("data", "lines"), [
+    pytest.param(b"\xef\xbb\xbfTY  - JOUR\nER  - \n", ["TY  - JOUR", "ER  - "], id="utf8-bom"),
+    pytest.param(b"a\r\nb\r\n", ["a", "b"], id="crlf"),
+    pytest.param(b"a\rb\rc", ["a", "b", "c"], id="cr-only"),
+    pytest.param(b"a\n\nb", ["a", "", "b"], id="blank-line-no-final-break"),
+    pytest.param("TY  - JOUR\r\nTI  - \u00e9t\u00e9\r\n".encode("utf-16"),
+                 ["TY  - JOUR", "TI  - \u00e9t\u00e9"], id="utf16-crlf"),
+])
+def test_blocks_end_at_line_breaks_made_newlines(tmp_path: Path, data: bytes,
+                                                 lines: list[str]) -> None:
+    path = write(tmp_path, "export.ris", data)
+    for size in (1, 2, 3, 1 << 20):
+        blocks = list(iter_blocks(path, size))
+        assert all(block.endswith(b"\n") for block in blocks[:-1])
+        assert b"\r" not in b"".join(blocks)
+        assert list(iter_lines(path)) == lines
+
+
+def test_a_windows_1252_byte_after_many_ris_records_is_read_and_named(tmp_path: Path) -> None:
+    # The records before it were already decoded as UTF-8 when the stray byte shows.
+    records = "".join(f"TY  - JOUR\nTI  - Record {n}\nER  - \n" for n in range(40_000))
+    path = write(tmp_path, "late.ris", records.encode() + b"TY  - JOUR\nAU  - M\xfcller, K\n"
+                 b"TI  - Last\nER  - \n")
+    name, reading = stream_file(path)
+    found = list(reading.records)
+    assert name == "ris"
+    assert len(found) == 40_001 and found[-1].authors == ["M\u00fcller K"]
+    assert reading.warnings == [f"{path}: not UTF-8 (byte 0xfc on line 120002); read as "
+                                "Windows-1252. Check accented names; export as UTF-8 if your "
+                                "database offers it"]
 
 
 def test_gzip_is_read_transparently(tmp_path: Path) -> None:

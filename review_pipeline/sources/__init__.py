@@ -11,8 +11,6 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
-import io
-import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,12 +105,21 @@ def read_text(path: Path) -> str:
 
 def iter_lines(path: Path, keepends: bool = False) -> Iterator[str]:
     """The lines of a text file, decoded as :func:`read_text` does, each with its ``\\n``
-    when ``keepends`` (the csv module needs them for line breaks inside quoted cells).
+    when ``keepends`` (the csv module needs them for line breaks inside quoted cells)."""
+    decode = Decoder(path)
+    for block in iter_blocks(path):
+        yield from _split(decode(block), keepends)
+    decode.finish()
 
-    A UTF-8 file, the usual case, is streamed, so a large export is never held whole. When a
-    byte is not UTF-8, the file is decoded whole as Windows-1252 or Latin-1 and the lines
-    go on from there: the lines before were ASCII or well-formed UTF-8, which a file in
-    those encodings almost never holds, so they read the same either way.
+
+def iter_blocks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    """The bytes of a text file in blocks of about ``size`` that end at a line break (the
+    last may not), with line breaks made ``\\n`` and a UTF-8 byte order mark removed; a
+    UTF-16 file comes as UTF-8. A :class:`Decoder` makes text of them, or of pieces cut
+    from them in order.
+
+    A large export is streamed, never held whole, and a reader can cut it into records
+    before decoding: most records are ASCII, which decodes fastest.
     """
     try:
         with open_binary(path) as probe:
@@ -120,29 +127,60 @@ def iter_lines(path: Path, keepends: bool = False) -> Iterator[str]:
     except (OSError, EOFError) as exc:
         raise _damaged(path, exc) from None
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
-        yield from _split(read_text(path), keepends)
+        yield read_text(path).encode("utf-8")
         return
-    done = 0
     try:
-        with io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline=None) as stream:
-            for line in stream:
-                yield line if keepends or not line.endswith("\n") else line[:-1]
-                done += 1
-        _ENCODINGS[_stamp(path)] = "utf-8-sig"
-    except UnicodeDecodeError:
-        yield from itertools.islice(_split(read_text(path), keepends), done, None)
+        with open_binary(path) as stream:
+            rest = stream.read(len(codecs.BOM_UTF8)).removeprefix(codecs.BOM_UTF8)
+            while data := stream.read(size):
+                cut = data.rfind(b"\n") + 1
+                if not cut:  # a line longer than a block, or only CR line breaks
+                    rest += data
+                    continue
+                block, rest = rest + data[:cut], data[cut:]
+                yield _newlines(block)
+            if rest:
+                yield _newlines(rest)
     except (OSError, EOFError) as exc:
         raise _damaged(path, exc) from None
 
 
+def _newlines(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
+
+
+class Decoder:
+    """Text of the blocks of :func:`iter_blocks` (or of pieces cut from them, in order) as
+    :func:`read_text` would give it: UTF-8 until a piece is not, then, from that piece on,
+    Windows-1252 or Latin-1, as the whole file reads. The pieces before were ASCII or
+    well-formed UTF-8, which a file in those encodings almost never holds, so they read
+    the same either way. :meth:`finish`, once every piece is decoded, notes the encoding
+    for :func:`encoding_warning`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.encoding = "utf-8"
+
+    def __call__(self, data: bytes) -> str:
+        if self.encoding == "utf-8":
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                self.encoding = _decode_8bit(_read_bytes(self.path))[1]
+        return data.decode(self.encoding)
+
+    def finish(self) -> None:
+        _ENCODINGS.setdefault(_stamp(self.path),
+                              "utf-8-sig" if self.encoding == "utf-8" else self.encoding)
+
+
 def _split(text: str, keepends: bool) -> Iterator[str]:
-    """Lines as a text stream gives them: split at ``\\n`` only, the last without one."""
+    """Lines as a text stream gives them: split at ``\\n`` only, the last without one (or
+    none when the text ends with a line break)."""
     lines = text.split("\n")
-    if not keepends:
-        yield from lines
-        return
     last = lines.pop()
-    yield from (line + "\n" for line in lines)
+    yield from (line + "\n" for line in lines) if keepends else lines
     if last:
         yield last
 

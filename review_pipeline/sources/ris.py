@@ -27,10 +27,11 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, file_tag, iter_lines
+from . import Bad, Decoder, Reading, file_tag, iter_blocks
 
-_TY = re.compile(r"^\s*TY  -")
-_ER = re.compile(r"^\s*ER  -")
+# A record's first and last lines, each from the line break before it (``split_records``);
+# ``[^\S\n]`` is the whitespace of one line.
+_MARKERS = re.compile(rb"\n[^\S\n]*(?:(?P<start>TY)|ER)  -")
 _PMID_NOTE = re.compile(r"PMID:?\s*(\d+)")
 _CONFERENCE = ("ABST", "CONF", "CPAPER")
 # rispy adds a wrapped line to a single-valued tag with a space between, and to a list tag
@@ -45,25 +46,23 @@ def sniff(head: str) -> bool:
 
 
 def read(path: Path) -> Reading:
-    return read_tagged(path, RisParser(), _TY, _ER, "ER  -", _record,
+    return read_tagged(path, RisParser(), _MARKERS, "ER  -", _record,
                        InputError("no RIS records (no 'TY  -' lines)", where=str(path),
                                   fix="check that this is the RIS export, or pass the right "
-                                      "--format"), hint=("TY", "ER"), keep_wrapped=_KEEP_WRAPPED)
+                                      "--format"), keep_wrapped=_KEEP_WRAPPED)
 
 
-def read_tagged(path: Path, parser: RisParser, start: re.Pattern[str], end: re.Pattern[str],
-                closer: str, record: Callable[[dict[str, Any], str], Record],
-                none_found: InputError, hint: tuple[str, ...],
+def read_tagged(path: Path, parser: RisParser, markers: re.Pattern[bytes], closer: str,
+                record: Callable[[dict[str, Any], str], Record], none_found: InputError,
                 keep_wrapped: tuple[str, ...] | None = None) -> Reading:
     """A tagged file (RIS, Web of Science) streamed record by record through ``parser`` once
     each record's markers are checked: ``record`` turns an entry into a Record, given a
-    fallback id; a file without any ``start`` line raises ``none_found``. ``hint`` holds the
-    first letters of every marker line (or else it starts with a space), so most lines skip
-    the patterns. With ``keep_wrapped``, RIS wrapped lines are joined to their tag's line
-    except under those tags.
+    fallback id; a file without any start marker raises ``none_found``. ``markers`` matches
+    a record's first line (with a group ``start``) and its last. With ``keep_wrapped``, RIS
+    wrapped lines are joined to their tag's line except under those tags.
     """
     reading = Reading([], 0)
-    items = split_records(iter_lines(path), start, end, closer, hint, keep_wrapped)
+    items = split_records(iter_blocks(path), Decoder(path), markers, closer, keep_wrapped)
     reading.records = _tagged_records(path, parser, items, closer, record, none_found, reading)
     return reading
 
@@ -103,50 +102,71 @@ class Chunk:
     """Its end marker was missing and is restored where the next record starts."""
 
 
-def split_records(lines: Iterable[str], start: re.Pattern[str], end: re.Pattern[str],
-                  closer: str, hint: tuple[str, ...],
+def split_records(blocks: Iterable[bytes], decode: Decoder,
+                  markers: re.Pattern[bytes], closer: str,
                   keep_wrapped: tuple[str, ...] | None = None) -> Iterator[Chunk | Bad]:
-    """Cut ``lines`` into records: a record runs from a ``start`` line to its ``end`` line.
+    """Cut a file, given as blocks of whole lines, into records: a record runs from a start
+    marker (a ``markers`` match with group ``start``) to an end marker.
 
     A missing end before the next start is restored (``closer`` is appended); a last record
     with no end is refused as cut off. Lines between records (Ovid's numbered headers) are
     left out. With ``keep_wrapped``, a line that is not an RIS tag line is joined (after a
     space) to the tag line before it, unless that tag is one of ``keep_wrapped``.
+
+    Records are cut from the bytes and then decoded, most of them ASCII, which decodes
+    fastest; the text between them is decoded too, so ``decode`` sees every byte. A marker
+    match starts with the line break before its line, which lets the regular expression
+    engine skip from line break to line break.
     """
-    body: list[str] | None = None
-    wrapped: list[str] = []
-    joins = False  # whether a wrapped line now joins the tag line before it
-    first = 0
-    for number, line in enumerate(lines, 1):
-        marker = line.startswith(hint) or line[:1].isspace()
-        opens = marker and start.match(line)
-        closes = marker and not opens and end.match(line)
-        if body and wrapped and (opens or closes or line[2:5] == "  -"):
-            body[-1] = " ".join([body[-1].rstrip(), *wrapped])
-            wrapped = []
-        if opens:
-            if body is not None:
-                yield Chunk(first, [*body, closer], restored=True)
-            body, first, joins = [line.lstrip()], number, False
-        elif closes:
-            if body is not None:
-                yield Chunk(first, [*body, closer])
-            body = None
-        elif body is None:
-            continue
-        elif line[2:5] != "  -":
-            if joins:
-                wrapped.append(line.strip())
+    wrapped = _wrapped_lines(keep_wrapped) if keep_wrapped is not None else None
+    # The open record's bytes from the line break before it, the line it starts on, and
+    # the number of the next block's first line.
+    pending, first, next_line = b"", 0, 1
+    for block in blocks:
+        # A line break in front, so that a marker on the block's first line is found.
+        data = (pending or b"\n") + block
+        opened = 0 if pending else -1  # where the open record starts in ``data``
+        line = (first if pending else next_line) - 1  # the line of ``data[counted - 1]``
+        counted = 0
+        for match in markers.finditer(data, max(len(pending) - 1, 0)):
+            line += data.count(b"\n", counted, match.start() + 1)
+            if opened >= 0:
+                body = _record_lines(decode(data[opened + 1:match.start()]), wrapped)
+                yield Chunk(first, [*body, closer], restored=match["start"] is not None)
             else:
-                body.append(line)
-        else:
-            body.append(line)
-            joins = keep_wrapped is not None and not line.startswith(keep_wrapped)
-    if body and wrapped:
-        body[-1] = " ".join([body[-1].rstrip(), *wrapped])
-    if body is not None:
+                decode(data[counted:match.start()])
+            counted = match.start() + 1
+            opened, first = (match.start(), line) if match["start"] else (-1, first)
+        pending = data[opened:] if opened >= 0 else b""
+        if opened < 0:
+            decode(data[counted:])
+        next_line = line + data.count(b"\n", counted)
+    if pending:
+        body = _record_lines(decode(pending[1:]).removesuffix("\n"), wrapped)
         yield Bad(first, f"the last record has no '{closer}' line: the file looks cut off",
                   field=closer.split()[0], raw="\n".join(body).strip())
+    decode.finish()
+
+
+def _wrapped_lines(keep: tuple[str, ...]) -> re.Pattern[str]:
+    """A tag line, not under ``keep``, with the wrapped lines that follow it; as markers,
+    from the line break before it."""
+    kept = "|".join(re.escape(tag) for tag in keep)
+    return re.compile(rf"\n(?!{kept})(..  -.*+)((?:\n(?!..  -).*+)++)")
+
+
+def _join_wrapped(match: re.Match[str]) -> str:
+    wrapped = (line.strip() for line in match[2][1:].split("\n"))
+    return "\n" + " ".join([match[1].rstrip(), *wrapped])
+
+
+def _record_lines(text: str, wrapped: re.Pattern[str] | None) -> list[str]:
+    """A record's lines, from its start marker's line (stripped on the left), with wrapped
+    lines joined by ``wrapped``. (A record's first line, its start marker, is never joined.)"""
+    text = text.lstrip()
+    if wrapped is not None:
+        text = wrapped.sub(_join_wrapped, text)
+    return text.split("\n")
 
 
 def _first(entry: dict[str, Any], *keys: str) -> str:

@@ -22,8 +22,9 @@ from ..records import (
 from . import Reading
 from .ris import read_tagged
 
-_PT = re.compile(r"^PT ")
-_ER = re.compile(r"^ER\s*$")
+# A record's first and last lines, each from the line break before it (``split_records``);
+# ``[^\S\n]`` is the whitespace of one line.
+_MARKERS = re.compile(rb"\n(?:(?P<start>PT) |ER[^\S\n]*(?=\n|$))")
 _CONFERENCE = ("Meeting Abstract", "Proceedings Paper")
 
 
@@ -32,10 +33,10 @@ def sniff(head: str) -> bool:
 
 
 def read(path: Path) -> Reading:
-    return read_tagged(path, WokParser(), _PT, _ER, "ER", _record,
+    return read_tagged(path, WokParser(), _MARKERS, "ER", _record,
                        InputError("no Web of Science records (no 'PT ' lines)",
                                   where=str(path), fix="export again as Web of Science 'Plain "
-                                  "text file', or pass --format"), hint=("PT", "ER"))
+                                  "text file', or pass --format"))
 
 
 def _list(entry: dict[str, Any], key: str, sep: str = ";") -> list[str]:
