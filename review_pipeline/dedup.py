@@ -99,6 +99,8 @@ class _Groups:
             return False
         listed_twice = rule == "abstract_listed_twice"
         dois = 2 if rule == "doi_alias" and len(self.dois[ra]) == len(self.dois[rb]) == 1 else 1
+        # A group that holds an article's two DOIs takes a record with either, or none.
+        dois = max(dois, len(self.dois[ra]), len(self.dois[rb]))
         if not forced and (len(self.pmids[ra] | self.pmids[rb]) > 1
                            or len(self.dois[ra] | self.dois[rb]) > dois
                            or (self.kinds[ra] != self.kinds[rb] and not listed_twice)):
@@ -113,7 +115,8 @@ class _Groups:
         return True
 
 
-STRENGTH = ("pmid", "doi", "cochrane_update", "doi_alias", "citation", "generic_citation",
+STRENGTH = ("pmid", "doi", "cochrane_update", "doi_alias", "citation", "translated_title",
+            "generic_citation",
             "abstract_listed_twice", "title_citation", "title_issue", "title_pages",
             "title_authors", "same_meeting", "online_first", "preprint")
 """Rules that join records, strongest first: a stronger link is made before a weaker one

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from .records import fold
 
@@ -49,6 +50,9 @@ _GENERIC = re.compile(r"^(erratum|errata|corrigendum|correction|reply|response|c
                       r"commentary|editorial|letter|retraction|retracted|in reply|"
                       r"author reply|authors reply|notice of retraction|withdrawn)\b")
 _EMBASE_SOURCE = re.compile(r"^(?P<journal>[^.]+(?:\.[^.\d(]+)*?)\.(?P<volume>\d+)?\s*\(")
+_EMBASE_PAGES = re.compile(r"\((?:pp |no pagination\))")
+"""What tells an Embase source string from a journal name with a dot."""
+_EMBASE_NO_JOURNAL = re.compile(r"^[\d\s]*\((?:pp |no pagination\))")
 _NUMBER = re.compile(r"\d+")
 _SPREADSHEET_ERRORS = frozenset({"#NAME?", "#VALUE!", "#REF!", "#N/A", "#NULL!", "#DIV/0!"})
 """What a spreadsheet leaves in a cell it mistook for a formula: no title at all."""
@@ -169,8 +173,10 @@ def journal_names(*raw: str) -> tuple[str, ...]:
     its qualifier ("Exp Biol Med (Maywood)", "J Appl Physiol (1985)")."""
     names = []
     for value in raw:
+        if _EMBASE_NO_JOURNAL.match(value):
+            continue
         match = _EMBASE_SOURCE.match(value)
-        name = match.group("journal") if match and "(pp " in value else value
+        name = match.group("journal") if match and _EMBASE_PAGES.search(value) else value
         for variant in (name, _QUALIFIER.sub("", name)):
             folded = fold(variant.replace("&", " and "))
             if folded:
@@ -181,7 +187,7 @@ def journal_names(*raw: str) -> tuple[str, ...]:
 def embase_volume(raw: str) -> str:
     """The volume inside an Embase source string ("Journal.25 (7) ()(pp ...)"), if any."""
     match = _EMBASE_SOURCE.match(raw)
-    return match.group("volume") or "" if match and "(pp " in raw else ""
+    return match.group("volume") or "" if match and _EMBASE_PAGES.search(raw) else ""
 
 
 def journals_match(a: str, b: str) -> bool:
@@ -392,10 +398,27 @@ def _two_dois(p: Pair) -> Verdict | None:
     if p.title >= 95 and (p.authors or 0) >= 90 and not p.clash and p.same_citation:
         return p.verdict(True, "doi_alias", "one article under two DOIs: the same title, "
                          "authors, volume, first page and year")
+    if p.title >= 98 and (p.authors or 0) >= 90 and not p.clash and p.gap == 0 and (
+            p.journal is not False) and dois_alike(p.a.doi, p.b.doi):
+        return p.verdict(True, "doi_alias", "one article under two DOIs that differ by a "
+                         "typing slip or the publisher's prefix: the same title, authors, "
+                         "journal and year")
     if p.title >= 95 and (p.authors or 0) >= 90 and not p.clash and (p.gap or 0) <= 1:
         # Print and online DOIs exist; so do companion papers. A person decides.
         return p.verdict(None, "doi_conflict", "the same title and authors under two DOIs")
     return p.verdict(False, "doi_conflict", "different DOIs")
+
+
+_PADDED = re.compile(r"(?<!\d)0+(?=\d)")
+
+
+def dois_alike(a: str, b: str) -> bool:
+    """Two DOIs that one article can carry by mistake or by history: the same suffix under
+    two prefixes (a journal that changed publisher: 10.1080/1562... and 10.3109/1562...),
+    one character apart (jas.2013-7190 and jas.2014-7190), or the same numbers written with
+    and without leading zeros (rnj.027 and rnj.27)."""
+    return (a.partition("/")[2] == b.partition("/")[2] or Levenshtein.distance(a, b) <= 1
+            or _PADDED.sub("", a) == _PADDED.sub("", b))
 
 
 def _one_doi(p: Pair) -> Verdict | None:
@@ -432,7 +455,12 @@ def _citation(p: Pair) -> Verdict | None:
     if (p.title >= 90 or p.cut_short) and (p.authors is None or p.authors >= 50):
         return p.verdict(True, "citation", "the same journal, volume, first page and year")
     # A title translated twice ("[Basic diphenylmethane derivatives ...]") differs in its
-    # words, but so do two abstracts of one group on one supplement page: a person decides.
+    # words, but so do two abstracts of one group on one supplement page: a person decides,
+    # unless the pages are an article's, in one issue, by the same authors.
+    if p.title >= 70 and (p.authors or 0) >= 95 and not (p.a.conference or p.b.conference) and (
+            p.a.issue_n and p.a.issue_n == p.b.issue_n) and (p.a.page_range or p.b.page_range):
+        return p.verdict(True, "translated_title", "the same journal, volume, issue, first "
+                         "page, year and authors; the title translated in other words")
     if p.title >= 60 and (p.authors or 0) >= 90:
         return p.verdict(None, "citation", "the same journal, volume, first page, year and "
                          "authors; the titles are worded differently")
@@ -482,8 +510,12 @@ def _title_pages(p: Pair) -> Verdict | None:
 
 
 def _online_first(p: Pair) -> Verdict | None:
-    if p.title >= 97 and (p.authors or 0) >= 90 and p.gap == 1 and p.journal and not (
-            p.a.volume_n and p.b.volume_n):
+    # Databases date an article by its online or by its issue publication: a year apart,
+    # with no volume yet, or with the same volume and issue.
+    if p.title >= 97 and (p.authors or 0) >= 90 and p.gap == 1 and p.journal and (
+            not (p.a.volume_n and p.b.volume_n) or (
+                p.a.volume_n == p.b.volume_n and p.a.issue_n and p.a.issue_n == p.b.issue_n
+                and not p.clash)):
         return p.verdict(True, "online_first", "the online-first and the issue version")
     return None
 
@@ -534,6 +566,9 @@ def blocking_keys(entry: Entry) -> Iterator[tuple[str, ...]]:
     if len(title) >= TITLE_BLOCK:
         yield "start", title[:TITLE_BLOCK]
         yield "end", title[-TITLE_BLOCK:]
+        # When a start and an end are both too common to be used ("antidepressant-like
+        # activity of ... in animal models of depression"), the whole title still is.
+        yield "whole", title
     elif title:
         yield "title", title, str(entry.year or "")
     if entry.page and entry.year:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from review_pipeline.db import open_db
-from review_pipeline.dedup import load_entries
+from review_pipeline.dedup import find_clusters, load_entries
 from review_pipeline.import_ import import_file
-from review_pipeline.matching import Entry, decide, journal_names
+from review_pipeline.matching import Entry, blocking_keys, decide, dois_alike, journal_names
 from review_pipeline.records import fold
 
 from .conftest import FIXTURES
@@ -66,13 +66,29 @@ def asysd(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Entry]:
     ("depression-id_0031765", "depression-id_0075394", True, True, "title_citation"),
     # a page number (1517) in the year column: no year, the same issue makes up for it
     ("depression-id_0030884", "depression-id_0030885", True, True, "citation"),
+    # a French title and its English translation at one article's pages
+    ("depression-id_0005688", "depression-id_0005689", True, True, "translated_title"),
+    # other words at one article's pages, which the gold keeps apart: below the title cut
+    ("depression-id_0055730", "depression-id_0055733", False, None, "citation"),
+    # one DOI digit mistyped (jas.2013-7190 for jas.2014-7190)
+    ("depression-id_0024759", "depression-id_0073937", True, True, "doi_alias"),
+    # one DOI with and without a leading zero (rnj.027 and rnj.27)
+    ("depression-id_0067586", "depression-id_0079503", True, True, "doi_alias"),
+    # a journal that changed publisher: 10.1080/ and 10.3109/ before one suffix
+    ("depression-id_0014561", "depression-id_0072835", True, True, "doi_alias"),
+    # dated by its online (2014) and its issue (2015) publication, one volume and issue
+    ("depression-id_0004536", "depression-id_0004537", True, True, "online_first"),
+    # Embase's source string without pagination ("mBio.7 (1) (no pagination) 2016...")
+    ("depression-id_0018866", "depression-id_0073456", True, True, "title_issue"),
 ], ids=["two-letters", "other-issue-and-page", "borrowed-doi-for-the-reviewer",
         "editorial-same-title", "article-vs-meeting-abstract", "markup-and-embase-source",
         "language-suffix", "journal-named-two-ways", "original-title-after-translation",
         "two-dois-one-citation", "one-doi-garbled-title", "abbreviation-spans-words",
         "year-as-pages", "same-meeting-two-issues", "article-number-as-page",
         "series-in-one-issue", "spreadsheet-error-titles", "title-cut-short",
-        "section-before-title", "page-number-as-year"])
+        "section-before-title", "page-number-as-year", "translated-title",
+        "other-words-same-pages", "doi-digit-mistyped", "doi-leading-zero",
+        "doi-new-publisher-prefix", "online-first-same-issue", "embase-no-pagination"])
 def test_a_rule_decides_a_real_pair(asysd: dict[str, Entry], a: str, b: str, gold: bool,
                                     same: bool | None, rule: str) -> None:
     verdict = decide(asysd[a], asysd[b])
@@ -102,3 +118,31 @@ def test_embase_source_strings_give_the_journal_name() -> None:
     assert journal_names("Journal of Psychopharmacology.25 (7) ()(pp 960-975) 2011.Date of "
                          "Publication: July 2011.") == ("journal of psychopharmacology",)
     assert journal_names("J.Psychopharmacol.") == ("j psychopharmacol",)
+    assert journal_names("mBio.7 (1) (no pagination) 2016.Article Number: e02009-15.") == (
+        "mbio",)
+    # A source string that lost its journal name names none.
+    assert journal_names("29 (pp 222-226) 2015.Date of Publication: 01 Jan 2015.") == ()
+
+
+def test_a_record_without_doi_joins_a_group_holding_an_articles_two_dois(
+        asysd: dict[str, Entry]) -> None:
+    # id_0072835 (10.3109/...) and id_0014561 (10.1080/...) are one article; id_0072839 has
+    # no DOI and the citation of both. The two-DOI group must take it.
+    ids = ["depression-id_0014561", "depression-id_0072835", "depression-id_0072839"]
+    clustering = find_clusters([asysd[i] for i in ids])
+    assert sorted(clustering.clusters.values()) == [[f"asysd:{i}" for i in ids]]
+
+
+def test_the_whole_title_is_a_blocking_key() -> None:
+    # When a title's start and end are shared by too many records to be used as keys, two
+    # records with one title still meet.
+    entry = record("Antidepressant-like activity of rimonabant in an animal model of "
+                   "depression", "Mahesh R", 2010, "Int J Pharma Bio Sci")
+    assert ("whole", entry.squeezed) in set(blocking_keys(entry))
+
+
+def test_dois_alike() -> None:
+    assert dois_alike("10.1136/vr.b4796", "10.1136/vf.b4796")
+    assert dois_alike("10.1080/15622970903131597", "10.3109/15622970903131597")
+    assert dois_alike("10.1002/rnj.027", "10.1002/rnj.27")
+    assert not dois_alike("10.1002/ajh.25495", "10.1002/ajh.26240")
