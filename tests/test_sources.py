@@ -127,6 +127,15 @@ def test_blocks_end_at_line_breaks_made_newlines(tmp_path: Path, data: bytes,
         assert list(iter_lines(path)) == lines
 
 
+def test_web_of_science_records_with_no_blank_line_between(tmp_path: Path) -> None:
+    # The end marker's own line break must not hide the next record's start marker.
+    path = write(tmp_path, "packed.ciw", "FN Clarivate Analytics Web of Science\nVR 1.0\n"
+                 "PT J\nAU Smith, J\nTI One\nUT WOS:1\nER\nPT J\nAU Doe, J\nTI Two\n"
+                 "UT WOS:2\nER\n\nEF\n")
+    name, records = read_records(path)
+    assert name == "wos" and [r.title for r in records] == ["One", "Two"]
+
+
 def test_a_windows_1252_byte_after_many_ris_records_is_read_and_named(tmp_path: Path) -> None:
     # The records before it were already decoded as UTF-8 when the stray byte shows.
     records = "".join(f"TY  - JOUR\nTI  - Record {n}\nER  - \n" for n in range(40_000))
