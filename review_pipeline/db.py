@@ -309,29 +309,42 @@ def _extraction(db: Database) -> None:
         )""")
 
 
-def open_db(path: Path | str = DEFAULT_DB) -> Database:
-    """Open (creating if needed) the review database and bring its schema up to date."""
+def open_db(path: Path | str = DEFAULT_DB, *, create: bool = True) -> Database:
+    """Open the review database (creating it if need be, when ``create``) and bring its
+    schema up to date."""
     path = Path(path)
     if path.exists() and path.is_dir():
         raise DatabaseError("is a folder, not a database file", where=str(path),
                             fix="pass --db with a file path such as data/review.db")
+    if not create and not path.exists():
+        raise DatabaseError("there is no review database here", where=str(path),
+                            fix="check --db (env REVIEW_DB); `make all`, or `review fetch` "
+                                "and `review import`, build the database")
     path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(path)
     try:
-        db = Database(path)
         db.execute("PRAGMA foreign_keys = ON")
         _check_not_newer(db, path)
         migrations.apply(db)
     except sqlite3.DatabaseError as exc:
+        db.close()
         raise DatabaseError(
             f"cannot open the review database ({exc})",
             where=str(path),
             fix="check the path; the database is a cache, so `make clean && make all` rebuilds it",
         ) from exc
+    except BaseException:
+        db.close()
+        raise
     return db
 
 
 def _check_not_newer(db: Database, path: Path) -> None:
-    known = {m.name for m in migrations.pending(Database(memory=True))}
+    empty = Database(memory=True)
+    try:
+        known = {m.name for m in migrations.pending(empty)}
+    finally:
+        empty.close()
     unknown = [m.name for m in migrations.applied(db) if m.name not in known]
     if unknown:
         raise DatabaseError(
@@ -465,6 +478,68 @@ def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str
 
 
 _CHUNK = 1_000
+
+
+def remove_batches(db: Database, batch_ids: Sequence[int], why: str) -> int:
+    """Take batches out of the review (their file left the protocol, or was replaced by
+    another version), with the records no other batch holds; return how many records went.
+
+    Records another batch still holds stay, with their ids and decisions. What later stages
+    derived from a removed record goes with it (every row that refers to it); a record that
+    was its duplicate, or shared its cluster, is compared again by the next dedup. The
+    files themselves are untouched, and the audit log says what went and why.
+    """
+    if not batch_ids:
+        return 0
+    marks = ", ".join("?" * len(batch_ids))
+    gone = [r[0] for r in db.execute(
+        f"SELECT record_id FROM batch_records WHERE batch_id IN ({marks}) EXCEPT "
+        f"SELECT record_id FROM batch_records WHERE batch_id NOT IN ({marks})",
+        [*batch_ids, *batch_ids])]
+    runs = [r[0] for r in db.execute(
+        f"SELECT DISTINCT run_id FROM batches WHERE batch_id IN ({marks}) AND run_id IS NOT NULL",
+        list(batch_ids))]
+    with db.atomic():
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS removed_records (record_id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM removed_records")
+        insert_rows(db, "removed_records", [{"record_id": r} for r in gone])
+        removed = "SELECT record_id FROM removed_records"
+        db.execute(f"UPDATE records SET duplicate_of = NULL, cluster_id = NULL WHERE "
+                   f"duplicate_of IN ({removed}) OR cluster_id IN ({removed})")
+        for table, column in _references_to_records(db):
+            db.execute(f"DELETE FROM [{table}] WHERE [{column}] IN ({removed})")
+        db.execute(f"DELETE FROM batch_records WHERE batch_id IN ({marks})", list(batch_ids))
+        db.execute(f"DELETE FROM records WHERE record_id IN ({removed})")
+        # A record kept through another batch now counts from the first batch that holds it.
+        db.execute(f"""
+            UPDATE records SET (batch_id, source_file) = (
+                SELECT b.batch_id, b.file FROM batch_records l JOIN batches b USING (batch_id)
+                WHERE l.record_id = records.record_id ORDER BY b.batch_id LIMIT 1)
+            WHERE batch_id IN ({marks})""", list(batch_ids))
+        for batch_id, file, records in db.execute(
+                f"SELECT batch_id, file, records FROM batches WHERE batch_id IN ({marks})",
+                list(batch_ids)).fetchall():
+            audit(db, actor=ACTOR_SYSTEM, action="remove", entity="batch",
+                  entity_id=str(batch_id), detail=f"{file} ({records} records): {why}")
+        db.execute(f"DELETE FROM batches WHERE batch_id IN ({marks})", list(batch_ids))
+        # a search run goes with its last batch
+        db.execute(f"DELETE FROM search_runs WHERE run_id IN ({', '.join('?' * len(runs))}) "
+                   "AND run_id NOT IN (SELECT run_id FROM batches WHERE run_id IS NOT NULL)",
+                   runs)
+    return len(gone)
+
+
+def _references_to_records(db: Database) -> list[tuple[str, str]]:
+    """(table, column) of every other table's column that refers to a record, the
+    extraction forms' tables included."""
+    found = []
+    for table in db.table_names():
+        if table == "records":
+            continue
+        for ref in db.execute(f"PRAGMA foreign_key_list([{table}])").fetchall():
+            if ref[2] == "records":
+                found.append((table, ref[3]))
+    return found
 
 
 def note_refused(db: Database, batch_id: int, skipped: int, quarantine: str) -> None:

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from . import db as store
 from .config import Protocol
 from .errors import InputError
-from .sources import Bad, display_path, sha256_file, stream_file
+from .sources import Bad, Reading, display_path, sha256_file, stream_file
 
 QUARANTINE = Path("data/quarantine")
 
@@ -46,19 +46,47 @@ def import_file(db: Database, path: Path, *, source: str, branch: str = "databas
 def import_protocol_sources(db: Database, protocol: Protocol,
                             on_file: Callable[[ImportResult], None] | None = None, *,
                             skip_bad: bool = False, quarantine_dir: Path = QUARANTINE,
-                            ) -> list[ImportResult]:
-    """Import every file the protocol lists under ``[[sources]]``, all or none."""
+                            ) -> ImportSummary:
+    """Make the review hold exactly the files the protocol lists under ``[[sources]]``: import
+    the new ones (all or none) and take out the files no longer listed, or listed in another
+    version, with the records only they held."""
     wanted = [(f, s.name, s.branch, s.format) for s in protocol.sources for f in s.files]
     missing = [f for f, *_ in wanted if not f.is_file()]
     if missing:
         raise InputError("an export file named in the protocol does not exist",
                          where=f"{protocol.path}: {display_path(missing[0])}",
                          fix="add the file, or remove it from that source's files = [...]")
-    results = _import(db, wanted, skip_bad, quarantine_dir)
+    with db.atomic():
+        results = _import(db, wanted, skip_bad, quarantine_dir)
+        listed = {(source, sha256_file(path)) for path, source, *_ in wanted}
+        stale = [(b["batch_id"], b["file"]) for b in db.query(
+            "SELECT batch_id, file, source, sha256 FROM batches WHERE kind = 'import'")
+            if (b["source"], b["sha256"]) not in listed]
+        removed = store.remove_batches(db, [batch_id for batch_id, _ in stale],
+                                       "the protocol no longer lists this version of the file")
+        for source in protocol.sources:
+            db.execute("UPDATE records SET branch = ? WHERE source = ? AND branch != ?",
+                       [source.branch, source.name, source.branch])
     for result in results:
         if on_file:
             on_file(result)
-    return results
+    return ImportSummary(results, [file for _, file in stale], removed)
+
+
+@dataclass
+class ImportSummary:
+    files: list[ImportResult]
+    removed_files: list[str]
+    """Files (as imported) whose records the review no longer holds."""
+    removed_records: int
+    """Records that went with them (those no file still listed holds)."""
+
+
+class _ReadAgain(Exception):
+    """A file's ids repeat in ways known only at its end; it is stored again knowing them."""
+
+    def __init__(self, repeated: frozenset[str]) -> None:
+        self.repeated = repeated
 
 
 def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bool,
@@ -77,10 +105,15 @@ def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bo
                                             prior["records"], 0, True, prior["skipped"],
                                             prior["quarantine"] or ""))
                 continue
-            name, reading = stream_file(path, fmt, skip_bad=skip_bad)
-            batch_id, new = store.add_batch(db, reading.records, kind="import", source=source,
-                                            branch=branch, file=display_path(path),
-                                            sha256=sha, fmt=name)
+            repeated: frozenset[str] = frozenset()
+            while True:
+                try:
+                    with db.atomic():
+                        batch_id, name, reading, new = _store(db, path, source, branch, fmt,
+                                                              sha, skip_bad, repeated)
+                    break
+                except _ReadAgain as again:
+                    repeated = again.repeated
             skipped = sum(b.records for b in reading.bad)
             report = ""
             if skipped:
@@ -94,6 +127,17 @@ def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bo
     for where, path, sha, bad in refused:
         write_quarantine(where, path, sha, bad)
     return results
+
+
+def _store(db: Database, path: Path, source: str, branch: str, fmt: str, sha: str,
+           skip_bad: bool, repeated: frozenset[str]) -> tuple[int, str, Reading, int]:
+    name, reading = stream_file(path, fmt, skip_bad=skip_bad, repeated=repeated)
+    batch_id, new = store.add_batch(db, reading.records, kind="import", source=source,
+                                    branch=branch, file=display_path(path), sha256=sha,
+                                    fmt=name)
+    if reading.repeated:
+        raise _ReadAgain(repeated | reading.repeated)
+    return batch_id, name, reading, new
 
 
 def write_quarantine(report: Path, path: Path, sha256: str, bad: list[Bad]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -141,3 +143,30 @@ def fold(text: str) -> str:
         text = unicodedata.normalize("NFKC", "".join(
             ch for ch in text if not unicodedata.combining(ch)))
     return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
+
+
+def identity_key(record: Record) -> str:
+    """An id for a record whose source gives it none, from what the record is: its DOI, else
+    its PMID, else its title, year and first author (else every field it has). The file it
+    came in and its place there play no part, so a re-saved or re-sorted export keeps them.
+    """
+    if record.doi:
+        return f"doi:{record.doi}"
+    if record.pmid:
+        return f"pmid:{record.pmid}"
+    if record.title:
+        parts = [fold(record.title), str(record.year or ""),
+                 fold(record.authors[0]) if record.authors else ""]
+        return "ref:" + _digest("\x1f".join(parts), 12)
+    return "ref:" + content_digest(record, 12)
+
+
+def content_digest(record: Record, size: int = 8) -> str:
+    """A short digest of everything a record holds but its id: records that differ in any
+    field get different digests."""
+    fields = {k: v for k, v in vars(record).items() if k != "source_record_id"}
+    return _digest(json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str), size)
+
+
+def _digest(text: str, size: int) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:size]

@@ -93,7 +93,7 @@ def test_a_missing_protocol_file_is_named(db: Database, project: Path,
 
 def test_protocol_sources_import_with_their_branch(db: Database, protocol: Protocol) -> None:
     seen = []
-    results = import_protocol_sources(db, protocol, on_file=seen.append)
+    results = import_protocol_sources(db, protocol, on_file=seen.append).files
     assert [(r.source, r.records) for r in results] == [("citations", 23)] and seen == results
     assert {r[0] for r in db.execute("SELECT branch FROM records")} == {"other"}
-    assert import_protocol_sources(db, protocol)[0].already_imported
+    assert import_protocol_sources(db, protocol).files[0].already_imported

@@ -22,7 +22,7 @@ from review_pipeline.sources import (
 )
 from review_pipeline.sources.pubmed_xml import parse_text
 
-from .conftest import FIXTURES, ROOT
+from .conftest import EXAMPLE, FIXTURES
 
 EXPORTS = FIXTURES / "exports"
 EDGE = FIXTURES / "edge"
@@ -54,7 +54,7 @@ def test_real_exports_parse_in_full(name: str, fmt: str, count: int,
 
 
 def test_the_poems_snapshot_reads_all_233_records() -> None:
-    fmt, records = read_records(ROOT / "snapshot" / "pubmed" / "records.jsonl")
+    fmt, records = read_records(EXAMPLE / "snapshot" / "pubmed" / "records.jsonl")
     assert fmt == "snapshot" and len(records) == 233
     assert len({r.source_record_id for r in records}) == 233
     first = records[0]
@@ -201,7 +201,8 @@ def test_bad_input_names_file_and_line(tmp_path: Path, name: str, data: str | by
 
 
 def test_snapshot_lines_are_validated(tmp_path: Path) -> None:
-    good = json.loads((ROOT / "snapshot" / "pubmed" / "records.jsonl").read_text().split("\n")[0])
+    snapshot = EXAMPLE / "snapshot" / "pubmed" / "records.jsonl"
+    good = json.loads(snapshot.read_text().split("\n")[0])
     lines = [json.dumps(good), json.dumps({**good, "colour": "red"})]
     path = write(tmp_path, "s.jsonl", "\n".join(lines) + "\n")
     with pytest.raises(InputError, match=r"s.jsonl, line 2: unknown keys \['colour'\]"):
@@ -224,10 +225,17 @@ def test_a_parser_that_loses_a_record_is_caught() -> None:
                                 "<PubmedArticleSet><!-- <PubmedArticle> -->", 1), "x.xml")
 
 
-def test_repeated_ids_in_one_file_keep_both_records(tmp_path: Path) -> None:
-    text = "TY  - JOUR\nID  - 7\nTI  - A\nER  - \n\nTY  - JOUR\nID  - 7\nTI  - B\nER  - \n"
-    _, records = read_records(write(tmp_path, "twice.ris", text))
-    assert [r.source_record_id for r in records] == ["7", "7~2"]
+def test_records_sharing_an_id_are_told_apart_by_content_in_any_order(tmp_path: Path) -> None:
+    a = "TY  - JOUR\nID  - 7\nTI  - A\nER  - \n"
+    b = "TY  - JOUR\nID  - 7\nTI  - B\nER  - \n"
+    _, forward = read_records(write(tmp_path, "ab.ris", f"{a}\n{b}"))
+    _, backward = read_records(write(tmp_path, "ba.ris", f"{b}\n{a}"))
+    ids = {r.title: r.source_record_id for r in forward}
+    assert ids == {r.title: r.source_record_id for r in backward}
+    assert len(set(ids.values())) == 2 and all(i.startswith("7~") for i in ids.values())
+    # the same record twice: both kept, which one is "~2" cannot matter
+    _, twice = read_records(write(tmp_path, "aa.ris", f"{a}\n{a}"))
+    assert [r.source_record_id for r in twice] == [ids["A"], f"{ids['A']}~2"]
 
 
 def test_format_is_detected_from_content_not_name(tmp_path: Path) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from ..errors import CountMismatchError, InputError
-from ..records import Record
+from ..records import Record, content_digest, identity_key
 
 
 @dataclass
@@ -43,6 +44,9 @@ class Reading:
     """Records in the file, counted from its markers, not by the parser."""
     bad: list[Bad] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    repeated: frozenset[str] = frozenset()
+    """Ids that several records of the file share and that were not known to repeat when
+    the reading began: its ids are final only once it is read again knowing them."""
 
 
 @dataclass(frozen=True)
@@ -322,33 +326,46 @@ def read_file(path: Path, fmt: str = "auto", *, skip_bad: bool = False
     A record that cannot be read is an error naming the file, line and field, unless
     ``skip_bad``: then the reading keeps it under ``bad`` and the rest is read.
     """
-    name, reading = stream_file(path, fmt, skip_bad=skip_bad)
-    reading.records = list(reading.records)
-    return name, reading
+    repeated: frozenset[str] = frozenset()
+    while True:
+        name, reading = stream_file(path, fmt, skip_bad=skip_bad, repeated=repeated)
+        reading.records = list(reading.records)
+        if not reading.repeated:
+            return name, reading
+        repeated = reading.repeated
 
 
-def stream_file(path: Path, fmt: str = "auto", *, skip_bad: bool = False
-                ) -> tuple[str, Reading]:
+def stream_file(path: Path, fmt: str = "auto", *, skip_bad: bool = False,
+                repeated: frozenset[str] = frozenset()) -> tuple[str, Reading]:
     """As :func:`read_file`, but the records come one by one as the file is read, and the
-    checks run when they are exhausted: whoever stores them must be able to undo that."""
+    checks run when they are exhausted: whoever stores them must be able to undo that.
+
+    Ids that turn out to repeat in the file (``Reading.repeated``) are known only at its
+    end; the file must then be read again, with ``repeated`` naming them (see
+    :class:`Identities`).
+    """
     name = detect_format(path) if fmt == "auto" else fmt
     registry = _registry()
     if name not in registry:
         raise InputError(f"unknown format '{name}'", where=str(path),
                          fix=f"use one of: auto, {', '.join(registry)}")
     reading = registry[name].read(path)
-    reading.records = _checked(path, registry[name], reading.records, reading, skip_bad)
+    reading.records = _checked(path, registry[name], reading.records, reading, skip_bad,
+                               Identities(repeated))
     return name, reading
 
 
 def _checked(path: Path, fmt: Format, records: Iterable[Record], reading: Reading,
-             skip_bad: bool) -> Iterator[Record]:
-    """``records`` with unique ids, then the file's count and bad records checked against
-    ``reading``, then its encoding."""
+             skip_bad: bool, ids: Identities) -> Iterator[Record]:
+    """``records`` with their final ids, then the file's count and bad records checked
+    against ``reading``, then its encoding."""
     read = 0
-    for record in unique_ids(records):
+    for record in records:
         read += 1
-        yield record
+        if not record.source_record_id:
+            record.source_record_id = identity_key(record)
+        yield ids(record)
+    reading.repeated = frozenset(ids.found)
     refused = sum(b.records for b in reading.bad)
     if read + refused != reading.expected:
         raise CountMismatchError(
@@ -369,22 +386,45 @@ def _checked(path: Path, fmt: Format, records: Iterable[Record], reading: Readin
 
 def read_records(path: Path, fmt: str = "auto") -> tuple[str, list[Record]]:
     """The records of ``path`` and the format they were read as; any bad record is an error."""
-    name, reading = stream_file(path, fmt)
+    name, reading = read_file(path, fmt)
     return name, list(reading.records)
 
 
-def unique_ids(records: Iterable[Record]) -> Iterator[Record]:
-    """Give a repeated source id within one file a suffix, so both records are kept."""
-    seen: dict[str, int] = {}
+class Identities:
+    """Gives each record of one file its final id, whatever the order of the file.
+
+    A record's id is its source's own id, or else what the record is
+    (:func:`~review_pipeline.records.identity_key`). An id that several records of one file
+    share is told apart by each record's content: ``<id>~<digest>``, and ``~2``, ``~3``
+    after that for records identical in every field. So the ids depend only on which
+    records the file holds. A stream meets a repeat only once the first record is gone;
+    the keys found so (``found``) must then be given as ``repeated`` to a second reading.
+    """
+
+    def __init__(self, repeated: Iterable[str] = ()) -> None:
+        self.repeated = frozenset(repeated)
+        self.found: set[str] = set()
+        self._seen: set[str] = set()
+        self._taken: dict[str, int] = {}
+
+    def __call__(self, record: Record) -> Record:
+        key = record.source_record_id
+        if key in self.repeated:
+            base = f"{key}~{content_digest(record)}"
+            count = self._taken[base] = self._taken.get(base, 0) + 1
+            record.source_record_id = base if count == 1 else f"{base}~{count}"
+        elif key in self._seen:
+            self.found.add(key)
+        else:
+            self._seen.add(key)
+        return record
+
+
+def unique_ids(records: list[Record]) -> list[Record]:
+    """``records`` with their final ids (see :class:`Identities`), in one pass since all are
+    at hand."""
     for record in records:
-        count = seen.get(record.source_record_id, 0) + 1
-        seen[record.source_record_id] = count
-        if count > 1:
-            record.source_record_id = f"{record.source_record_id}~{count}"
-        yield record
-
-
-def file_tag(path: Path) -> str:
-    """A short content hash; ``f"{tag}#{n}"`` ids a record whose export gives it no id,
-    stable for as long as the file is unchanged."""
-    return sha256_file(path)[:10]
+        record.source_record_id = record.source_record_id or identity_key(record)
+    counts = Counter(r.source_record_id for r in records)
+    ids = Identities(key for key, n in counts.items() if n > 1)
+    return [ids(record) for record in records]

@@ -19,7 +19,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, file_tag, open_binary
+from . import Bad, Reading, open_binary
 
 _RECORD = re.compile(rb"<record[\s>]")
 _CONFERENCE = ("Conference Proceedings", "Conference Paper", "Conference Abstract")
@@ -37,13 +37,11 @@ def _count(path: Path) -> int:
 def read(path: Path) -> Reading:
     records: list[Record] = []
     reading = Reading(records, expected=_count(path))
-    tag = file_tag(path)
     with open_binary(path) as stream:
         try:
             for _, element in ET.iterparse(stream, events=("end",)):  # noqa: S314 (expat)
                 if element.tag == "record":
-                    fallback = f"{tag}#{len(records) + len(reading.bad) + 1}"
-                    records.append(_record(element, fallback))
+                    records.append(_record(element))
                     element.clear()
         except ET.ParseError as exc:
             line, column = exc.position
@@ -60,7 +58,7 @@ def _text(element: ET.Element | None) -> str:
     return " ".join("".join(element.itertext()).split())
 
 
-def _record(element: ET.Element, fallback: str) -> Record:
+def _record(element: ET.Element) -> Record:
     def text(path: str) -> str:
         return _text(element.find(path))
 
@@ -72,7 +70,7 @@ def _record(element: ET.Element, fallback: str) -> Record:
     pmid = normalize_pmid(accession) if from_pubmed and accession.isdigit() else ""
     number = text("rec-number")
     return Record(
-        source_record_id=accession or (f"rec-{number}" if number else fallback),
+        source_record_id=accession or (f"rec-{number}" if number else ""),
         title=text("titles/title"),
         abstract=text("abstract"),
         authors=[normalize_author(_text(a)) for a in

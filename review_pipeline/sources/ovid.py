@@ -18,7 +18,7 @@ from ..records import (
 )
 from . import Bad, Reading, read_text
 
-_HEADER = re.compile(r"^<\s*(\d+)\.\s*>\s*$")
+_HEADER = re.compile(r"^<\s*\d+\.\s*>\s*$")
 _TAG = re.compile(r"^([A-Z][A-Z0-9]{1,3})\s+-\s?(.*)$")
 _CONFERENCE = ("conference abstract", "conference paper", "conference review")
 
@@ -29,21 +29,21 @@ def sniff(head: str) -> bool:
 
 def read(path: Path) -> Reading:
     lines = read_text(path).split("\n")
-    starts = [(n, m.group(1)) for n, line in enumerate(lines) if (m := _HEADER.match(line))]
+    starts = [n for n, line in enumerate(lines) if _HEADER.match(line)]
     if not starts:
         raise InputError("no Ovid records (no '<1. >' header lines)", where=str(path),
                          fix="export again from Ovid in 'Ovid' or 'Citation' format, or pass "
                              "--format")
     records: list[Record] = []
     reading = Reading(records, expected=len(starts))
-    for k, (first, number) in enumerate(starts):
-        stop = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
+    for k, first in enumerate(starts):
+        stop = starts[k + 1] if k + 1 < len(starts) else len(lines)
         fields = _fields(lines[first + 1:stop])
         if not fields:
             reading.bad.append(Bad(first + 1, "a record header with no fields under it: the "
                                    "file looks cut off", raw=lines[first]))
             continue
-        records.append(_record(fields, number))
+        records.append(_record(fields))
     return reading
 
 
@@ -65,7 +65,7 @@ def _journal(source: str) -> str:
     return re.split(r"\.\s|\s\d", source, maxsplit=1)[0].strip()
 
 
-def _record(fields: dict[str, list[str]], number: str) -> Record:
+def _record(fields: dict[str, list[str]]) -> Record:
     def one(*tags: str) -> str:
         return next((fields[t][0] for t in tags if fields.get(t)), "")
 
@@ -74,7 +74,7 @@ def _record(fields: dict[str, list[str]], number: str) -> Record:
     types = fields.get("PT", [])
     pmid = one("PM") or (accession if "MEDLINE" in database.upper() else "")
     return Record(
-        source_record_id=accession or f"ovid#{number}",
+        source_record_id=accession,
         title=one("TI"),
         abstract=one("AB"),
         authors=[normalize_author(a) for a in fields.get("AU", [])],

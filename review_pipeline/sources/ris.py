@@ -27,7 +27,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Decoder, Reading, file_tag, iter_blocks
+from . import Bad, Decoder, Reading, iter_blocks
 
 # A record's first and last lines, each from the line break before it (``split_records``);
 # ``[^\S\n]`` is the whitespace of one line.
@@ -53,11 +53,11 @@ def read(path: Path) -> Reading:
 
 
 def read_tagged(path: Path, parser: RisParser, markers: re.Pattern[bytes], closer: str,
-                record: Callable[[dict[str, Any], str], Record], none_found: InputError,
+                record: Callable[[dict[str, Any]], Record], none_found: InputError,
                 keep_wrapped: tuple[str, ...] | None = None) -> Reading:
     """A tagged file (RIS, Web of Science) streamed record by record through ``parser`` once
-    each record's markers are checked: ``record`` turns an entry into a Record, given a
-    fallback id; a file without any start marker raises ``none_found``. ``markers`` matches
+    each record's markers are checked: ``record`` turns an entry into a Record; a file
+    without any start marker raises ``none_found``. ``markers`` matches
     a record's first line (with a group ``start``) and its last. With ``keep_wrapped``, RIS
     wrapped lines are joined to their tag's line except under those tags.
     """
@@ -68,9 +68,9 @@ def read_tagged(path: Path, parser: RisParser, markers: re.Pattern[bytes], close
 
 
 def _tagged_records(path: Path, parser: RisParser, items: Iterator[Chunk | Bad], closer: str,
-                    record: Callable[[dict[str, Any], str], Record], none_found: InputError,
+                    record: Callable[[dict[str, Any]], Record], none_found: InputError,
                     reading: Reading) -> Iterator[Record]:
-    tag, read, restored = file_tag(path), 0, 0
+    restored = 0
     for item in items:
         reading.expected += 1
         if isinstance(item, Bad):
@@ -82,8 +82,7 @@ def _tagged_records(path: Path, parser: RisParser, items: Iterator[Chunk | Bad],
             raise CountMismatchError(
                 f"the record starting on line {item.line} was read as {len(entries)} records",
                 where=str(path), fix="report this as a bug, with the file attached")
-        read += 1
-        yield record(entries[0], f"{tag}#{read}")
+        yield record(entries[0])
     if not reading.expected:
         raise none_found
     if restored:
@@ -179,7 +178,7 @@ def _first(entry: dict[str, Any], *keys: str) -> str:
     return ""
 
 
-def _record(entry: dict[str, Any], fallback: str) -> Record:
+def _record(entry: dict[str, Any]) -> Record:
     authors = entry.get("authors") or entry.get("first_authors") or []
     pages = _first(entry, "start_page")
     end = _first(entry, "end_page")
@@ -193,7 +192,7 @@ def _record(entry: dict[str, Any], fallback: str) -> Record:
     # A database accession number is stable; an RIS ID is often a citation key ("Kassin1997").
     source_id = _first(entry, "accession_number", "id")
     return Record(
-        source_record_id=source_id or fallback,
+        source_record_id=source_id,
         title=_first(entry, "title", "primary_title", "translated_title"),
         abstract=_first(entry, "abstract", "notes_abstract"),
         authors=[normalize_author(a) for a in authors if a.strip()],

@@ -26,7 +26,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, file_tag, iter_lines
+from . import Bad, Reading, iter_lines
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "recordid", "key", "accessionnumber", "accession", "an", "ut", "eid",
@@ -158,7 +158,6 @@ def _reading(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]
 
 def _records(path: Path, header: list[str], fields: list[str], first_of: dict[str, int],
              rows: Iterator[tuple[int, list[str]]], reading: Reading) -> Iterator[Record]:
-    tag = file_tag(path)
     for line, row in rows:
         reading.expected += 1
         if len(row) != len(header):
@@ -168,7 +167,7 @@ def _records(path: Path, header: list[str], fields: list[str], first_of: dict[st
         values = {name: row[i].strip() for name, i in first_of.items()}
         others = {h: row[i].strip() for i, h in enumerate(header)
                   if row[i].strip() and first_of.get(fields[i]) != i}
-        yield _record(values, others, f"{tag}#{line}")
+        yield _record(values, others)
 
 
 def split_authors(value: str) -> list[str]:
@@ -185,7 +184,7 @@ def split_authors(value: str) -> list[str]:
     return [normalize_author(p) for p in parts if p.strip()]
 
 
-def _record(values: dict[str, str], others: dict[str, str], fallback: str) -> Record:
+def _record(values: dict[str, str], others: dict[str, str]) -> Record:
     journal, year, volume = values.get("journal", ""), values.get("year", ""), values.get(
         "volume", "")
     issue, pages = values.get("issue", ""), values.get("pages", "")
@@ -203,7 +202,7 @@ def _record(values: dict[str, str], others: dict[str, str], fallback: str) -> Re
     keywords = [k.strip() for k in re.split(r"[;|]", values.get("keywords", "")) if k.strip()]
     extra: dict[str, object] = {"columns": others} if others else {}
     return Record(
-        source_record_id=values.get("id") or fallback,
+        source_record_id=values.get("id", ""),
         title=values.get("title", ""),
         abstract=values.get("abstract", ""),
         authors=split_authors(values.get("authors", "")),

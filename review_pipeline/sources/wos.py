@@ -45,13 +45,13 @@ def _list(entry: dict[str, Any], key: str, sep: str = ";") -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
-def _record(entry: dict[str, Any], fallback: str) -> Record:
+def _record(entry: dict[str, Any]) -> Record:
     first, last = entry.get("beginning_page", ""), entry.get("ending_page", "")
     pages = f"{first}-{last}" if first and last else first or entry.get("article_number", "")
     types = _list(entry, "document_type")
     languages = _list(entry, "language")
     return Record(
-        source_record_id=entry.get("accession_number") or fallback,
+        source_record_id=entry.get("accession_number", ""),
         title=entry.get("document_title", ""),
         abstract=entry.get("abstract", ""),
         authors=[normalize_author(a) for a in _list(entry, "authors")]
