@@ -17,6 +17,8 @@ from .errors import ProtocolError
 from .rules import DEFAULT_FIELDS, DESIGNS, FIELDS, MatchSyntaxError, parse_match
 
 DEFAULT_PROTOCOL = Path("queries/protocol.toml")
+PUBMED = "pubmed"
+"""The source of the records the PubMed searches find."""
 
 SOURCE_KINDS = ("database", "register", "citation_searching", "website", "organisation")
 """Where records come from, in PRISMA 2020's terms. The first two form the databases-and-
@@ -30,7 +32,10 @@ AUTOMATIC_BOXES = ("excluded_automatic", "excluded_other", "records_excluded")
 """Where an automatic rule's exclusions count in the PRISMA flow, by the template's names:
 marked ineligible by automation tools, removed for other reasons (both before screening), or
 excluded at screening by an automation tool (counted apart from reviewers' exclusions)."""
-FORMATS = ("auto", "ris", "medline", "pubmed-xml", "snapshot")
+FORMATS = ("auto", "pubmed-xml", "endnote-xml", "medline", "wos", "ovid", "ris", "snapshot",
+           "csv", "tsv", "xlsx")
+"""What a source's ``format`` may say: ``auto`` (read from the content) or a reader's name
+(those of :func:`review_pipeline.sources.formats`, which a test keeps equal)."""
 _DATE = re.compile(r"^\d{4}(/\d{2}(/\d{2})?)?$")
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -48,7 +53,7 @@ class Review:
 
 @dataclass(frozen=True)
 class Search:
-    """The PubMed search exactly as it is run, with its shipped offline snapshot."""
+    """One PubMed search exactly as it is run, with its offline snapshot if it has one."""
 
     database: str
     interface: str
@@ -156,7 +161,8 @@ class Update:
 class Protocol:
     path: Path
     review: Review
-    search: Search
+    searches: tuple[Search, ...]
+    """The PubMed searches, none or several; their records are the source ``pubmed``."""
     sources: tuple[Source, ...]
     eligibility: Eligibility
     reasons: tuple[Reason, ...]
@@ -174,10 +180,17 @@ class Protocol:
 
     def source_label_kind(self, name: str) -> tuple[str, str]:
         """How PRISMA names a source, and its kind; an undeclared source is a database."""
-        if name == "pubmed":
-            return self.search.database, "database"
         found = self.source(name)
-        return (found.label, found.kind) if found else (name, "database")
+        if found:
+            return found.label, found.kind
+        if name == PUBMED:
+            return (self.searches[0].database if self.searches else "PubMed"), "database"
+        return name, "database"
+
+    @property
+    def root(self) -> Path:
+        """The review's folder: the one that holds ``queries/``."""
+        return self.path.resolve().parent.parent
 
     def reason_label(self, code: str) -> str:
         return next((r.label for r in self.reasons if r.code == code), code)
@@ -202,7 +215,8 @@ _KIND_NAMES = {
 
 _TOP = {
     "review": _Key("table", True),
-    "search": _Key("table", True),
+    "search": _Key("table"),
+    "searches": _Key("tables"),
     "sources": _Key("tables"),
     "eligibility": _Key("table", True),
     "exclusion_reasons": _Key("tables", True),
@@ -226,7 +240,7 @@ _REVIEW = {
     "registration": _Key("str"),
 }
 _SEARCH = {
-    "database": _Key("str", True),
+    "database": _Key("str"),
     "interface": _Key("str"),
     "query": _Key("str", True),
     "date_field": _Key("str"),
@@ -307,11 +321,19 @@ def parse_protocol(text: str, path: Path) -> Protocol:
     sources = tuple(_source(v, t, i, root) for i, t in enumerate(v.tables(top, "sources")))
     names = [s.name for s in sources]
     v.check(len(set(names)) == len(names), "sources", "each source name must appear once")
-    v.check("pubmed" not in names, "sources", "'pubmed' is the [search] source; rename it")
+    v.check(not ("search" in top and "searches" in top), "search",
+            "give the PubMed searches as [[searches]], or one search as [search]; not both")
+    tables = [top["search"]] if "search" in top else v.tables(top, "searches")
+    prefixes = ["search."] if "search" in top else [f"searches[{i}]." for i in range(len(tables))]
+    searches = tuple(_search(v, t, root, prefix) for t, prefix in zip(tables, prefixes,
+                                                                       strict=True))
+    v.check(not (searches and PUBMED in names), "sources",
+            f"'{PUBMED}' names the records of the protocol's PubMed searches; give the source "
+            "another name")
     return Protocol(
         path=path,
         review=_review(v, top["review"]),
-        search=_search(v, top["search"], root),
+        searches=searches,
         sources=sources,
         eligibility=eligibility,
         reasons=reasons,
@@ -380,21 +402,22 @@ def _review(v: _Validator, data: Any) -> Review:
     )
 
 
-def _search(v: _Validator, data: Any, root: Path) -> Search:
-    t = v.table(data, _SEARCH, "search.")
-    v.check(bool(t["query"].strip()), "search.query", "expected the search string, got nothing")
+def _search(v: _Validator, data: Any, root: Path, prefix: str) -> Search:
+    t = v.table(data, _SEARCH, prefix)
+    v.check(bool(t["query"].strip()), f"{prefix}query",
+            "expected the search string, got nothing")
     for key in ("min_date", "max_date"):
         if key in t:
-            v.check(bool(_DATE.match(t[key])), f"search.{key}", "expected YYYY, YYYY/MM or "
+            v.check(bool(_DATE.match(t[key])), f"{prefix}{key}", "expected YYYY, YYYY/MM or "
                     f"YYYY/MM/DD; got '{t[key]}'")
-    v.check(("min_date" in t) == ("max_date" in t), "search.min_date",
+    v.check(("min_date" in t) == ("max_date" in t), f"{prefix}min_date",
             "PubMed needs min_date and max_date together; give both or neither")
     snapshot = t.get("snapshot")
     return Search(
-        database=t["database"],
+        database=t.get("database", "PubMed"),
         interface=t.get("interface", "NCBI E-utilities (ESearch, EFetch)"),
         query=t["query"].strip(),
-        date_field=v.choice(t.get("date_field", "pdat"), DATE_FIELDS, "search.date_field"),
+        date_field=v.choice(t.get("date_field", "pdat"), DATE_FIELDS, f"{prefix}date_field"),
         min_date=t.get("min_date", ""),
         max_date=t.get("max_date", ""),
         snapshot=root / snapshot if snapshot else None,

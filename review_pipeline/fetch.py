@@ -41,6 +41,8 @@ MANIFEST = "manifest.json"
 
 @dataclass
 class FetchResult:
+    """What one PubMed search of the protocol did."""
+
     mode: str
     """live, replay or snapshot."""
     run_id: int | None
@@ -51,6 +53,15 @@ class FetchResult:
 
 
 @dataclass
+class FetchSummary:
+    searches: list[FetchResult]
+    """One per search of the protocol, in its order."""
+    removed_runs: int = 0
+    """Search runs taken out because the protocol no longer has their search (or snapshot)."""
+    removed_records: int = 0
+
+
+@dataclass
 class LiveSettings:
     email: str = ""
     api_key: str = ""
@@ -58,12 +69,26 @@ class LiveSettings:
     batch_size: int = 200
 
 
-def fetch(db: Database, protocol: Protocol, *, offline: bool = False,
+def fetch(db: Database, protocol: Protocol, *, offline: bool = False, live_only: bool = False,
           live: LiveSettings | None = None, raw_dir: Path = Path("raw"),
-          client: Eutils | None = None, on_progress: Progress | None = None) -> FetchResult:
-    """Run the fetch stage; see the module docstring for the order of the three ways."""
+          client: Eutils | None = None, on_progress: Progress | None = None) -> FetchSummary:
+    """Run the fetch stage for each of the protocol's PubMed searches (see the module
+    docstring for the order of the three ways), then take out the runs of searches the
+    protocol no longer has: records a current run holds too stay as they are. ``live_only``
+    makes a search that cannot run live an error instead of a replay."""
+    results = [fetch_search(db, search, offline=offline, live_only=live_only, live=live,
+                            raw_dir=raw_dir, client=client, on_progress=on_progress)
+               for search in protocol.searches]
+    removed_runs, removed = _forget_other_searches(db, protocol)
+    return FetchSummary(results, removed_runs, removed)
+
+
+def fetch_search(db: Database, search: Search, *, offline: bool = False,
+                 live_only: bool = False, live: LiveSettings | None = None,
+                 raw_dir: Path = Path("raw"), client: Eutils | None = None,
+                 on_progress: Progress | None = None) -> FetchResult:
+    """Run one search live, or replay it, or load its snapshot."""
     live = live or LiveSettings()
-    search = protocol.search
     if offline:
         why = "--offline was given"
     elif not (live.email or client):
@@ -75,10 +100,41 @@ def fetch(db: Database, protocol: Protocol, *, offline: bool = False,
             return _live(db, search, client, raw_dir, live.batch_size, on_progress)
         except PubmedUnreachable as exc:
             why = f"PubMed could not be reached ({exc.what})"
+    if live_only:
+        raise FetchError(f"the PubMed search could not run live: {why}", where=search.query[:60],
+                         fix="set NCBI_EMAIL and check the connection to "
+                             "eutils.ncbi.nlm.nih.gov, or fetch without LIVE=1 (--live) to "
+                             "replay the kept search or load the snapshot")
     kept = latest_run(raw_dir, search)
     if kept is not None:
         return _replay(db, search, kept, why)
     return _snapshot(db, search, why)
+
+
+def _forget_other_searches(db: Database, protocol: Protocol) -> tuple[int, int]:
+    """Take out the runs (and the records only they hold) of searches the protocol no longer
+    has, and snapshot loads of a snapshot file that has changed since; return (runs, records)."""
+    current = {_identity(s.query, s.date_field if s.min_date else None, s.min_date,
+                         s.max_date): s for s in protocol.searches}
+    stale: dict[int, list[int]] = {}
+    for row in db.query("SELECT r.run_id, r.mode, r.query, r.date_field, r.min_date, "
+                        "r.max_date, b.batch_id, b.sha256 FROM search_runs r JOIN batches b "
+                        "USING (run_id)"):
+        search = current.get(_identity(row["query"], row["date_field"], row["min_date"],
+                                       row["max_date"]))
+        if search is None or (row["mode"] == "snapshot" and not (
+                search.snapshot and search.snapshot.is_file()
+                and sha256_file(search.snapshot) == row["sha256"])):
+            stale.setdefault(row["run_id"], []).append(row["batch_id"])
+    removed = store.remove_batches(db, [b for batches in stale.values() for b in batches],
+                                   "the protocol no longer has this search or snapshot")
+    return len(stale), removed
+
+
+def _identity(query: str, date_field: str | None, min_date: str | None,
+              max_date: str | None) -> tuple[str, str, str, str]:
+    """A search as a search run stores it."""
+    return query, date_field or "", min_date or "", max_date or ""
 
 
 def search_key(search: Search) -> str:
@@ -305,6 +361,7 @@ def search_log(db: Database) -> list[dict[str, Any]]:
         runs.append({
             "run_id": run["run_id"], "mode": run["mode"], "database": run["database_name"],
             "interface": run["interface"], "query": run["query"], "limits": limits,
+            "min_date": run["min_date"] or "", "max_date": run["max_date"] or "",
             "started_at": run["started_at"], "finished_at": run["finished_at"],
             "count": run["count"], "records": run["records"],
             "query_translation": run["query_translation"] or "",

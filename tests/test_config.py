@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from review_pipeline.config import Protocol, load_protocol, parse_protocol
+from review_pipeline.config import FORMATS, Protocol, load_protocol, parse_protocol
 from review_pipeline.errors import ProtocolError
+from review_pipeline.sources import formats
 
 MINIMAL = """
 [review]
@@ -32,9 +33,10 @@ def parse(text: str, tmp_path: Path) -> Protocol:
 
 def test_shipped_protocol_loads_into_typed_objects(protocol: Protocol) -> None:
     assert protocol.review.title.startswith("Medical treatment of POEMS syndrome")
-    assert '"POEMS Syndrome"[Mesh]' in protocol.search.query
-    assert (protocol.search.min_date, protocol.search.max_date) == ("1950/01/01", "2026/11/21")
-    assert protocol.search.snapshot is not None and protocol.search.snapshot.is_file()
+    [search] = protocol.searches
+    assert '"POEMS Syndrome"[Mesh]' in search.query
+    assert (search.min_date, search.max_date) == ("1950/01/01", "2026/11/21")
+    assert search.snapshot is not None and search.snapshot.is_file()
     assert [s.name for s in protocol.sources] == ["citations", "embase", "central"]
     assert protocol.sources[0].branch == "other" and protocol.sources[1].branch == "databases"
     assert protocol.sources[0].files[0].is_file()
@@ -48,7 +50,7 @@ def test_shipped_protocol_loads_into_typed_objects(protocol: Protocol) -> None:
 
 def test_minimal_protocol_fills_defaults(tmp_path: Path) -> None:
     p = parse(MINIMAL, tmp_path)
-    assert p.search.date_field == "pdat" and p.search.snapshot is None
+    assert p.searches[0].date_field == "pdat" and p.searches[0].snapshot is None
     assert p.sources == () and p.eligibility.rules == ()
     assert p.screening.reviewers == 1 and p.extraction.reviewers == 1
     assert p.update.previous_version is None
@@ -87,7 +89,11 @@ def test_update_and_report_sections_are_read(tmp_path: Path) -> None:
                  "key 'sources[0].kind': expected one of database, register", id="bad-kind"),
     pytest.param(('[[exclusion_reasons]]', '[[sources]]\nname = "pubmed"\nlabel = "P"\n'
                   'kind = "database"\n\n[[exclusion_reasons]]'),
-                 "'pubmed' is the [search] source", id="reserved-source-name"),
+                 "'pubmed' names the records of the protocol's PubMed searches",
+                 id="reserved-source-name"),
+    pytest.param(('[eligibility]\n', '[[searches]]\nquery = "x"\n\n[eligibility]\n'),
+                 "key 'search': give the PubMed searches as [[searches]], or one search as "
+                 "[search]; not both", id="search-and-searches"),
     pytest.param(('[eligibility]\n', '[eligibility]\n[[eligibility.rules]]\nid = "r"\n'
                   'description = "d"\nverdict = "exclude"\nreason = "nope"\nterms = ["x"]\n'),
                  "an exclude rule needs a reason code from [[exclusion_reasons]] "
@@ -155,4 +161,25 @@ def test_paths_resolve_against_the_project_folder(tmp_path: Path) -> None:
     text = MINIMAL.replace('query = "POEMS[tiab]"\n',
                            'query = "POEMS[tiab]"\nsnapshot = "snapshot/s.jsonl"\n')
     p = parse(text, tmp_path)
-    assert p.search.snapshot == tmp_path.resolve() / "snapshot" / "s.jsonl"
+    assert p.searches[0].snapshot == tmp_path.resolve() / "snapshot" / "s.jsonl"
+
+
+def test_any_number_of_searches(tmp_path: Path) -> None:
+    without = MINIMAL.replace('[search]\ndatabase = "PubMed"\nquery = "POEMS[tiab]"\n', "")
+    none = parse(without, tmp_path)
+    assert none.searches == () and none.source_label_kind("pubmed") == ("PubMed", "database")
+    two = parse(without + '\n[[searches]]\nquery = "a"\n\n[[searches]]\nquery = "b"\n'
+                'database = "PubMed (with filter)"\n', tmp_path)
+    assert [(s.query, s.database) for s in two.searches] == [("a", "PubMed"),
+                                                             ("b", "PubMed (with filter)")]
+    with pytest.raises(ProtocolError, match=r"key 'searches\[1\].min_date': PubMed needs"):
+        parse(without + '\n[[searches]]\nquery = "a"\n\n[[searches]]\nquery = "b"\n'
+              'min_date = "2000"\n', tmp_path)
+    # without a PubMed search, a PubMed export may be the source "pubmed"
+    exported = parse(without + '\n[[sources]]\nname = "pubmed"\nlabel = "PubMed"\n'
+                     'kind = "database"\nformat = "csv"\n', tmp_path)
+    assert exported.sources[0].format == "csv"
+
+
+def test_a_source_may_name_every_format_a_reader_has() -> None:
+    assert ("auto", *formats()) == FORMATS

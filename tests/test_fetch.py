@@ -11,15 +11,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from sqlite_utils import Database
 
 from review_pipeline.config import Protocol
-from review_pipeline.db import open_db
 from review_pipeline.errors import FetchError
 from review_pipeline.fetch import (
     FetchResult,
@@ -29,6 +30,8 @@ from review_pipeline.fetch import (
     search_log,
     unfinished_run,
 )
+from review_pipeline.prisma import search_log as prisma_search_log
+from review_pipeline.prisma.search_log import render_markdown
 from review_pipeline.sources.pubmed import (
     Eutils,
     RateLimiter,
@@ -76,10 +79,16 @@ def run_live(db: Database, protocol: Protocol, base_url: str, raw: Path, *,
              api_key: str = "", sleeps: Sleeps | None = None, batch_size: int = 7,
              progress: list[tuple[int, int, str]] | None = None,
              eutils: Eutils | None = None) -> FetchResult:
-    return fetch(db, protocol, live=LiveSettings(batch_size=batch_size), raw_dir=raw,
-                 client=eutils or client(base_url, sleeps, api_key),
-                 on_progress=(lambda d, t, note="": progress.append((d, t, note)))
-                 if progress is not None else None)
+    return fetch_one(db, protocol, live=LiveSettings(batch_size=batch_size), raw_dir=raw,
+                     client=eutils or client(base_url, sleeps, api_key),
+                     on_progress=(lambda d, t, note="": progress.append((d, t, note)))
+                     if progress is not None else None)
+
+
+def fetch_one(db: Database, protocol: Protocol, **options: Any) -> FetchResult:
+    """The fetch stage on a protocol of one search: that search's result."""
+    [result] = fetch(db, protocol, **options).searches
+    return result
 
 
 def test_live_search_keeps_raw_batches_then_loads(db: Database, protocol: Protocol,
@@ -87,7 +96,7 @@ def test_live_search_keeps_raw_batches_then_loads(db: Database, protocol: Protoc
     progress: list[tuple[int, int, str]] = []
     result = run_live(db, protocol, base_url, tmp_path / "raw", progress=progress)
     assert (result.mode, result.records, result.new_records) == ("live", 30, 30)
-    run_dir = latest_run(tmp_path / "raw", protocol.search)
+    run_dir = latest_run(tmp_path / "raw", protocol.searches[0])
     assert run_dir is not None
     assert sorted(p.name for p in run_dir.glob("batch-*.xml")) == [
         f"batch-{n:04d}.xml" for n in range(1, 6)]
@@ -101,11 +110,11 @@ def test_live_search_keeps_raw_batches_then_loads(db: Database, protocol: Protoc
     run = next(db.query("SELECT * FROM search_runs"))
     assert (run["mode"], run["count"], run["records"]) == ("live", 30, 30)
     assert run["query_translation"] == '"poems syndrome"[MeSH Terms]'
-    assert run["query"] == protocol.search.query and run["min_date"] == "1950/01/01"
+    assert run["query"] == protocol.searches[0].query and run["min_date"] == "1950/01/01"
     assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 30
     [logged] = search_log(db)
-    assert (logged["database"], logged["interface"]) == ("PubMed", protocol.search.interface)
-    assert logged["query"] == protocol.search.query
+    assert (logged["database"], logged["interface"]) == ("PubMed", protocol.searches[0].interface)
+    assert logged["query"] == protocol.searches[0].query
     assert logged["limits"] == "pdat 1950/01/01 to 2026/11/21"
     assert (logged["count"], logged["records"]) == (30, 30)
     assert [(Path(f["file"]).name, f["sha256"]) for f in logged["files"]] == [
@@ -161,7 +170,7 @@ def test_missing_pmids_are_asked_again_then_reported(db: Database, protocol: Pro
     assert efetches.count(lost) == 1  # asked once more, alone
     assert result.records == 29
     assert any(lost in m and "not returned" in m for m in result.messages)
-    run_dir = latest_run(tmp_path / "raw", protocol.search)
+    run_dir = latest_run(tmp_path / "raw", protocol.searches[0])
     assert run_dir is not None
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["missing"] == [lost]
@@ -332,7 +341,7 @@ def test_an_interrupted_fetch_resumes_with_only_the_missing_batches(
     eutils.efetch = dies_on_the_third  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         run_live(db, protocol, base_url, tmp_path / "raw", eutils=eutils)
-    assert latest_run(tmp_path / "raw", protocol.search) is None
+    assert latest_run(tmp_path / "raw", protocol.searches[0]) is None
     stored = db.execute("SELECT count(*) FROM records").fetchone()[0]
     assert stored == 14  # the two batches fetched before the interruption
     script.requests.clear()
@@ -350,7 +359,8 @@ def test_an_interrupted_fetch_resumes_with_only_the_missing_batches(
 
 
 def test_a_killed_fetch_process_resumes(tmp_path: Path, project: Path, script: Script,
-                                        base_url: str, db: Database, protocol: Protocol) -> None:
+                                        base_url: str, db: Database, protocol: Protocol,
+                                        open_database: Callable[[Path], Database]) -> None:
     script.stall_at = 3
     env = {**os.environ, "NCBI_EMAIL": "dev@example.org", "REVIEW_EUTILS_URL": base_url}
     command = [sys.executable, "-m", "review_pipeline", "--db", str(tmp_path / "killed.db"),
@@ -366,18 +376,18 @@ def test_a_killed_fetch_process_resumes(tmp_path: Path, project: Path, script: S
         process.kill()
         process.wait()
     script.release.set()
-    run_dir = unfinished_run(tmp_path / "raw", protocol.search)
+    run_dir = unfinished_run(tmp_path / "raw", protocol.searches[0])
     assert run_dir is not None
     assert sorted(p.name for p in run_dir.glob("batch-*.xml")) == ["batch-0001.xml",
                                                                  "batch-0002.xml"]
-    killed = open_db(tmp_path / "killed.db")
+    killed = open_database(tmp_path / "killed.db")
     script.requests.clear()
     result = run_live(killed, protocol, base_url, tmp_path / "raw")
     assert [e for e, _ in script.requests] == ["efetch.fcgi"] * 3
     assert result.records == 30
     assert killed.execute("SELECT count(*), count(DISTINCT pmid) FROM records").fetchone() == (
         30, 30)
-    assert latest_run(tmp_path / "raw", protocol.search) == run_dir
+    assert latest_run(tmp_path / "raw", protocol.searches[0]) == run_dir
 
 
 def closed_port() -> str:
@@ -388,9 +398,9 @@ def closed_port() -> str:
 
 def test_unreachable_pubmed_falls_back_to_the_snapshot(db: Database, protocol: Protocol,
                                                        tmp_path: Path) -> None:
-    result = fetch(db, protocol, live=LiveSettings(email="dev@example.org",
-                                                   base_url=closed_port()),
-                   raw_dir=tmp_path / "raw")
+    result = fetch_one(db, protocol, live=LiveSettings(email="dev@example.org",
+                                                       base_url=closed_port()),
+                       raw_dir=tmp_path / "raw")
     assert (result.mode, result.records, result.new_records) == ("snapshot", 233, 233)
     assert "PubMed could not be reached" in result.messages[0]
     assert "2026-11-21" in result.messages[0] and "233 records" in result.messages[0]
@@ -400,36 +410,37 @@ def test_unreachable_pubmed_falls_back_to_the_snapshot(db: Database, protocol: P
 
 def test_snapshot_without_email_is_idempotent(db: Database, protocol: Protocol,
                                               tmp_path: Path) -> None:
-    first = fetch(db, protocol, raw_dir=tmp_path / "raw")
+    first = fetch_one(db, protocol, raw_dir=tmp_path / "raw")
     assert first.mode == "snapshot" and "NCBI_EMAIL is not set" in first.messages[0]
-    second = fetch(db, protocol, raw_dir=tmp_path / "raw")
+    second = fetch_one(db, protocol, raw_dir=tmp_path / "raw")
     assert (second.run_id, second.new_records) == (None, 0)
     assert db.execute("SELECT count(*) FROM search_runs").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 233
 
 
 def test_offline_replays_kept_raw_responses(tmp_path: Path, protocol: Protocol, base_url: str,
-                                            db: Database) -> None:
+                                            db: Database,
+                                            open_database: Callable[[Path], Database]) -> None:
     run_live(db, protocol, base_url, tmp_path / "raw")
-    fresh = open_db(tmp_path / "fresh.db")
-    replay = fetch(fresh, protocol, offline=True, raw_dir=tmp_path / "raw")
+    fresh = open_database(tmp_path / "fresh.db")
+    replay = fetch_one(fresh, protocol, offline=True, raw_dir=tmp_path / "raw")
     assert (replay.mode, replay.records, replay.new_records) == ("replay", 30, 30)
     assert "--offline was given" in replay.messages[0]
     ids = "SELECT record_id FROM records ORDER BY 1"
     assert [r[0] for r in fresh.execute(ids)] == [r[0] for r in db.execute(ids)]
-    again = fetch(fresh, protocol, offline=True, raw_dir=tmp_path / "raw")
+    again = fetch_one(fresh, protocol, offline=True, raw_dir=tmp_path / "raw")
     assert (again.run_id, again.new_records) == (None, 0)
 
 
 def test_a_tampered_raw_response_is_refused(tmp_path: Path, protocol: Protocol,
                                             base_url: str, db: Database) -> None:
     run_live(db, protocol, base_url, tmp_path / "raw")
-    run_dir = latest_run(tmp_path / "raw", protocol.search)
+    run_dir = latest_run(tmp_path / "raw", protocol.searches[0])
     assert run_dir is not None
     batch = run_dir / "batch-0002.xml"
     batch.write_text(batch.read_text().replace("<PubmedArticle>", "<PubmedArticle> ", 1))
     with pytest.raises(FetchError, match="differs from the one recorded"):
-        fetch(db, protocol, offline=True, raw_dir=tmp_path / "raw")
+        fetch_one(db, protocol, offline=True, raw_dir=tmp_path / "raw")
 
 
 def test_live_rerun_adds_a_run_but_no_duplicate_records(tmp_path: Path, protocol: Protocol,
@@ -454,7 +465,66 @@ def test_a_connection_lost_mid_run_is_retried_not_taken_for_unreachable(
         return real_post(*args, **kwargs)  # type: ignore[arg-type]
 
     eutils.session.post = flaky  # type: ignore[method-assign]
-    result = fetch(db, protocol, raw_dir=tmp_path / "raw", client=eutils,
+    result = fetch_one(db, protocol, raw_dir=tmp_path / "raw", client=eutils,
                    live=LiveSettings(batch_size=30))
     assert (result.mode, result.records) == ("live", 30)
     assert calls["n"] == 3
+
+
+def two_searches(protocol: Protocol, folder: Path) -> Protocol:
+    """The example's search split in two, each with half of the snapshot."""
+    [search] = protocol.searches
+    assert search.snapshot is not None
+    lines = search.snapshot.read_text("utf-8").splitlines(keepends=True)
+    halves = []
+    for name, part in (("a.jsonl", lines[:100]), ("b.jsonl", lines[100:])):
+        (folder / name).write_text("".join(part), encoding="utf-8")
+        halves.append(folder / name)
+    return replace(protocol, searches=(
+        replace(search, snapshot=halves[0]),
+        replace(search, query="(POEMS[tiab]) AND therapy[tiab]", snapshot=halves[1],
+                notes="the second search")))
+
+
+def test_each_search_is_a_run_of_its_own_and_leaves_with_its_records(
+        db: Database, protocol: Protocol, tmp_path: Path) -> None:
+    both = two_searches(protocol, tmp_path)
+    summary = fetch(db, both, raw_dir=tmp_path / "raw")
+    assert [(r.mode, r.records, r.new_records) for r in summary.searches] == [
+        ("snapshot", 100, 100), ("snapshot", 133, 133)]
+    assert [r["query"] for r in search_log(db)] == [s.query for s in both.searches]
+    log = render_markdown(prisma_search_log(db, both), both)
+    assert "### 1. PubMed" in log and "### 2. PubMed" in log
+    assert "- Notes: the second search" in log.split("### 2.")[1]
+    again = fetch(db, replace(both, searches=both.searches[:1]), raw_dir=tmp_path / "raw")
+    assert (again.removed_runs, again.removed_records) == (1, 133)
+    assert [r["query"] for r in search_log(db)] == [both.searches[0].query]
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 100
+
+
+def test_a_changed_snapshot_replaces_the_one_loaded(db: Database, protocol: Protocol,
+                                                    tmp_path: Path) -> None:
+    [search] = protocol.searches
+    assert search.snapshot is not None
+    fetch(db, protocol, raw_dir=tmp_path / "raw")
+    lines = search.snapshot.read_text("utf-8").splitlines(keepends=True)
+    search.snapshot.write_text("".join(lines[:-1]), encoding="utf-8")
+    summary = fetch(db, protocol, raw_dir=tmp_path / "raw")
+    assert (summary.removed_runs, summary.removed_records) == (1, 1)
+    assert summary.searches[0].new_records == 0
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 232
+    assert db.execute("SELECT count(*) FROM search_runs").fetchone()[0] == 1
+
+
+def test_a_protocol_without_searches_fetches_nothing(db: Database, protocol: Protocol,
+                                                     tmp_path: Path) -> None:
+    summary = fetch(db, replace(protocol, searches=()), raw_dir=tmp_path / "raw")
+    assert summary.searches == [] and summary.removed_runs == 0
+    assert db.execute("SELECT count(*) FROM search_runs").fetchone()[0] == 0
+
+
+def test_live_only_never_falls_back(db: Database, protocol: Protocol, tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="could not run live: PubMed could not be reached"):
+        fetch(db, protocol, live_only=True, raw_dir=tmp_path / "raw",
+              live=LiveSettings(email="dev@example.org", base_url=closed_port()))
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 0

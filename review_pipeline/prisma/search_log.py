@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..config import Protocol
+from ..config import DATABASE_BRANCH, Protocol
 from ..fetch import search_log as search_runs
 
 KIND_TITLES = {"database": "Databases", "register": "Study registers",
@@ -26,7 +26,7 @@ KIND_TITLES = {"database": "Databases", "register": "Study registers",
 class SearchLog:
     runs: list[dict[str, Any]]
     """Each PubMed search run (see :func:`review_pipeline.fetch.search_log`), with
-    ``searched``: the date the search stands for."""
+    ``searched``: the date the search stands for, and ``notes``: its search's notes."""
     imports: list[dict[str, Any]]
     """Each export file imported: source, kind, file, format, sha256, date, records."""
     planned: list[dict[str, str]]
@@ -34,9 +34,20 @@ class SearchLog:
     dedup: dict[str, Any] = field(default_factory=dict)
     """The last dedup run: when, rules, records, duplicates, merges by rule, software."""
 
+    @property
+    def database_imports(self) -> list[dict[str, Any]]:
+        """Exports from databases and registers: searches of that branch, run elsewhere."""
+        return [b for b in self.imports if b["kind"] in DATABASE_BRANCH]
+
+    @property
+    def other_imports(self) -> list[dict[str, Any]]:
+        """Records found by other methods (citation searching, websites, organisations)."""
+        return [b for b in self.imports if b["kind"] not in DATABASE_BRANCH]
+
 
 def search_log(db: Database, protocol: Protocol) -> SearchLog:
-    """Everything the log reports, from the database and the protocol."""
+    """Everything the log reports, from the database and the protocol: only what ran, and
+    apart from it, the sources still planned."""
     imports = []
     for b in db.query("SELECT * FROM batches WHERE kind = 'import' ORDER BY batch_id"):
         label, kind = protocol.source_label_kind(b["source"])
@@ -47,7 +58,10 @@ def search_log(db: Database, protocol: Protocol) -> SearchLog:
     imported = {b["source"] for b in db.query("SELECT DISTINCT source FROM batches")}
     planned = [{"source": s.label, "kind": s.kind, "notes": s.notes}
                for s in protocol.sources if s.name not in imported]
-    runs = [{**run, "searched": _searched(run)} for run in search_runs(db)]
+    notes = {(s.query, s.min_date, s.max_date): s.notes for s in protocol.searches}
+    runs = [{**run, "searched": _searched(run),
+             "notes": notes.get((run["query"], run["min_date"], run["max_date"]), "")}
+            for run in search_runs(db)]
     return SearchLog(runs=runs, imports=imports, planned=planned, dedup=_dedup(db))
 
 
@@ -77,16 +91,17 @@ def _software() -> str:
 def render_markdown(log: SearchLog, protocol: Protocol) -> str:
     """``search_log.md``: the log, then the PRISMA-S items it answers and those it cannot."""
     lines = [f"# Search log (PRISMA-S): {protocol.review.title}", ""]
-    lines += ["## Searches run", ""]
-    if not log.runs:
-        lines += ["No search has been run yet (`review fetch`).", ""]
+    lines += ["## Databases and registers", ""]
+    if not (log.runs or log.database_imports):
+        lines += ["No database or register has been searched yet (`review fetch`, "
+                  "`review import`).", ""]
     for i, run in enumerate(log.runs, 1):
         lines += [
             f"### {i}. {run['database']}, {run['interface']}", "",
             f"- Date of search: {run['searched']}",
             f"- Mode: {run['mode']}" + (f" ({run['note']})" if run["note"] else ""),
             f"- Limits: {run['limits'] or 'none'}",
-            *([f"- Notes: {protocol.search.notes}"] if protocol.search.notes else []),
+            *([f"- Notes: {run['notes']}"] if run["notes"] else []),
             f"- Records: PubMed count {count_text(run['count'])}, retrieved "
             f"{count_text(run['records'])}",
             *[f"- Raw file: `{f['file']}` ({f['records']} records, sha256 `{f['sha256']}`)"
@@ -95,18 +110,11 @@ def render_markdown(log: SearchLog, protocol: Protocol) -> str:
               if run["query_translation"] else []),
             *[f"- Warning: {w}" for w in run["warnings"]],
             "", "Search strategy, exactly as run:", "", "```", run["query"], "```", ""]
-    lines += ["## Other sources", ""]
-    if log.imports:
-        lines += ["| Source | Kind | File | Format | Imported (UTC) | Records | sha256 |",
-                  "| --- | --- | --- | --- | --- | ---: | --- |"]
-        lines += [f"| {b['source']} | {KIND_TITLES.get(b['kind'], b['kind'])} | `{b['file']}` "
-                  f"| {b['format']} | {b['imported_at']} | {b['records']:,} | "
-                  f"`{b['sha256'][:12]}` |" for b in log.imports]
-        lines.append("")
-        lines += [f"- {b['source']}: {b['notes']}" for b in _once(log.imports) if b["notes"]]
-        lines.append("")
-    else:
-        lines += ["No export file has been imported.", ""]
+    if log.database_imports:
+        lines += ["Searched in the databases' own interfaces and imported from their exports:",
+                  "", *_imports_table(log.database_imports)]
+    if log.other_imports:
+        lines += ["## Other methods", "", *_imports_table(log.other_imports)]
     if log.planned:
         lines += ["## Sources planned, not yet searched", ""]
         lines += [f"- {p['source']} ({KIND_TITLES.get(p['kind'], p['kind'])}): "
@@ -133,11 +141,24 @@ def render_markdown(log: SearchLog, protocol: Protocol) -> str:
     return "\n".join(lines)
 
 
+def _imports_table(imports: list[dict[str, Any]]) -> list[str]:
+    lines = ["| Source | Kind | File | Format | Imported (UTC) | Records | sha256 |",
+             "| --- | --- | --- | --- | --- | ---: | --- |"]
+    lines += [f"| {b['source']} | {KIND_TITLES.get(b['kind'], b['kind'])} | `{b['file']}` "
+              f"| {b['format']} | {b['imported_at']} | {b['records']:,} | "
+              f"`{b['sha256'][:12]}` |" for b in imports]
+    lines.append("")
+    lines += [f"- {b['source']}: {b['notes']}" for b in _once(imports) if b["notes"]]
+    return [*lines, ""] if any(b["notes"] for b in imports) else lines
+
+
 def _items(log: SearchLog, protocol: Protocol) -> list[str]:
     kinds = {b["kind"] for b in log.imports}
     here = "reported above"
     answered = {
-        1: here if log.runs or log.imports else "",
+        1: here if log.runs or log.database_imports else "",
+        2: here if len({r["database"] for r in log.runs}
+                       | {b["source"] for b in log.database_imports}) > 1 else "",
         3: here if "register" in kinds else "",
         4: here if kinds & {"website", "organisation"} else "",
         5: here if "citation_searching" in kinds else "",

@@ -88,11 +88,13 @@ def _search_log(log: SearchLog) -> str:
             f"<p>Searched {escape(run['searched'])} ({escape(run['mode'])}); limits: "
             f"{escape(run['limits'] or 'none')}; {count_text(run['count'])} found, "
             f"{count_text(run['records'])} retrieved.</p><pre>{escape(run['query'])}</pre>")
-    if log.imports:
-        parts.append("<h3>Other sources</h3>" + _table(
-            ["Source", "File", "Format", "Imported (UTC)", "Records"],
-            [[b["source"], b["file"], b["format"], b["imported_at"], b["records"]]
-             for b in log.imports], {4}))
+    for title, imports in (("Database and register exports", log.database_imports),
+                           ("Other methods", log.other_imports)):
+        if imports:
+            parts.append(f"<h3>{title}</h3>" + _table(
+                ["Source", "File", "Format", "Imported (UTC)", "Records"],
+                [[b["source"], b["file"], b["format"], b["imported_at"], b["records"]]
+                 for b in imports], {4}))
     if log.planned:
         parts.append("<p class=\"note\">Planned, not yet searched: " + escape("; ".join(
             p["source"] for p in log.planned)) + ".</p>")
