@@ -29,6 +29,11 @@ class ReviewError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def one_line(self) -> str:
+        """The message on one line, for a list of problems."""
+        text = f"{self.where}: {self.what}" if self.where else self.what
+        return f"{text} ({self.fix})" if self.fix else text
+
 
 class ProtocolError(ReviewError):
     """The protocol file in queries/ is missing, malformed or inconsistent."""

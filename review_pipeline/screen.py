@@ -83,11 +83,12 @@ class ScreenResult:
     awaiting: dict[str, int]
 
 
-def read_decisions(folder: Path, reason_codes: frozenset[str]) -> list[Decision]:
-    """Every reviewer's decision in ``folder``; all problems are reported together, or none
-    is read."""
+def read_decisions(folder: Path, reason_codes: frozenset[str],
+                   problems: list[str] | None = None) -> list[Decision]:
+    """Every reviewer's well-formed decision in ``folder``. The problems of the others go to
+    ``problems``; without it, they are raised together and none is read."""
     decisions: list[Decision] = []
-    problems: list[str] = []
+    found: list[str] = []
     if not folder.is_dir():
         return decisions
     seen: dict[tuple[str, str], Path] = {}
@@ -98,47 +99,53 @@ def read_decisions(folder: Path, reason_codes: frozenset[str]) -> list[Decision]
             continue
         match = _FILE.match(path.name)
         if not match:
-            problems.append(f"{path}: the name must be <stage>-<reviewer>.csv (or .xlsx) with "
-                            "stage ta or ft and a lower-case reviewer name (e.g. ta-alice.csv)")
+            found.append(f"{path}: the name must be <stage>-<reviewer>.csv (or .xlsx) with "
+                         "stage ta or ft and a lower-case reviewer name (e.g. ta-alice.csv)")
             continue
         stage, reviewer, _ = match.groups()
         if (stage, reviewer) in seen:
-            problems.append(f"{path}: {reviewer} already has {seen[(stage, reviewer)]} for "
-                            "this stage; keep one file (CSV or XLSX)")
+            found.append(f"{path}: {reviewer} already has {seen[(stage, reviewer)]} for "
+                         "this stage; keep one file (CSV or XLSX)")
             continue
         seen[(stage, reviewer)] = path
-        for row, decision in _rows(path, COLUMNS, problems):
-            if _check_decision(path, row, stage, decision, reason_codes, problems):
+        for row, decision in _rows(path, COLUMNS, found):
+            if _check_decision(path, row, stage, decision, reason_codes, found):
                 decisions.append(Decision(row.values["record_id"], stage, reviewer, decision,
                                           row.values["reason"], row.values["note"], str(path),
                                           row.line))
-    _raise(problems)
+    _report(found, problems)
     return decisions
 
 
-def read_resolutions(folder: Path, reason_codes: frozenset[str]) -> list[Resolution]:
-    """The rows of ``resolutions.csv`` that carry a decision (all or nothing)."""
+def read_resolutions(folder: Path, reason_codes: frozenset[str],
+                     problems: list[str] | None = None) -> list[Resolution]:
+    """The well-formed rows of ``resolutions.csv`` that carry a decision; the problems of
+    the others go to ``problems``, or, without it, are raised together."""
     path = folder / RESOLUTIONS
     if not path.is_file():
         return []
-    problems: list[str] = []
+    found: list[str] = []
     out: list[Resolution] = []
-    for row, decision in _rows(path, ("record_id", "stage", *COLUMNS[1:]), problems,
+    for row, decision in _rows(path, ("record_id", "stage", *COLUMNS[1:]), found,
                                key=("record_id", "stage")):
         stage = row.values["stage"]
         if stage not in STAGES:
-            problems.append(f"{path}, line {row.line}: stage '{stage}' is not ta or ft")
-        elif _check_decision(path, row, stage, decision, reason_codes, problems):
+            found.append(f"{path}, line {row.line}: stage '{stage}' is not ta or ft")
+        elif _check_decision(path, row, stage, decision, reason_codes, found):
             out.append(Resolution(row.values["record_id"], stage, decision,
                                   row.values["reason"], row.values["note"], str(path), row.line))
-    _raise(problems)
+    _report(found, problems)
     return out
 
 
 def _rows(path: Path, columns: tuple[str, ...], problems: list[str],
           key: tuple[str, ...] = ("record_id",)) -> Iterable[tuple[Row, str]]:
     """The decided rows of one sheet, after its columns and repeated keys are checked."""
-    sheet = read_sheet(path)
+    try:
+        sheet = read_sheet(path)
+    except InputError as exc:
+        problems.append(exc.one_line())
+        return
     missing = [c for c in columns if c not in sheet.header]
     unknown = [c for c in sheet.header if c not in columns and c not in INFO_COLUMNS]
     if missing or unknown:
@@ -185,6 +192,13 @@ def _check_decision(path: Path, row: Row, stage: str, decision: str,
                         "[[exclusion_reasons]]")
         return False
     return True
+
+
+def _report(found: list[str], problems: list[str] | None) -> None:
+    if problems is None:
+        _raise(found)
+    else:
+        problems += found
 
 
 def _raise(problems: list[str]) -> None:
@@ -252,19 +266,20 @@ def screen(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
            on_progress: Progress | None = None) -> ScreenResult:
     """Apply the rules, the decision sheets and the resolutions; bring every kept record to
     its state."""
-    decisions = read_decisions(folder, protocol.reason_codes)
-    resolutions = read_resolutions(folder, protocol.reason_codes)
+    # Every problem of every sheet is gathered and reported at once, before anything loads.
+    problems: list[str] = []
+    decisions = read_decisions(folder, protocol.reason_codes, problems)
+    resolutions = read_resolutions(folder, protocol.reason_codes, problems)
     rows = {r["record_id"]: r for r in db.query("SELECT * FROM records ORDER BY record_id")}
     by_stage: dict[tuple[str, str], list[Decision]] = defaultdict(list)
     for decision in decisions:
         by_stage[(decision.record_id, decision.stage)].append(decision)
     resolved = {(r.record_id, r.stage): r for r in resolutions}
-    _check_known([*decisions, *resolutions], rows)
+    problems += _unknown([*decisions, *resolutions], rows)
     needed = protocol.screening.reviewers
     verdicts: dict[str, tuple[Verdict, str, int | None]] = {}
     targets: dict[str, tuple[State, str]] = {}
     outcomes: list[dict[str, Any]] = []
-    problems: list[str] = []
     for record_id, row in tracked(rows.items(), len(rows), on_progress):
         record = store.record_from_row(row)
         reading = read_record(record)
@@ -290,8 +305,8 @@ def screen(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
                     "resolved": resolution is not None})
         targets[record_id] = target_state(row["branch"], verdict, stage_outcomes["ta"],
                                           stage_outcomes["ft"])
+    problems += _full_text_order(by_stage, targets)
     _raise(problems)
-    _check_full_text_order(by_stage, targets)
     changed = _store(db, decisions, resolutions, verdicts, outcomes, targets, rows)
     return ScreenResult(
         states=store.counts_by(db, "status"),
@@ -328,22 +343,33 @@ def _store(db: Database, decisions: list[Decision], resolutions: list[Resolution
     return changed
 
 
-def _check_known(decisions: Iterable[Decision | Resolution],
-                 rows: dict[str, dict[str, Any]]) -> None:
+def _unknown(decisions: Iterable[Decision | Resolution],
+             rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Decisions on records the review does not hold, or on duplicates."""
     problems = []
     for d in decisions:
         row = rows.get(d.record_id)
         if row is None:
             problems.append(f"{d.file}, line {d.line}: no record '{d.record_id}' in the "
-                            "review (check the id against `review export records`)")
+                            f"review ({_id_hint(d.record_id, rows)})")
         elif row["status"] == State.DUPLICATE:
             problems.append(f"{d.file}, line {d.line}: record '{d.record_id}' is a duplicate "
                             f"of '{row['duplicate_of']}'; decide on that record instead")
-    _raise(problems)
+    return problems
 
 
-def _check_full_text_order(by_stage: dict[tuple[str, str], list[Decision]],
-                           targets: dict[str, tuple[State, str]]) -> None:
+def _id_hint(record_id: str, rows: dict[str, dict[str, Any]]) -> str:
+    """What became of an id: an export that now holds several records under it gives each
+    an id of its own (``<id>~<digest>``)."""
+    split = [rid for rid in rows if rid.startswith(f"{record_id}~")]
+    if split:
+        return (f"its file now holds {len(split)} records under that id, named "
+                f"{', '.join(split[:4])}; decide on the right one")
+    return "check the id against `review export records`"
+
+
+def _full_text_order(by_stage: dict[tuple[str, str], list[Decision]],
+                     targets: dict[str, tuple[State, str]]) -> list[str]:
     """A full-text decision needs a record that passed title/abstract (or other methods)."""
     problems = []
     before = {State.INELIGIBLE, State.SCREENED, State.EXCLUDED_TA}
@@ -353,7 +379,7 @@ def _check_full_text_order(by_stage: dict[tuple[str, str], list[Decision]],
             problems += [f"{d.file}, line {d.line}: record '{record_id}' has a full-text "
                          f"decision but stands at '{state}' after title/abstract screening; "
                          "decide title/abstract first or remove the row" for d in ds]
-    _raise(problems)
+    return problems
 
 
 def awaiting(db: Database) -> dict[str, int]:

@@ -38,13 +38,24 @@ class Sheet:
     path: Path
     header: list[str]
     rows: list[Row]
+    delimiter: str = ","
+    """A CSV's delimiter: a semicolon is Excel's in locales that write decimals with a
+    comma, so numbers in such a sheet may be written so too."""
+
+    @property
+    def decimal_comma(self) -> bool:
+        return self.delimiter == ";"
 
 
 def read_sheet(path: Path) -> Sheet:
     """A CSV (UTF-8, with or without BOM) or XLSX file as its header and numbered rows."""
     if path.suffix.lower() == ".xlsx":
         return _read_xlsx(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("the sheet does not exist", where=str(path),
+                         fix="check the file name") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -54,8 +65,9 @@ def read_sheet(path: Path) -> Sheet:
             where=f"{path}, line {line}",
             fix="save the sheet as 'CSV UTF-8' (Excel: File > Save As > CSV UTF-8)",
         ) from None
+    delimiter = _delimiter(text)
     # strict: an unclosed quote is an error instead of swallowing every row after it
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows = []
     try:
         header = [name.strip() for name in next(reader, [])]
@@ -69,7 +81,15 @@ def read_sheet(path: Path) -> Sheet:
         raise InputError(f"not a well-formed CSV file ({exc})",
                          where=f"{path}, line {reader.line_num}",
                          fix="check the quotes on that line") from None
-    return Sheet(path, header, rows)
+    return Sheet(path, header, rows, delimiter)
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter of a CSV sheet, from its header line: a comma, or the semicolon or tab
+    that Excel writes in some locales, whichever the line holds most of."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    return max(counts, key=lambda d: (counts[d], d == ","))
 
 
 def _read_xlsx(path: Path) -> Sheet:
@@ -80,15 +100,15 @@ def _read_xlsx(path: Path) -> Sheet:
                          fix="save it again from Excel or LibreOffice as .xlsx, or as CSV "
                              "UTF-8") from None
     try:
-        cells = list(book.worksheets[0].iter_rows(values_only=True))
+        cells = [[_cell(c.value, c.number_format) for c in row]
+                 for row in book.worksheets[0].iter_rows()]
     finally:
         book.close()
-    header = [_cell(c) for c in cells[0]] if cells else []
+    header = cells[0] if cells else []
     while header and not header[-1]:
         header.pop()
     rows = []
-    for number, row in enumerate(cells[1:], 2):
-        values = [_cell(c) for c in row]
+    for number, values in enumerate(cells[1:], 2):
         if not any(values):
             continue
         rows.append(Row(number, {name: (values[i] if i < len(values) else "")
@@ -97,11 +117,15 @@ def _read_xlsx(path: Path) -> Sheet:
     return Sheet(path, header, rows)
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, number_format: str | None) -> str:
+    """A cell as the reviewer sees it: a percentage cell showing 12% holds 0.12."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, int | float) and not isinstance(value, bool) and "%" in (
+            number_format or ""):
+        value = round(value * 100, 10)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # a number typed into a cell comes back as 12.0
     return str(value).strip()

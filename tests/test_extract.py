@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from sqlite_utils import Database
 
 from review_pipeline import db as store
-from review_pipeline.db import State, open_db
+from review_pipeline.db import State
 from review_pipeline.errors import InputError
 from review_pipeline.extract import (
     Field,
@@ -29,7 +30,7 @@ from review_pipeline.extract import (
 from review_pipeline.records import Record
 from review_pipeline.sheets import read_sheet
 
-from .conftest import ROOT
+from .conftest import EXAMPLE
 
 FIELDS = """table,field,type,values,required,key,compare,min,max,unit,help
 studies,design,choice,Cohort|Case series,yes,,,,,,Study design
@@ -92,7 +93,7 @@ def anna(folder: Path) -> None:
 
 
 def test_the_shipped_forms_define_every_table_of_the_review() -> None:
-    forms = load_fields(ROOT / "extracted" / "extraction" / "fields.csv")
+    forms = load_fields(EXAMPLE / "extracted" / "extraction" / "fields.csv")
     assert list(forms.tables) == ["studies", "arms", "outcomes", "rob_jbi", "rob_robins_i"]
     jbi = [f for f in forms.tables["rob_jbi"].fields if f.help.startswith("JBI case series")]
     assert len(jbi) == 10 and all(f.choices == ("Yes", "No", "Unclear", "Not applicable")
@@ -266,6 +267,40 @@ def test_sheets_that_cannot_belong_are_refused(review: Database, folder: Path) -
     assert "'Big Bob' cannot name a reviewer" in text
 
 
+def test_sheets_as_excel_leaves_them(review: Database, folder: Path) -> None:
+    """A percentage cell shown as 12% (holding 0.12), and a CSV saved in a locale that
+    separates cells with semicolons and writes decimals with a comma."""
+    import openpyxl
+
+    sheet(folder, "anna", "studies", STUDIES.replace(",", "\t")
+          + "pubmed:1\tCohort\t20\t2010-03\tone, two\n")
+    sheet(folder, "anna", "arms", ARMS.replace(",", ";") + "pubmed:1;A;12;24,5\n"
+          "pubmed:1;B;8;\"3,25\"\n")
+    book = openpyxl.Workbook()
+    page = book.worksheets[0]
+    page.append(OUTCOMES.strip().split(","))
+    page.append(["pubmed:1", "A", "Response", 0.125])
+    page.append(["pubmed:1", "", "Survival", 0.9])
+    for row in (2, 3):
+        page.cell(row, 4).number_format = "0.0%"
+    book.save(folder / "anna" / "outcomes.xlsx")
+    extract(review, folder)
+    assert next(review.query("SELECT patients, notes FROM studies")) == {
+        "patients": 20, "notes": "one, two"}
+    assert [tuple(r) for r in review.execute("SELECT percent FROM outcomes ORDER BY 1")] == [
+        (12.5,), (90.0,)]
+    assert [r[0] for r in review.execute("SELECT follow_up FROM arms ORDER BY arm")] == [
+        24.5, 3.25]
+
+
+def test_a_missing_field_definitions_file_is_a_clear_error(review: Database,
+                                                           tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"fields.csv: there are no field definitions") as err:
+        write_sheets(review, "dora", tmp_path / "none", "csv")
+    assert "review init" in str(err.value)
+    assert not (tmp_path / "none").exists()
+
+
 # --- audit -------------------------------------------------------------------------------
 
 
@@ -306,12 +341,12 @@ def test_a_removed_row_is_audited_as_emptied(review: Database, folder: Path) -> 
         ("outcome", "Survival", "", ""), ("percent", "90", "", "")}
 
 
-def test_a_rebuilt_database_continues_the_trail_from_audit_csv(review: Database,
-                                                               folder: Path,
-                                                               tmp_path: Path) -> None:
+def test_a_rebuilt_database_continues_the_trail_from_audit_csv(
+        review: Database, folder: Path, tmp_path: Path,
+        open_database: Callable[[Path], Database]) -> None:
     anna(folder)
     extract(review, folder)
-    rebuilt = open_db(tmp_path / "rebuilt.db")
+    rebuilt = open_database(tmp_path / "rebuilt.db")
     store.add_batch(rebuilt, [Record("1"), Record("2")], kind="search", source="pubmed",
                     branch="databases", file="s", sha256="s", fmt="snapshot")
     for rid in ("pubmed:1", "pubmed:2"):

@@ -299,6 +299,27 @@ def test_worksheets_keep_what_was_typed_and_add_only_new_records(
     assert [(x.record_id, x.decision) for x in decided] == [("pubmed:1", "include")]
 
 
+def test_every_problem_of_every_sheet_comes_in_one_run(db: Database, one: Protocol,
+                                                       tmp_path: Path) -> None:
+    make_review(db, one)
+    folder = tmp_path / "screening"
+    sheet(folder, "ta-alice.csv", "pubmed:1,yes,,\npubmed:99,include,,\npubmed:3,include,,\n")
+    # saved by Excel in a locale that separates cells with semicolons
+    (folder / "ft-bob.csv").write_text("record_id;decision;reason;note\n"
+                                       "pubmed:4;include;;\"30 patients; imaging\"\n")
+    (folder / "resolutions.csv").write_text("record_id,stage,decision,reason,note\n"
+                                            "pubmed:3,ta,exclude,,\n")
+    before = states(db)
+    with pytest.raises(InputError, match=r"^4 problem\(s\) in the screening sheets") as caught:
+        screen(db, one, folder)
+    text = str(caught.value)
+    assert "ta-alice.csv, line 2: decision 'yes' is not one of" in text
+    assert "ta-alice.csv, line 3: no record 'pubmed:99' in the review" in text
+    assert "resolutions.csv, line 2: record 'pubmed:3' has no title/abstract conflict" in text
+    assert "ft-bob.csv, line 2: record 'pubmed:4' has a full-text decision but stands at" in text
+    assert states(db) == before
+
+
 def test_xlsx_worksheets_are_read_back(db: Database, protocol: Protocol, tmp_path: Path) -> None:
     make_review(db, protocol)
     folder = tmp_path / "screening"

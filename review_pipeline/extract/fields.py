@@ -120,6 +120,11 @@ class Forms:
 
 def load_fields(path: Path) -> Forms:
     """Read ``fields.csv``; every problem in it is reported at once, naming its line."""
+    if not path.is_file():
+        raise InputError("there are no field definitions (fields.csv): the extraction forms",
+                         where=str(path),
+                         fix="write fields.csv (see extracted/README.md); `review init` makes a "
+                             "new review with a generic intervention-review form to start from")
     sheet = read_sheet(path)
     problems: list[str] = []
     missing = [c for c in ("table", "field", "type") if c not in sheet.header]

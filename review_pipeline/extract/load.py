@@ -44,6 +44,7 @@ SIDE_BY_SIDE = " | "
 """Joins reviewers' different values of a field that is not compared (such as notes)."""
 REVIEWER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 MAX_PROBLEMS = 30
+_DECIMAL_COMMA = re.compile(r"^-?\d+,\d+\s*%?$")
 
 RowKey = tuple[str, str, str]
 """(table, record_id, row label): one row of one table, as :meth:`Form.row_label` names it."""
@@ -132,9 +133,8 @@ def extract(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> 
     included, known = _studies(db)
     problems = Problems()
     copies = read_copies(folder, forms, included, known, problems)
-    problems.fail("the extraction sheets")
     decided = read_consensus(folder / CONSENSUS, forms, copies, problems)
-    problems.fail(str(folder / CONSENSUS))
+    problems.fail(f"the extraction sheets and {folder / CONSENSUS}")
     merged = merge(forms, copies, decided, reviewers)
     check_rows(forms, merged.final, problems, f"the merged tables ({folder / CONSENSUS})")
     problems.fail("the merged tables")
@@ -185,7 +185,11 @@ def read_copies(folder: Path, forms: Forms, included: set[str], known: set[str],
 
 def _read_table(path: Path, form: Form, copy: Copy, included: set[str], known: set[str],
                 problems: list[str]) -> None:
-    sheet = read_sheet(path)
+    try:
+        sheet = read_sheet(path)
+    except InputError as exc:
+        problems.append(exc.one_line())
+        return
     if not _header_ok(path, form, sheet.header, problems):
         return
     for row in sheet.rows:
@@ -203,7 +207,7 @@ def _read_table(path: Path, form: Form, copy: Copy, included: set[str], known: s
             problems.append(f"{where}, column 'record_id': '{record_id}' is not an included "
                             "study; remove the row or include the record at full text")
             continue
-        values = _parse_row(form, row.values, where, problems)
+        values = _parse_row(form, row.values, where, problems, sheet.decimal_comma)
         key = (form.name, record_id, form.row_label(values))
         if key in copy.rows:
             first = copy.where[key][1]
@@ -227,11 +231,15 @@ def _header_ok(path: Path, form: Form, header: list[str], problems: list[str]) -
     return not unknown and not absent
 
 
-def _parse_row(form: Form, cells: dict[str, str], where: str,
-               problems: list[str]) -> dict[str, str]:
+def _parse_row(form: Form, cells: dict[str, str], where: str, problems: list[str],
+               decimal_comma: bool = False) -> dict[str, str]:
+    """A row's canonical values; ``decimal_comma`` reads "12,5" as 12.5 in number fields
+    (a sheet Excel saved with semicolons, in a locale that writes decimals so)."""
     values = {}
     for f in form.fields:
         raw = cells.get(f.name, "")
+        if decimal_comma and f.type in SQL_TYPES and _DECIMAL_COMMA.match(raw):
+            raw = raw.replace(",", ".")
         value, why = parse(f, raw)
         if why:
             problems.append(f"{where}, column '{f.name}': '{raw}' {why}")
@@ -292,7 +300,11 @@ def read_consensus(path: Path, forms: Forms, copies: dict[str, Copy],
     """The consensus file's decided cells; a row with an empty value is still to decide."""
     if not path.exists():
         return {}
-    sheet = read_sheet(path)
+    try:
+        sheet = read_sheet(path)
+    except InputError as exc:
+        problems.append(exc.one_line())
+        return {}
     missing = [c for c in CONSENSUS_COLUMNS if c not in sheet.header and c != "note"]
     unknown = [c for c in sheet.header if c not in (*CONSENSUS_COLUMNS, *CONSENSUS_INFO)]
     if missing or unknown:
