@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from . import __version__
 from . import db as store
-from .config import DEFAULT_PROTOCOL, Protocol, load_protocol
+from .config import DEFAULT_PROTOCOL, SOURCE_KINDS, Protocol, Search, load_protocol
 from .dedup import DEFAULT_DECISIONS as DEDUP_DECISIONS
 from .dedup import DEFAULT_OVERLAP as DEDUP_OVERLAP
 from .dedup import DEFAULT_QUEUE as DEDUP_QUEUE
@@ -42,6 +42,7 @@ from .extract import write_sheets as write_extraction_sheets
 from .fetch import LiveSettings
 from .fetch import fetch as run_fetch
 from .import_ import ImportResult, import_file, import_protocol_sources
+from .init import MAKEFILE, add_source, init_review
 from .prisma import DEFAULT_OUT
 from .prisma import prisma as run_prisma
 from .progress import Progress
@@ -58,7 +59,7 @@ from .screen import (
 from .screen import agreement as screening_agreement
 from .screen import conflicts as screening_conflicts
 from .screen import screen as run_screen
-from .sources import formats
+from .sources import display_path, formats
 from .sources.pubmed import DEFAULT_BASE_URL
 from .status import export_records_csv, export_records_ris, render_status
 from .status import status as run_status
@@ -83,12 +84,23 @@ class _Group(click.Group):
 class _Context:
     db_path: Path
     protocol_path: Path
+    _db: Database | None = None
 
-    def db(self) -> Database:
-        return store.open_db(self.db_path)
+    def db(self, create: bool = False) -> Database:
+        """The review database, opened once per command; only the stages that bring
+        records in (``create``) may make it, so a mistyped --db is an error, not a new
+        empty review."""
+        if self._db is None:
+            self._db = store.open_db(self.db_path, create=create)
+        return self._db
 
     def protocol(self) -> Protocol:
         return load_protocol(self.protocol_path)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 pass_ctx = click.make_pass_decorator(_Context)
@@ -133,6 +145,7 @@ def cli(ctx: click.Context, db_path: Path, protocol_path: Path) -> None:
         review --db data/review.db status
     """
     ctx.obj = _Context(db_path, protocol_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _echo_lines(lines: list[str]) -> None:
@@ -142,8 +155,11 @@ def _echo_lines(lines: list[str]) -> None:
 
 @cli.command()
 @click.option("--offline", is_flag=True, help="Do not contact PubMed: replay the kept raw "
-              "responses of the last live search, or load the protocol's snapshot.")
-@click.option("--query", help="Search this instead of the protocol's query (live only).")
+              "responses of the last live search, or load the search's snapshot.")
+@click.option("--live", is_flag=True, help="Search PubMed live, or fail (exit 1): never fall "
+              "back to the kept responses or the snapshot.")
+@click.option("--query", help="Search this instead of the protocol's query (live only; the "
+              "protocol must have at most one search).")
 @click.option("--base-url", default=DEFAULT_BASE_URL, envvar="REVIEW_EUTILS_URL",
               show_default=True, help="E-utilities base URL (env REVIEW_EUTILS_URL).")
 @click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -152,33 +168,50 @@ def _echo_lines(lines: list[str]) -> None:
               help="PMIDs per EFetch request.")
 @common_options
 @pass_ctx
-def fetch(obj: _Context, offline: bool, query: str | None, base_url: str, raw_dir: Path,
-          batch_size: int) -> None:
-    """Run the protocol's PubMed search and load the records.
+def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url: str,
+          raw_dir: Path, batch_size: int) -> None:
+    """Run the protocol's PubMed searches (none, one or several) and load the records.
 
     Searches PubMed live when NCBI_EMAIL is set (NCBI_API_KEY raises the rate limit from 3
     to 10 requests a second); searches over 9,999 hits are split by PMID ranges. Raw
     answers are kept under --raw-dir, and an interrupted fetch resumes where it stopped
     when run again. Offline, or when PubMed cannot be reached, it replays the raw responses
-    kept from the last live search, or else loads the protocol's snapshot, and says which.
+    kept from the last live search, or else loads the search's snapshot, and says which.
+    Runs of searches the protocol no longer has are taken out of the review.
 
     \b
     Example:
-        NCBI_EMAIL=you@example.org review fetch
+        NCBI_EMAIL=you@example.org review fetch --live
         review fetch --offline
     """
+    if offline and live:
+        raise click.UsageError("--offline and --live exclude each other")
     protocol = obj.protocol()
     if query:
-        search = dataclasses.replace(protocol.search, query=query, snapshot=None)
-        protocol = dataclasses.replace(protocol, search=search)
-    live = LiveSettings(email=os.environ.get("NCBI_EMAIL", ""),
-                        api_key=os.environ.get("NCBI_API_KEY", ""), base_url=base_url,
-                        batch_size=batch_size)
+        if len(protocol.searches) > 1:
+            raise click.UsageError("--query replaces the query of the protocol's one search; "
+                                   "this protocol has several")
+        search = (protocol.searches[0] if protocol.searches
+                  else Search("PubMed", "NCBI E-utilities (ESearch, EFetch)", "", "pdat", "",
+                              "", None, "", ""))
+        protocol = dataclasses.replace(
+            protocol, searches=(dataclasses.replace(search, query=query, snapshot=None),))
+    settings = LiveSettings(email=os.environ.get("NCBI_EMAIL", ""),
+                            api_key=os.environ.get("NCBI_API_KEY", ""), base_url=base_url,
+                            batch_size=batch_size)
     with _progress("fetch", "record") as progress:
-        result = run_fetch(obj.db(), protocol, offline=offline, live=live, raw_dir=raw_dir,
-                           on_progress=progress)
-    _echo_lines(result.messages)
-    click.echo(f"fetch ({result.mode}): {result.records} records, {result.new_records} new")
+        summary = run_fetch(obj.db(create=True), protocol, offline=offline, live_only=live,
+                            live=settings, raw_dir=raw_dir, on_progress=progress)
+    if summary.removed_runs:
+        click.echo(f"fetch: took out {summary.removed_runs} search runs the protocol no longer "
+                   f"has, with {summary.removed_records} records only they held")
+    if not protocol.searches:
+        click.echo("fetch: the protocol has no PubMed search; nothing to fetch")
+    for number, result in enumerate(summary.searches, 1):
+        _echo_lines(result.messages)
+        label = f"search {number}, " if len(summary.searches) > 1 else ""
+        click.echo(f"fetch ({label}{result.mode}): {result.records} records, "
+                   f"{result.new_records} new")
 
 
 @cli.command(name="import")
@@ -186,45 +219,73 @@ def fetch(obj: _Context, offline: bool, query: str | None, base_url: str, raw_di
 @click.option("--source", help="Name of the source the file comes from (e.g. embase).")
 @click.option("--format", "fmt", type=click.Choice(["auto", *formats()]), default="auto",
               show_default=True, help="The file's format; auto reads it from the content.")
+@click.option("--add", is_flag=True, help="Also copy FILE into the review's imports/ and list "
+              "it under [[sources]] in the protocol, so that `make all` keeps it.")
+@click.option("--kind", type=click.Choice(SOURCE_KINDS), help="With --add, for a new source: "
+              "database or register (PRISMA's databases column), or an other method "
+              "[default: from the name, else database].")
+@click.option("--label", help="With --add, for a new source: its name in the PRISMA flow "
+              "[default: from the name, e.g. embase gives Embase].")
 @click.option("--skip-bad", is_flag=True, help="Import the records that can be read and write "
               "the others to a quarantine report (next to the database), instead of stopping.")
 @common_options
 @pass_ctx
-def import_(obj: _Context, file: Path | None, source: str | None, fmt: str,
-            skip_bad: bool) -> None:
-    """Import export files from other databases.
+def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add: bool,
+            kind: str | None, label: str | None, skip_bad: bool) -> None:
+    """Import export files from other databases and sources.
 
-    With no FILE, imports every file listed under [[sources]] in the protocol. With a FILE,
-    imports that file as records of --source. A file imported before is skipped. A record
-    that cannot be read stops the import, naming file, line and field, unless --skip-bad.
+    With no FILE, makes the review hold exactly the files listed under [[sources]] in the
+    protocol: new ones are imported, and the records of files no longer listed (or listed
+    in another version) are taken out. With a FILE, imports it as records of --source; with
+    --add, first copies it into imports/ and lists it in the protocol. A file imported
+    before is skipped. A record that cannot be read stops the import, naming file, line and
+    field, unless --skip-bad.
 
     \b
     Example:
         review import
-        review import exports/embase.ris --source embase
-        review import exports/scopus.csv --source scopus --format csv --skip-bad
+        review import ~/Downloads/embase.ris --source embase --add
+        review import scopus.csv --source scopus --add --label "Scopus (Elsevier)"
+        review import refs.ris --source handsearch --add --kind citation_searching
     """
-    db = obj.db()
     quarantine = obj.db_path.parent / "quarantine"
     if file is None:
-        if source:
-            raise click.UsageError("--source goes with a FILE; without one the protocol's "
-                                   "[[sources]] are imported")
-        results = import_protocol_sources(db, obj.protocol(), on_file=_echo_import,
-                                          skip_bad=skip_bad, quarantine_dir=quarantine)
-        if not results:
+        if source or add:
+            raise click.UsageError("--source and --add go with a FILE; without one the "
+                                   "protocol's [[sources]] are imported")
+        summary = import_protocol_sources(obj.db(create=True), obj.protocol(),
+                                          on_file=_echo_import, skip_bad=skip_bad,
+                                          quarantine_dir=quarantine)
+        for removed in summary.removed_files:
+            click.echo(f"import: took out {removed}, which the protocol no longer lists "
+                       "(in this version)")
+        if summary.removed_files:
+            click.echo(f"import: {summary.removed_records} records went with them; the "
+                       "others are held by the files still listed")
+        if not summary.files:
             click.echo("import: the protocol lists no export files")
         return
     if not source:
         raise click.UsageError("give --source NAME for the file (e.g. --source embase)")
+    if (kind or label) and not add:
+        raise click.UsageError("--kind and --label go with --add")
+    if add:
+        added = add_source(obj.protocol_path, file, source, kind=kind, label=label, fmt=fmt)
+        if added.copied:
+            click.echo(f"import: copied {file} to {display_path(added.file)}")
+        click.echo(f"import: listed {display_path(added.file)} under source '{added.name}' "
+                   f"({added.label}, {added.kind}) in {obj.protocol_path}")
+        file = added.file
     protocol = obj.protocol() if obj.protocol_path.exists() else None
     declared = protocol.source(source) if protocol else None
     branch = declared.branch if declared else "databases"
-    _echo_import(import_file(db, file, source=source, branch=branch, fmt=fmt,
+    _echo_import(import_file(obj.db(create=True), file, source=source, branch=branch, fmt=fmt,
                              skip_bad=skip_bad, quarantine_dir=quarantine))
-    if protocol and not declared:
-        click.echo(f"note: source '{source}' is not in {obj.protocol_path}; add it under "
-                   "[[sources]] so that `make all` rebuilds it")
+    if protocol and not add and file.resolve() not in {
+            f.resolve() for s in protocol.sources if s.name == source for f in s.files}:
+        click.echo(f"note: {file} is not listed in {obj.protocol_path}: the next `review "
+                   "import` (and `make all`) takes its records out again. To keep it: review "
+                   f"import {file} --source {source} --add")
 
 
 def _echo_import(result: ImportResult) -> None:
@@ -342,8 +403,9 @@ def screen_(ctx: click.Context, obj: _Context, decisions: Path) -> None:
     ctx.meta["screening_folder"] = decisions
     if ctx.invoked_subcommand:
         return
+    protocol = obj.protocol()
     with _progress("screen", "record") as progress:
-        result = run_screen(obj.db(), obj.protocol(), decisions, on_progress=progress)
+        result = run_screen(obj.db(), protocol, decisions, on_progress=progress)
     states = ", ".join(f"{k} {v}" for k, v in result.states.items())
     click.echo(f"screen: {result.decisions} decisions, {result.resolutions} resolutions; "
                f"{result.changed} records moved")
@@ -368,6 +430,7 @@ def _kappa_line(pair: Agreement) -> str:
 @click.option("--reviewer", required=True, help="Lower-case name, as in the file name.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
               show_default=True, help="The sheet's format; keep one per reviewer and stage.")
+@common_options
 @pass_ctx
 @click.pass_context
 def screen_sheet(ctx: click.Context, obj: _Context, stage: str, reviewer: str,
@@ -390,6 +453,7 @@ def screen_sheet(ctx: click.Context, obj: _Context, stage: str, reviewer: str,
 @click.option("--stage", type=click.Choice(list(STAGES)), help="Only this stage.")
 @click.option("--add-to-resolutions", is_flag=True,
               help=f"Append the unresolved ones to {RESOLUTIONS} as rows to decide.")
+@common_options
 @pass_ctx
 @click.pass_context
 def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
@@ -417,6 +481,7 @@ def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
 
 @screen_.command(name="agreement")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@common_options
 @pass_ctx
 def screen_agreement(obj: _Context, as_json: bool) -> None:
     """Cohen's kappa per stage and pair of reviewers, with its 2x2 counts ("maybe" counts
@@ -479,6 +544,7 @@ def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
 @click.option("--reviewer", required=True, help="Lower-case name, as in the folder name.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
               show_default=True, help="The sheets' format; keep one per reviewer and table.")
+@common_options
 @pass_ctx
 @click.pass_context
 def extract_sheet(ctx: click.Context, obj: _Context, reviewer: str, fmt: str) -> None:
@@ -497,6 +563,7 @@ def extract_sheet(ctx: click.Context, obj: _Context, reviewer: str, fmt: str) ->
 @extract_.command(name="compare")
 @click.option("--add-to-consensus", is_flag=True,
               help=f"Append the undecided cells to {EXTRACTION_CONSENSUS} as rows to decide.")
+@common_options
 @pass_ctx
 @click.pass_context
 def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -> None:
@@ -529,6 +596,7 @@ def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -
 
 @extract_.command(name="history")
 @click.argument("study")
+@common_options
 @pass_ctx
 def extract_history(obj: _Context, study: str) -> None:
     """Every change to a study's extraction cells: when, who, which cell, old and new value
@@ -602,6 +670,7 @@ def status_(obj: _Context, as_json: bool) -> None:
 
 
 @cli.group(cls=_Group)
+@common_options
 def export() -> None:
     """Export data from the review database.
 
@@ -638,6 +707,41 @@ def export_records(obj: _Context, fmt: str, out: Path | None) -> None:
         click.echo(f"export: wrote {count} records to {out} ({fmt})")
     else:
         click.echo(text, nl=False)
+
+
+@cli.command(name="init")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", default="", help="The review's title [default: from the folder's "
+              "name].")
+def init_(folder: Path, title: str) -> None:
+    """Start a new review in FOLDER: a commented protocol, a generic extraction form,
+    READMEs and a Makefile whose targets are the stages. Then add the exports with
+    `review import FILE --source NAME --add` and run `make all` in FOLDER.
+
+    \b
+    Example:
+        review init statins-review --title "Statins for primary prevention"
+        cd statins-review
+        review import ~/Downloads/embase.ris --source embase --add
+        make all
+    """
+    written = init_review(folder, title)
+    click.echo(f"init: a new review in {folder} ({len(written)} files):")
+    _echo_lines([f"  {path.relative_to(folder)}" for path in written])
+    click.echo(f"next: edit {folder / 'queries' / 'protocol.toml'}; then, in {folder}, "
+               "`review import FILE --source NAME --add` for each export and `make all`")
+
+
+@cli.command(name="makefile")
+def makefile_() -> None:
+    """Print the path of the stages' make rules, which a review's Makefile includes (the one
+    `review init` writes does).
+
+    \b
+    Example:
+        review makefile
+    """
+    click.echo(str(MAKEFILE))
 
 
 class _progress:

@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -103,7 +104,7 @@ def test_clean_then_all_keeps_every_decision_on_its_record(done: Path, project: 
 
 
 def test_every_stage_run_again_changes_nothing(done: Path, project: Path) -> None:
-    dump = "\n".join(sqlite3.connect(done).iterdump())
+    dump = _dump(done)
     before = json.loads(ok("status", "--json", db=done))
     out = {stage: ok(stage, db=done) for stage in STAGES}
     assert "nothing new" in out["fetch"]
@@ -111,8 +112,12 @@ def test_every_stage_run_again_changes_nothing(done: Path, project: Path) -> Non
     assert "0 changed" in out["dedup"] and "0 records moved" in out["screen"]
     assert "0 cells changed" in out["extract"]
     assert json.loads(ok("status", "--json", db=done)) == before
-    after = "\n".join(sqlite3.connect(done).iterdump())
-    assert after == dump
+    assert _dump(done) == dump
+
+
+def _dump(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as con:
+        return "\n".join(con.iterdump())
 
 
 def test_record_ids_survive_a_rebuild(done: Path, project: Path) -> None:
@@ -171,7 +176,8 @@ def test_import_of_an_undeclared_file_says_to_declare_it(project: Path,
                                                          fixtures: Path) -> None:
     out = ok("import", str(fixtures / "exports" / "asreview_scopus.ris"), "--source", "scopus",
              db=project / "r.db")
-    assert "6 records, 6 new" in out and "is not in queries/protocol.toml" in out
+    assert "6 records, 6 new" in out and "is not listed in queries/protocol.toml" in out
+    assert "--source scopus --add" in out
 
 
 def test_import_skip_bad_quarantines_and_export_ris_reads_back(project: Path,
@@ -272,3 +278,44 @@ def test_an_updated_review_draws_its_previous_version_or_names_the_bad_line(
     assert (prisma["total_studies"], prisma["total_reports"]) == (35, 36)
     assert json.loads(ok("status", "--json", db=done))["prisma"] == prisma
     assert "Previous studies" in (project / "reports" / "prisma.svg").read_text()
+
+
+def command_of(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    return command
+
+
+@pytest.mark.parametrize("path", [p for p in all_commands(cli) if p not in (
+    ("init",), ("makefile",))])
+def test_db_and_protocol_go_after_any_command(path: tuple[str, ...]) -> None:
+    names = {p.name for p in command_of(path).params}
+    assert {"db", "protocol"} <= names
+
+
+READING = [("dedup",), ("dedup", "--explain", "pubmed:1"), ("screen",),
+           ("screen", "sheet", "--stage", "ta", "--reviewer", "x"), ("screen", "conflicts"),
+           ("screen", "agreement"), ("extract",), ("extract", "sheet", "--reviewer", "x"),
+           ("extract", "compare"), ("extract", "history", "1"), ("prisma",), ("report",),
+           ("status",), ("export", "records")]
+
+
+@pytest.mark.parametrize("args", READING, ids=[" ".join(a) for a in READING])
+def test_a_command_that_reads_a_review_refuses_a_missing_database(args: tuple[str, ...],
+                                                                   project: Path) -> None:
+    mistyped = project / "data" / "reveiw.db"
+    result = review(*args, "--db", str(mistyped))
+    assert result.exit_code == 1, result.output
+    assert f"{mistyped}: there is no review database here" in result.output
+    assert not (project / "data").exists() and not (project / "reports").exists()
+    assert not list((project / "extracted").rglob("*-x.*")) and not (
+        project / "extracted" / "extraction" / "x").exists()
+
+
+def test_fetch_live_that_cannot_search_pubmed_fails(project: Path) -> None:
+    result = review("fetch", "--live", db=project / "r.db")
+    assert result.exit_code == 1
+    assert "could not run live: NCBI_EMAIL is not set" in result.output
+    assert "--offline and --live" in review("fetch", "--live", "--offline").output

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLE_PARTS, ROOT
+from .conftest import EXAMPLE, EXAMPLE_PARTS, ROOT
 
 FAKE_REVIEW = """#!/bin/sh
-echo "$1" >> "$REVIEW_LOG"
+echo "$*" >> "$REVIEW_LOG"
 case "$1" in
+  makefile) echo "$REVIEW_MK" ;;
   prisma) mkdir -p "$3" && touch "$3/prisma.json" "$3/prisma.md" ;;
   report) mkdir -p "$3" && touch "$3/index.html" ;;
 esac
@@ -26,9 +27,10 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make i
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     folder = tmp_path / "checkout"
-    for part in (*EXAMPLE_PARTS, "review_pipeline"):
-        shutil.copytree(ROOT / part, folder / part,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+    for part in EXAMPLE_PARTS:
+        shutil.copytree(EXAMPLE / part, folder / part)
+    shutil.copytree(ROOT / "review_pipeline", folder / "review_pipeline",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(ROOT / name, folder / name)
     venv = tmp_path / "venv"
@@ -43,10 +45,12 @@ def checkout(tmp_path: Path) -> Path:
 def make(checkout: Path, *targets: str) -> tuple[list[str], str]:
     log = checkout.parent / "calls.log"
     log.unlink(missing_ok=True)
-    env = {**os.environ, "VIRTUAL_ENV": str(checkout.parent / "venv"), "REVIEW_LOG": str(log)}
+    env = {**os.environ, "VIRTUAL_ENV": str(checkout.parent / "venv"), "REVIEW_LOG": str(log),
+           "REVIEW_MK": str(ROOT / "review_pipeline" / "review.mk"),
+           "PATH": f"{checkout.parent / 'venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(["make", "--no-print-directory", *targets], cwd=checkout, env=env,
                           capture_output=True, text=True, check=True)
-    calls = log.read_text().split() if log.exists() else []
+    calls = [line.split()[0] for line in log.read_text().splitlines()] if log.exists() else []
     return calls, done.stdout + done.stderr
 
 
@@ -104,3 +108,45 @@ def test_help_lists_the_stage_targets(checkout: Path) -> None:
     for target in ("all", "fetch", "import", "dedup", "screen", "extract", "prisma", "report",
                    "test", "bench", "clean"):
         assert f"\n{target} " in "\n" + output
+
+
+@pytest.mark.parametrize(("removed", "rerun"), [
+    ("extracted/extraction/ben/outcomes.csv", ["extract", "prisma"]),
+    ("extracted/screening/ft-ben.csv", ["screen", "extract", "prisma"]),
+    ("extracted/dedup/decisions.csv", ["dedup", "screen", "extract", "prisma"]),
+    ("imports/citation_searching.ris", ["import", "dedup", "screen", "extract", "prisma"]),
+    ("snapshot/pubmed/records.jsonl", ["fetch", "import", "dedup", "screen", "extract",
+                                       "prisma"]),
+])
+def test_a_removed_file_reruns_what_read_it(checkout: Path, removed: str,
+                                            rerun: list[str]) -> None:
+    make(checkout, "all")
+    (checkout / removed).unlink()
+    calls, _ = make(checkout, "prisma")
+    assert calls == rerun
+    assert make(checkout, "prisma")[0] == []
+
+
+def test_live_searches_pubmed_every_time_and_never_falls_back(checkout: Path) -> None:
+    make(checkout, "all")
+    log = checkout.parent / "calls.log"
+    make(checkout, "fetch", "LIVE=1")
+    assert log.read_text().splitlines() == ["fetch --live"]
+    make(checkout, "fetch", "LIVE=1")
+    assert log.read_text().splitlines() == ["fetch --live"]
+
+
+def test_a_review_made_by_init_includes_the_installed_stages(checkout: Path,
+                                                            tmp_path: Path) -> None:
+    """Its Makefile asks `review makefile` where the stages are; no second copy of them."""
+    mine = tmp_path / "mine"
+    for part in EXAMPLE_PARTS:
+        shutil.copytree(checkout / part, mine / part)
+    shutil.copy(ROOT / "review_pipeline" / "template" / "Makefile", mine / "Makefile")
+    calls, _ = make(mine, "all")
+    assert calls == ["makefile", "fetch", "import", "dedup", "screen", "extract", "prisma",
+                     "report"]
+    calls, output = make(mine, "all")
+    assert calls == ["makefile"] and "Nothing to be done" in output
+    _, output = make(mine, "help")
+    assert "\nscreen " in output
