@@ -1,10 +1,14 @@
-"""Shared fixtures: paths anchored to this file, fresh databases, a copy of the worked example."""
+"""Shared fixtures: paths anchored to this file, fresh databases, a copy of the worked example.
+
+The worked example the tests read is the copy in ``tests/poems/``, not the one at the root of
+the repository, so that a team that replaces the root's review with its own keeps a passing
+suite."""
 
 from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from review_pipeline.db import open_db
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
 FIXTURES = TESTS / "fixtures"
+EXAMPLE = TESTS / "poems"
 EXAMPLE_PARTS = ("queries", "snapshot", "imports", "extracted")
 
 
@@ -64,11 +69,25 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
+def open_database() -> Iterator[Callable[[Path], Database]]:
+    """Opens review databases, each closed when the test ends."""
+    opened: list[Database] = []
+
+    def open_(path: Path) -> Database:
+        opened.append(open_db(path))
+        return opened[-1]
+
+    yield open_
+    for database in opened:
+        database.close()
+
+
+@pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the shipped POEMS worked example, as the working folder."""
     folder = tmp_path / "project"
     for part in EXAMPLE_PARTS:
-        shutil.copytree(ROOT / part, folder / part)
+        shutil.copytree(EXAMPLE / part, folder / part)
     monkeypatch.chdir(folder)
     monkeypatch.delenv("NCBI_EMAIL", raising=False)
     monkeypatch.delenv("NCBI_API_KEY", raising=False)

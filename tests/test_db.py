@@ -38,6 +38,7 @@ def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path: Path) -> No
     again = open_db(tmp_path / "r.db")
     assert store.schema_version(again) == 7
     assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    again.close()
 
 
 def test_a_database_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
@@ -49,6 +50,7 @@ def test_a_database_of_the_first_schema_is_upgraded(tmp_path: Path) -> None:
     old.close()
     upgraded = open_db(tmp_path / "old.db")
     row = next(upgraded.query("SELECT * FROM search_runs"))
+    upgraded.close()
     assert row["query"] == "poems" and row["raw_folder"] is None and row["ranges"] is None
 
 

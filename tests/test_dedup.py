@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -281,7 +282,7 @@ def clusters_of(db: Database) -> list[list[str]]:
 
 
 def test_a_rerun_compares_only_the_new_records_and_ends_as_a_full_run(
-        db: Database, tmp_path: Path) -> None:
+        db: Database, tmp_path: Path, open_database: Callable[[Path], Database]) -> None:
     records = asysd_records()
     # Real pairs within the first search, across both searches, and within the second.
     old, new = records[:11] + records[12:13], records[11:12] + records[13:]
@@ -294,7 +295,7 @@ def test_a_rerun_compares_only_the_new_records_and_ends_as_a_full_run(
     assert (again.records, again.compared) == (len(records), len(new))
     assert db.execute("SELECT reused FROM dedup_runs ORDER BY run_id DESC").fetchone()[0] == (
         judged) > 0
-    whole = store.open_db(tmp_path / "whole.db")
+    whole = open_database(tmp_path / "whole.db")
     load(whole, "first", "databases", records)
     assert dedup(whole).duplicates == again.duplicates > 0
     assert clusters_of(db) == clusters_of(whole)

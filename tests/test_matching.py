@@ -22,7 +22,9 @@ from .conftest import FIXTURES
 def asysd(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Entry]:
     db = open_db(tmp_path_factory.mktemp("asysd") / "r.db")
     import_file(db, FIXTURES / "dedup" / "asysd_pairs.csv", source="asysd", fmt="csv")
-    return {e.record_id.removeprefix("asysd:"): e for e in load_entries(db)}
+    entries = {e.record_id.removeprefix("asysd:"): e for e in load_entries(db)}
+    db.close()
+    return entries
 
 
 @pytest.mark.parametrize(("a", "b", "gold", "same", "rule"), [

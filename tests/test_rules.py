@@ -20,6 +20,8 @@ from review_pipeline.rules import (
     read_record,
 )
 
+from .conftest import EXAMPLE
+
 
 def rule(**fields: object) -> Rule:
     base = Rule(id="r", description="d", verdict="exclude", automatic=False,
@@ -157,7 +159,7 @@ def test_patient_and_note_conditions_on_a_real_series() -> None:
     assert evaluate((too_few,), HOW_I_TREAT).verdict == "none"  # no count stated
 
 
-PROTOCOL = (Path(__file__).parent.parent / "queries" / "protocol.toml").read_text()
+PROTOCOL = (EXAMPLE / "queries" / "protocol.toml").read_text()
 RULE = '''
 [[eligibility.rules]]
 id = "x"
