@@ -113,8 +113,8 @@ def bench_fetch(count: int, batch_size: int) -> None:
             client = Eutils(email="bench@example.org", api_key=key,
                             base_url=f"http://127.0.0.1:{port}/entrez/eutils/")
             began = time.perf_counter()
-            result = fetch(db, protocol, live=LiveSettings(batch_size=batch_size),
-                           raw_dir=Path(tmp) / "raw", client=client)
+            [result] = fetch(db, protocol, live=LiveSettings(batch_size=batch_size),
+                             raw_dir=Path(tmp) / "raw", client=client).searches
             seconds = time.perf_counter() - began
             stored, distinct = db.execute(
                 "SELECT count(*), count(DISTINCT pmid) FROM records").fetchone()

@@ -153,6 +153,29 @@ def _echo_lines(lines: list[str]) -> None:
         click.echo(line)
 
 
+@cli.command(name="init")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", default="", help="The review's title [default: from the folder's "
+              "name].")
+def init_(folder: Path, title: str) -> None:
+    """Start a new review in FOLDER: a commented protocol, a generic extraction form,
+    READMEs and a Makefile whose targets are the stages. Then add the exports with
+    `review import FILE --source NAME --add` and run `make all` in FOLDER.
+
+    \b
+    Example:
+        review init statins-review --title "Statins for primary prevention"
+        cd statins-review
+        review import ~/Downloads/embase.ris --source embase --add
+        make all
+    """
+    written = init_review(folder, title)
+    click.echo(f"init: a new review in {folder} ({len(written)} files):")
+    _echo_lines([f"  {path.relative_to(folder)}" for path in written])
+    click.echo(f"next: edit {folder / 'queries' / 'protocol.toml'}; then, in {folder}, "
+               "`review import FILE --source NAME --add` for each export and `make all`")
+
+
 @cli.command()
 @click.option("--offline", is_flag=True, help="Do not contact PubMed: replay the kept raw "
               "responses of the last live search, or load the search's snapshot.")
@@ -256,12 +279,13 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add:
         summary = import_protocol_sources(obj.db(create=True), obj.protocol(),
                                           on_file=_echo_import, skip_bad=skip_bad,
                                           quarantine_dir=quarantine)
-        for removed in summary.removed_files:
-            click.echo(f"import: took out {removed}, which the protocol no longer lists "
-                       "(in this version)")
+        for removed, replaced in summary.removed_files:
+            click.echo(f"import: {removed} " + (
+                "changed since it was imported; the new version replaces the old" if replaced
+                else "is no longer listed in the protocol; it is taken out"))
         if summary.removed_files:
-            click.echo(f"import: {summary.removed_records} records went with them; the "
-                       "others are held by the files still listed")
+            click.echo(f"import: {summary.removed_records} records left the review; the files "
+                       "still listed hold the others")
         if not summary.files:
             click.echo("import: the protocol lists no export files")
         return
@@ -707,29 +731,6 @@ def export_records(obj: _Context, fmt: str, out: Path | None) -> None:
         click.echo(f"export: wrote {count} records to {out} ({fmt})")
     else:
         click.echo(text, nl=False)
-
-
-@cli.command(name="init")
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--title", default="", help="The review's title [default: from the folder's "
-              "name].")
-def init_(folder: Path, title: str) -> None:
-    """Start a new review in FOLDER: a commented protocol, a generic extraction form,
-    READMEs and a Makefile whose targets are the stages. Then add the exports with
-    `review import FILE --source NAME --add` and run `make all` in FOLDER.
-
-    \b
-    Example:
-        review init statins-review --title "Statins for primary prevention"
-        cd statins-review
-        review import ~/Downloads/embase.ris --source embase --add
-        make all
-    """
-    written = init_review(folder, title)
-    click.echo(f"init: a new review in {folder} ({len(written)} files):")
-    _echo_lines([f"  {path.relative_to(folder)}" for path in written])
-    click.echo(f"next: edit {folder / 'queries' / 'protocol.toml'}; then, in {folder}, "
-               "`review import FILE --source NAME --add` for each export and `make all`")
 
 
 @cli.command(name="makefile")

@@ -312,7 +312,7 @@ def _replay(db: Database, search: Search, run_dir: Path, why: str) -> FetchResul
 def _snapshot(db: Database, search: Search, why: str) -> FetchResult:
     if search.snapshot is None:
         raise FetchError(f"{why}, and the protocol names no offline snapshot",
-                         where="[search] snapshot",
+                         where="[[searches]] snapshot",
                          fix="set NCBI_EMAIL to search PubMed live, or add snapshot = \"...\"")
     path = search.snapshot
     fmt, records = read_records(path, "snapshot")

@@ -59,6 +59,7 @@ def import_protocol_sources(db: Database, protocol: Protocol,
     with db.atomic():
         results = _import(db, wanted, skip_bad, quarantine_dir)
         listed = {(source, sha256_file(path)) for path, source, *_ in wanted}
+        files = {display_path(path) for path, *_ in wanted}
         stale = [(b["batch_id"], b["file"]) for b in db.query(
             "SELECT batch_id, file, source, sha256 FROM batches WHERE kind = 'import'")
             if (b["source"], b["sha256"]) not in listed]
@@ -70,14 +71,15 @@ def import_protocol_sources(db: Database, protocol: Protocol,
     for result in results:
         if on_file:
             on_file(result)
-    return ImportSummary(results, [file for _, file in stale], removed)
+    return ImportSummary(results, [(file, file in files) for _, file in stale], removed)
 
 
 @dataclass
 class ImportSummary:
     files: list[ImportResult]
-    removed_files: list[str]
-    """Files (as imported) whose records the review no longer holds."""
+    removed_files: list[tuple[str, bool]]
+    """Files (as imported) the review no longer holds, each with whether a new version of it
+    (the same path, other content) took its place."""
     removed_records: int
     """Records that went with them (those no file still listed holds)."""
 

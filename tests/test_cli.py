@@ -9,11 +9,13 @@ import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner, Result
 
+from review_pipeline import db as store
 from review_pipeline.cli import cli
 
 STAGES = ["fetch", "import", "dedup", "screen", "extract", "prisma", "report"]
@@ -319,3 +321,24 @@ def test_fetch_live_that_cannot_search_pubmed_fails(project: Path) -> None:
     assert result.exit_code == 1
     assert "could not run live: NCBI_EMAIL is not set" in result.output
     assert "--offline and --live" in review("fetch", "--live", "--offline").output
+
+
+@pytest.mark.parametrize("args", [("fetch",), ("import",), ("status",), ("screen", "conflicts"),
+                                  ("export", "records")])
+def test_every_command_closes_the_database_it_opens(args: tuple[str, ...], done: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.13 warns of a connection left open (ResourceWarning: unclosed database)."""
+    opened: list[sqlite3.Connection] = []
+    real = store.open_db
+
+    def tracked(*a: Any, **k: Any) -> Any:
+        db = real(*a, **k)
+        opened.append(db.conn)
+        return db
+
+    monkeypatch.setattr(store, "open_db", tracked)
+    ok(*args, db=done)
+    assert opened
+    for connection in opened:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+            connection.execute("SELECT 1")

@@ -125,6 +125,13 @@ def test_a_review_from_two_database_exports_alone(review: Path) -> None:
     assert "## Other methods" not in log
     html = (review / "reports" / "index.html").read_text()
     assert "Database and register exports" in html and "PubMed" not in html
+    # the export saved again with CRLF line ends: the same records, nothing imported twice
+    export = review / "imports" / EMBASE.name
+    export.write_bytes(export.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    out = ok("import")
+    assert "(embase, ris): 6 records, 0 new" in out
+    assert "imports/asreview_embase.ris changed since it was imported; the new version" in out
+    assert "0 records left the review" in out
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -150,3 +151,11 @@ def test_a_review_made_by_init_includes_the_installed_stages(checkout: Path,
     assert calls == ["makefile"] and "Nothing to be done" in output
     _, output = make(mine, "help")
     assert "\nscreen " in output
+
+
+def test_the_suite_reads_the_worked_example_only_from_its_copy() -> None:
+    """A team that replaces the root's review with its own keeps a passing suite."""
+    parts = "|".join(EXAMPLE_PARTS)
+    reads_root = re.compile(rf"(ROOT|parent\.parent)\s*/\s*[\"']({parts})[\"']")
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        assert not reads_root.search(module.read_text()), module.name

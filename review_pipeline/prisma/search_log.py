@@ -176,7 +176,8 @@ def _items(log: SearchLog, protocol: Protocol) -> list[str]:
              8: "full search strategies", 9: "limits and restrictions", 10: "search filters",
              11: "prior work", 12: "updates", 13: "dates of searches",
              14: "peer review", 15: "total records", 16: "deduplication"}
-    elsewhere = "not recorded by the pipeline; if it applies, say so in the [search] notes"
+    elsewhere = ("not recorded by the pipeline; if it applies, say so in a search's or a "
+                 "source's notes")
     lines = ["| Item | | Where |", "| ---: | --- | --- |"]
     for number, name in names.items():
         lines.append(f"| {number} | {name} | {answered.get(number) or elsewhere} |")

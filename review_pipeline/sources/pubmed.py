@@ -163,7 +163,7 @@ class Eutils:
                 if not retry:
                     raise FetchError(f"E-utilities refused the request: {problem}",
                                      where=endpoint, fix="check the query and parameters "
-                                     "(the protocol's [search] table)")
+                                     "(the protocol's [[searches]])")
                 self.stats.rate_limited += response.status_code == 429
                 self.stats.server_errors += response.status_code >= 500
                 delay = _retry_after(response.headers.get("Retry-After", ""))
@@ -338,7 +338,7 @@ def parse_esearch(body: str) -> SearchResult:
     error = root.findtext("ERROR")
     if error:
         raise FetchError(f"ESearch reported an error: {error}", where="esearch",
-                         fix="check the query syntax in the protocol's [search] query")
+                         fix="check the query syntax in the protocol's [[searches]] query")
     warnings = [f"{node.tag}: {node.text}" for node in root.findall("ErrorList/*")]
     warnings += [f"{node.tag}: {node.text}" for node in root.findall("WarningList/*")]
     return SearchResult(
