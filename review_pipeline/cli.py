@@ -223,8 +223,10 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
                             api_key=os.environ.get("NCBI_API_KEY", ""), base_url=base_url,
                             batch_size=batch_size)
     with _progress("fetch", "record") as progress:
+        # a search of --query is not the protocol's: the protocol's runs stay
         summary = run_fetch(obj.db(create=True), protocol, offline=offline, live_only=live,
-                            live=settings, raw_dir=raw_dir, on_progress=progress)
+                            live=settings, raw_dir=raw_dir, on_progress=progress,
+                            forget=not query)
     if summary.removed_runs:
         click.echo(f"fetch: took out {summary.removed_runs} search runs the protocol no longer "
                    f"has, with {summary.removed_records} records only they held")
@@ -235,6 +237,10 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
         label = f"search {number}, " if len(summary.searches) > 1 else ""
         click.echo(f"fetch ({label}{result.mode}): {result.records} records, "
                    f"{result.new_records} new")
+    if query:
+        click.echo(f"note: this search is not in {obj.protocol_path}: the next `review fetch` "
+                   "(and `make all`) takes its run out again. To keep it, add it there under "
+                   "[[searches]]")
 
 
 @cli.command(name="import")
@@ -297,7 +303,8 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add:
         added = add_source(obj.protocol_path, file, source, kind=kind, label=label, fmt=fmt)
         if added.copied:
             click.echo(f"import: copied {file} to {display_path(added.file)}")
-        click.echo(f"import: listed {display_path(added.file)} under source '{added.name}' "
+        listed = "listed" if added.listed else "already listed"
+        click.echo(f"import: {listed} {display_path(added.file)} under source '{added.name}' "
                    f"({added.label}, {added.kind}) in {obj.protocol_path}")
         file = added.file
     protocol = obj.protocol() if obj.protocol_path.exists() else None
@@ -427,6 +434,7 @@ def screen_(ctx: click.Context, obj: _Context, decisions: Path) -> None:
     ctx.meta["screening_folder"] = decisions
     if ctx.invoked_subcommand:
         return
+    _given_folder_exists(ctx, "decisions", decisions)
     protocol = obj.protocol()
     with _progress("screen", "record") as progress:
         result = run_screen(obj.db(), protocol, decisions, on_progress=progress)
@@ -440,6 +448,14 @@ def screen_(ctx: click.Context, obj: _Context, decisions: Path) -> None:
                f"{a['full_text_conflicts']})")
     for pair in screening_agreement(obj.db()):
         click.echo(f"  {_kappa_line(pair)}")
+
+
+def _given_folder_exists(ctx: click.Context, name: str, folder: Path) -> None:
+    """A folder given on the command line must exist: read as empty, a mistyped one would
+    take every decision out of the review. The default one may not exist yet."""
+    given = ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    if given and not folder.is_dir():
+        raise click.BadParameter(f"no folder {folder}", ctx=ctx, param_hint=f"--{name}")
 
 
 def _kappa_line(pair: Agreement) -> str:
@@ -550,6 +566,7 @@ def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
     ctx.meta["extraction_folder"] = tables
     if ctx.invoked_subcommand:
         return
+    _given_folder_exists(ctx, "tables", tables)
     result = run_extract(obj.db(), tables, obj.protocol().extraction.reviewers)
     listed = ", ".join(f"{t} {n}" for t, n in result.tables.items()) or "no rows"
     copies = ", ".join(f"{who} {n}" for who, n in result.copies.items()) or "none"
@@ -656,7 +673,8 @@ def prisma_(obj: _Context, out_dir: Path) -> None:
     """
     result = run_prisma(obj.db(), obj.protocol(), out_dir)
     c = result.counts
-    click.echo(f"prisma: {c.database_results} identified, {c.duplicates} duplicates, "
+    click.echo(f"prisma: {c.database_results + c.register_results} identified, "
+               f"{c.duplicates} duplicates, "
                f"{c.records_screened} screened, {c.new_studies} included; wrote "
                + ", ".join(str(f) for f in result.files))
     if c.provisional:

@@ -37,7 +37,10 @@ FORMATS = ("auto", "pubmed-xml", "endnote-xml", "medline", "wos", "ovid", "ris",
 """What a source's ``format`` may say: ``auto`` (read from the content) or a reader's name
 (those of :func:`review_pipeline.sources.formats`, which a test keeps equal)."""
 _DATE = re.compile(r"^\d{4}(/\d{2}(/\d{2})?)?$")
-_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+"""A source's name, a reason code."""
+FILE_NAME = re.compile(r"^[A-Za-z0-9._/+=@,-]+$")
+"""A path make can follow: no spaces, brackets or quotes."""
 
 
 @dataclass(frozen=True)
@@ -321,6 +324,9 @@ def parse_protocol(text: str, path: Path) -> Protocol:
     sources = tuple(_source(v, t, i, root) for i, t in enumerate(v.tables(top, "sources")))
     names = [s.name for s in sources]
     v.check(len(set(names)) == len(names), "sources", "each source name must appear once")
+    files = [f for s in sources for f in s.files]
+    v.check(len(set(files)) == len(files), "sources",
+            "a file is listed twice; each export is one source's records, listed once")
     v.check(not ("search" in top and "searches" in top), "search",
             "give the PubMed searches as [[searches]], or one search as [search]; not both")
     tables = [top["search"]] if "search" in top else v.tables(top, "searches")
@@ -429,8 +435,12 @@ def _search(v: _Validator, data: Any, root: Path, prefix: str) -> Search:
 def _source(v: _Validator, data: Any, index: int, root: Path) -> Source:
     prefix = f"sources[{index}]."
     t = v.table(data, _SOURCE, prefix)
-    v.check(bool(_NAME.match(t["name"])), f"{prefix}name",
+    v.check(bool(NAME.match(t["name"])), f"{prefix}name",
             f"expected a lower-case name of letters, digits, '-' or '_'; got '{t['name']}'")
+    for name in t.get("files", []):
+        v.check(bool(FILE_NAME.match(name)), f"{prefix}files",
+                f"make cannot follow '{name}' (a space, a bracket or a quote in the path); "
+                "rename the file, as `review import FILE --source NAME --add` does")
     return Source(
         name=t["name"],
         label=t["label"],
@@ -469,7 +479,7 @@ def _update(v: _Validator, data: Any, root: Path) -> Update:
 def _reason(v: _Validator, data: Any, index: int) -> Reason:
     prefix = f"exclusion_reasons[{index}]."
     t = v.table(data, _REASON, prefix)
-    v.check(bool(_NAME.match(t["code"])), f"{prefix}code",
+    v.check(bool(NAME.match(t["code"])), f"{prefix}code",
             f"expected a lower-case code of letters, digits, '-' or '_'; got '{t['code']}'")
     return Reason(code=t["code"], label=t["label"])
 

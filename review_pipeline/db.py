@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import sqlite3
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -20,7 +21,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .errors import DatabaseError, StateError
-from .records import Record
+from .records import Record, content_digest
 
 DEFAULT_DB = Path("data/review.db")
 
@@ -440,13 +441,17 @@ def find_batch(db: Database, source: str, sha256: str) -> dict[str, Any] | None:
 
 def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str,
               branch: str, file: str, sha256: str, fmt: str, run_id: int | None = None,
-              skipped: int = 0, quarantine: str | None = None) -> tuple[int, int]:
+              skipped: int = 0, quarantine: str | None = None,
+              distinct: bool = False) -> tuple[int, int]:
     """Store one batch of records; return (batch id, records new to the database).
 
     ``records`` may be a one-pass stream; it is stored a chunk at a time, so a large import
     holds one chunk, not the whole file. A record already present (same source and source
     id) is linked to the batch but keeps its first version, so a repeated search never
-    duplicates or rewrites a record.
+    duplicates or rewrites a record. With ``distinct`` (an export's ids are its own file's,
+    not a database's), a record whose id another file of the source gave a record with
+    other content is another record, under ``<id>~<digest>``; an earlier version of the
+    same file (the same path) is the same export, whatever changed in it.
     """
     at = now()
     batch_id = insert_row(db, "batches", {
@@ -460,6 +465,8 @@ def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str
                                           [source]).fetchall()}
     stream, position, new = iter(records), 0, 0
     while chunk := list(itertools.islice(stream, _CHUNK)):
+        if distinct:
+            _tell_apart(db, chunk, source, file, existing)
         new_rows, links = [], []
         for record in chunk:
             record_id = make_record_id(source, record.source_record_id)
@@ -478,6 +485,27 @@ def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str
 
 
 _CHUNK = 1_000
+
+
+def _tell_apart(db: Database, chunk: list[Record], source: str, file: str,
+                existing: set[str]) -> None:
+    """Give another id (``<id>~<digest>``) to each record of ``chunk`` whose id a record of
+    another file of ``source`` holds with other content."""
+    ids = [make_record_id(source, r.source_record_id) for r in chunk]
+    held = [rid for rid in ids if rid in existing]
+    if not held:
+        return
+    rows = {row["record_id"]: row for row in db.query(
+        "SELECT r.*, EXISTS (SELECT 1 FROM batch_records l JOIN batches b USING (batch_id) "
+        "WHERE l.record_id = r.record_id AND b.file = ?) AS this_file FROM records r "
+        "WHERE r.record_id IN (SELECT value FROM json_each(?))", [file, json.dumps(held)])}
+    for record, record_id in zip(chunk, ids, strict=True):
+        row = rows.get(record_id)
+        if row is None or row["this_file"]:
+            continue
+        digest = content_digest(record)
+        if digest != content_digest(record_from_row(row)):
+            record.source_record_id = f"{record.source_record_id}~{digest}"
 
 
 def remove_batches(db: Database, batch_ids: Sequence[int], why: str) -> int:
@@ -504,6 +532,9 @@ def remove_batches(db: Database, batch_ids: Sequence[int], why: str) -> int:
         db.execute("DELETE FROM removed_records")
         insert_rows(db, "removed_records", [{"record_id": r} for r in gone])
         removed = "SELECT record_id FROM removed_records"
+        for (record_id,) in db.execute(f"SELECT record_id FROM records WHERE duplicate_of IN "
+                                       f"({removed})").fetchall():
+            set_state(db, record_id, State.IDENTIFIED, reason="what it duplicated was removed")
         db.execute(f"UPDATE records SET duplicate_of = NULL, cluster_id = NULL WHERE "
                    f"duplicate_of IN ({removed}) OR cluster_id IN ({removed})")
         for table, column in _references_to_records(db):
@@ -516,17 +547,56 @@ def remove_batches(db: Database, batch_ids: Sequence[int], why: str) -> int:
                 SELECT b.batch_id, b.file FROM batch_records l JOIN batches b USING (batch_id)
                 WHERE l.record_id = records.record_id ORDER BY b.batch_id LIMIT 1)
             WHERE batch_id IN ({marks})""", list(batch_ids))
-        for batch_id, file, records in db.execute(
-                f"SELECT batch_id, file, records FROM batches WHERE batch_id IN ({marks})",
-                list(batch_ids)).fetchall():
+        for batch_id, source, file, records in db.execute(
+                f"SELECT batch_id, source, file, records FROM batches WHERE batch_id IN "
+                f"({marks})", list(batch_ids)).fetchall():
             audit(db, actor=ACTOR_SYSTEM, action="remove", entity="batch",
-                  entity_id=str(batch_id), detail=f"{file} ({records} records): {why}")
+                  entity_id=str(batch_id), field=source,
+                  detail=f"{file} ({records} records): {why}")
         db.execute(f"DELETE FROM batches WHERE batch_id IN ({marks})", list(batch_ids))
         # a search run goes with its last batch
         db.execute(f"DELETE FROM search_runs WHERE run_id IN ({', '.join('?' * len(runs))}) "
                    "AND run_id NOT IN (SELECT run_id FROM batches WHERE run_id IS NOT NULL)",
                    runs)
     return len(gone)
+
+
+def missing_record(db: Database, record_id: str) -> str:
+    """Why the review holds no record ``record_id``, as far as it can tell, and what to do:
+    for a reviewer's row that names it."""
+    text = f"no record '{record_id}' in the review"
+    source, _, own = record_id.partition(":")
+    split = [r[0] for r in db.execute(
+        "SELECT record_id FROM records WHERE record_id > ? AND record_id < ? ORDER BY 1",
+        [f"{record_id}~", f"{record_id}\x7f"])]
+    if split:
+        return (f"{text}: its file now holds {len(split)} records under that id, named "
+                f"{', '.join(split[:4])}; name the right one")
+    base = record_id.rsplit("~", 1)[0]
+    if base != record_id and db.execute("SELECT 1 FROM records WHERE record_id = ?",
+                                        [base]).fetchone():
+        return f"{text}: its file now holds one record under that id, named '{base}'"
+    legacy = _LEGACY_ID.match(own)
+    if legacy:
+        row = db.execute(
+            "SELECT l.record_id FROM batch_records l JOIN batches b USING (batch_id) WHERE "
+            "b.source = ? AND substr(b.sha256, 1, 10) = ? AND l.position = ? AND b.format "
+            "IN ('ris', 'wos', 'endnote-xml')",
+            [source, legacy[1], int(legacy[2]) - 1]).fetchone()
+        now_named = f"; this one is now '{row[0]}'" if row else ""
+        return (f"{text}: earlier versions of review_pipeline made the id of a record without "
+                f"one from its file's bytes, now from what the record is{now_named}; "
+                "`review export records` lists the ids")
+    gone = db.execute("SELECT detail FROM audit_log WHERE action = 'remove' AND entity = "
+                      "'batch' AND field = ? ORDER BY audit_id DESC LIMIT 1",
+                      [source]).fetchone()
+    if gone:
+        return (f"{text}; if it was a record of '{source}' that left the review with "
+                f"{gone[0]}, remove the row or list that file in the protocol again")
+    return f"{text} (check the id against `review export records`)"
+
+
+_LEGACY_ID = re.compile(r"^([0-9a-f]{10})#(\d+)$")
 
 
 def _references_to_records(db: Database) -> list[tuple[str, str]]:

@@ -18,7 +18,7 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,10 +199,12 @@ def choose_kept(members: list[Entry], preference: tuple[str, ...]) -> Entry:
     return min(members, key=rank)
 
 
-def read_pair_decisions(path: Path, known: set[str], *, undecided_ok: bool = False
-                        ) -> list[PairDecision]:
+def read_pair_decisions(path: Path, known: set[str], *, undecided_ok: bool = False,
+                        unknown_record: Callable[[str], str] = lambda rid: f"no record "
+                        f"{rid!r} in the review") -> list[PairDecision]:
     """A reviewer's same/different rows; a missing file means no decisions. In the review
-    queue (``undecided_ok``) a row with no decision yet is skipped."""
+    queue (``undecided_ok``) a row with no decision yet is skipped. ``unknown_record`` says
+    why a record is not in the review."""
     if not path.is_file():
         return []
     problems, out = [], []
@@ -219,7 +221,7 @@ def read_pair_decisions(path: Path, known: set[str], *, undecided_ok: bool = Fal
         if undecided_ok and not value:
             continue
         if unknown:
-            problems.append(f"{where}: no record {unknown[0]!r} in the review")
+            problems.append(f"{where}: {unknown_record(unknown[0])}")
         elif a == b:
             problems.append(f"{where}: a record cannot be paired with itself")
         elif value not in ("same", "different"):
@@ -255,8 +257,13 @@ def dedup(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
     """
     entries = load_entries(db)
     by_id = {e.record_id: e for e in entries}
-    decided = read_pair_decisions(queue_file, set(by_id), undecided_ok=True)
-    decisions = read_pair_decisions(decisions_file, set(by_id)) + decided
+    def unknown(record_id: str) -> str:
+        return store.missing_record(db, record_id)
+
+    decided = read_pair_decisions(queue_file, set(by_id), undecided_ok=True,
+                                  unknown_record=unknown)
+    decisions = read_pair_decisions(decisions_file, set(by_id), unknown_record=unknown) + (
+        decided)
     rules = f"matcher {MATCHER_VERSION}; preprints {'same' if preprints else 'different'}"
     last = db.execute("SELECT rules FROM dedup_runs ORDER BY run_id DESC LIMIT 1").fetchone()
     fresh = {r[0] for r in db.execute("SELECT record_id FROM records WHERE cluster_id IS NULL")

@@ -1,6 +1,7 @@
-"""The fetch stage: run the protocol's PubMed search, or replay what was kept.
+"""The fetch stage: run each of the protocol's PubMed searches, or replay what was kept.
 
-Three ways, tried in this order, all ending in the same load (:func:`db.add_batch`):
+Three ways, tried in this order for each search, all ending in the same load
+(:func:`db.add_batch`):
 
 1. **live**: ESearch for the ids (written to ``search.json``), EFetch in batches; each
    batch's raw XML is written to ``raw/pubmed/<search>/<time>/`` before it is parsed and
@@ -8,6 +9,9 @@ Three ways, tried in this order, all ending in the same load (:func:`db.add_batc
    batches are not fetched again, and records already stored are not stored twice;
 2. **replay**: offline, the newest complete live run kept under ``raw/`` is loaded again;
 3. **snapshot**: offline with no live run kept, the protocol's shipped snapshot is loaded.
+
+The runs of a search the protocol no longer has (or of a snapshot file since changed) then
+leave the review, with the records no other run holds.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,15 +76,16 @@ class LiveSettings:
 
 def fetch(db: Database, protocol: Protocol, *, offline: bool = False, live_only: bool = False,
           live: LiveSettings | None = None, raw_dir: Path = Path("raw"),
-          client: Eutils | None = None, on_progress: Progress | None = None) -> FetchSummary:
+          client: Eutils | None = None, on_progress: Progress | None = None,
+          forget: bool = True) -> FetchSummary:
     """Run the fetch stage for each of the protocol's PubMed searches (see the module
-    docstring for the order of the three ways), then take out the runs of searches the
-    protocol no longer has: records a current run holds too stay as they are. ``live_only``
-    makes a search that cannot run live an error instead of a replay."""
+    docstring for the order of the three ways), then, with ``forget``, take out the runs of
+    searches the protocol no longer has: records a current run holds too stay as they are.
+    ``live_only`` makes a search that cannot run live an error instead of a replay."""
     results = [fetch_search(db, search, offline=offline, live_only=live_only, live=live,
                             raw_dir=raw_dir, client=client, on_progress=on_progress)
                for search in protocol.searches]
-    removed_runs, removed = _forget_other_searches(db, protocol)
+    removed_runs, removed = _forget_other_searches(db, protocol) if forget else (0, 0)
     return FetchSummary(results, removed_runs, removed)
 
 
@@ -101,7 +107,8 @@ def fetch_search(db: Database, search: Search, *, offline: bool = False,
         except PubmedUnreachable as exc:
             why = f"PubMed could not be reached ({exc.what})"
     if live_only:
-        raise FetchError(f"the PubMed search could not run live: {why}", where=search.query[:60],
+        raise FetchError(f"the PubMed search could not run live: {why}",
+                         where=f"search {textwrap.shorten(search.query, 60)!r}",
                          fix="set NCBI_EMAIL and check the connection to "
                              "eutils.ncbi.nlm.nih.gov, or fetch without LIVE=1 (--live) to "
                              "replay the kept search or load the snapshot")
@@ -114,20 +121,26 @@ def fetch_search(db: Database, search: Search, *, offline: bool = False,
 def _forget_other_searches(db: Database, protocol: Protocol) -> tuple[int, int]:
     """Take out the runs (and the records only they hold) of searches the protocol no longer
     has, and snapshot loads of a snapshot file that has changed since; return (runs, records)."""
-    current = {_identity(s.query, s.date_field if s.min_date else None, s.min_date,
-                         s.max_date): s for s in protocol.searches}
+    current = {_search_identity(s): s for s in protocol.searches}
     stale: dict[int, list[int]] = {}
     for row in db.query("SELECT r.run_id, r.mode, r.query, r.date_field, r.min_date, "
-                        "r.max_date, b.batch_id, b.sha256 FROM search_runs r JOIN batches b "
-                        "USING (run_id)"):
+                        "r.max_date, b.batch_id, b.sha256 FROM search_runs r LEFT JOIN "
+                        "batches b USING (run_id)"):
         search = current.get(_identity(row["query"], row["date_field"], row["min_date"],
                                        row["max_date"]))
         if search is None or (row["mode"] == "snapshot" and not (
                 search.snapshot and search.snapshot.is_file()
                 and sha256_file(search.snapshot) == row["sha256"])):
-            stale.setdefault(row["run_id"], []).append(row["batch_id"])
-    removed = store.remove_batches(db, [b for batches in stale.values() for b in batches],
-                                   "the protocol no longer has this search or snapshot")
+            batches = stale.setdefault(row["run_id"], [])
+            if row["batch_id"] is not None:
+                batches.append(row["batch_id"])
+    with db.atomic():
+        removed = store.remove_batches(db, [b for batches in stale.values() for b in batches],
+                                       "the protocol no longer has this search or snapshot")
+        # runs that found nothing, or whose batches a run of a current search took over
+        for run_id in stale:
+            db.execute("DELETE FROM search_runs WHERE run_id = ? AND run_id NOT IN "
+                       "(SELECT run_id FROM batches WHERE run_id IS NOT NULL)", [run_id])
     return len(stale), removed
 
 
@@ -135,6 +148,11 @@ def _identity(query: str, date_field: str | None, min_date: str | None,
               max_date: str | None) -> tuple[str, str, str, str]:
     """A search as a search run stores it."""
     return query, date_field or "", min_date or "", max_date or ""
+
+
+def _search_identity(search: Search) -> tuple[str, str, str, str]:
+    return _identity(search.query, search.date_field if search.min_date else None,
+                     search.min_date, search.max_date)
 
 
 def search_key(search: Search) -> str:
@@ -297,7 +315,7 @@ def _replay(db: Database, search: Search, run_dir: Path, why: str) -> FetchResul
     records = int(manifest["count"]) - len(manifest["missing"])
     message = (f"{why}; replayed the kept PubMed search of {manifest['finished_at']} "
                f"from {run_dir}")
-    pending = [p for p in files if store.find_batch(db, SOURCE, sha256_file(p)) is None]
+    pending = [p for p in files if not _held(db, sha256_file(p), search)]
     if not pending:
         return FetchResult("replay", None, records, 0, [message, "already loaded; nothing new"])
     with db.atomic():
@@ -320,24 +338,25 @@ def _snapshot(db: Database, search: Search, why: str) -> FetchResult:
                f"(dated {search.snapshot_date or 'unknown'}, {len(records)} records) "
                "stands in for a live PubMed search")
     sha = sha256_file(path)
-    if store.find_batch(db, SOURCE, sha) is not None:
+    if _held(db, sha, search):
         return FetchResult("snapshot", None, len(records), 0,
                            [message, "already loaded; nothing new"])
     with db.atomic():
         run_id = _start_run(db, search, "snapshot", store.now(), count=len(records),
                             note=message, snapshot=path)
-        _, new = store.add_batch(db, records, kind="search", source=SOURCE,
-                                 branch="databases", file=display_path(path), sha256=sha,
-                                 fmt=fmt, run_id=run_id)
+        new = 0 if _claim(db, sha, run_id) else store.add_batch(
+            db, records, kind="search", source=SOURCE, branch="databases",
+            file=display_path(path), sha256=sha, fmt=fmt, run_id=run_id)[1]
         _finish_run(db, run_id, len(records))
     return FetchResult("snapshot", run_id, len(records), new, [message])
 
 
 def _load_xml(db: Database, path: Path, run_id: int,
               records: list[Record] | None = None) -> int:
-    """Load one kept batch (parsing it unless its records are given); a seen batch adds 0."""
+    """Load one kept batch (parsing it unless its records are given); a batch loaded before
+    adds nothing, and becomes this run's."""
     sha = sha256_file(path)
-    if store.find_batch(db, SOURCE, sha) is not None:
+    if _claim(db, sha, run_id):
         return 0
     if records is None:
         records = read_records(path, "pubmed-xml")[1]
@@ -345,6 +364,24 @@ def _load_xml(db: Database, path: Path, run_id: int,
                              file=display_path(path), sha256=sha, fmt="pubmed-xml",
                              run_id=run_id)
     return new
+
+
+def _held(db: Database, sha: str, search: Search) -> bool:
+    """Whether a run of ``search`` already holds the batch of this content."""
+    row = db.execute("SELECT r.query, r.date_field, r.min_date, r.max_date FROM batches b "
+                     "JOIN search_runs r USING (run_id) WHERE b.source = ? AND b.sha256 = ?",
+                     [SOURCE, sha]).fetchone()
+    return row is not None and _identity(*row) == _search_identity(search)
+
+
+def _claim(db: Database, sha: str, run_id: int) -> bool:
+    """Make the batch of this content, if one was loaded before, a batch of ``run_id``: a
+    search whose query or dates changed, but whose answer did not, keeps its records when
+    the run of the old search leaves the review."""
+    batch = store.find_batch(db, SOURCE, sha)
+    if batch is not None and batch["run_id"] != run_id:
+        db.execute("UPDATE batches SET run_id = ? WHERE batch_id = ?", [run_id, batch["batch_id"]])
+    return batch is not None
 
 
 def search_log(db: Database) -> list[dict[str, Any]]:

@@ -1,9 +1,11 @@
 """The import stage: export files from other databases and sources, as batches.
 
 A file is one batch (file, sha256, format, source, time, records read). Importing the same
-file again changes nothing. A record that cannot be read stops the import, naming file,
-line and field; with ``skip_bad`` the rest is imported and the refused records are written
-to a quarantine report. (The module is ``import_`` because ``import`` is a keyword.)
+file again changes nothing. The protocol's ``[[sources]]`` are what the review holds: a file
+it no longer lists, or lists in another version, leaves with the records no listed file
+holds. A record that cannot be read stops the import, naming file, line and field; with
+``skip_bad`` the rest is imported and the refused records are written to a quarantine
+report. (The module is ``import_`` because ``import`` is a keyword.)
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class ImportSummary:
+    files: list[ImportResult]
+    removed_files: list[tuple[str, bool]]
+    """Files (as imported) the review no longer holds, each with whether a new version of it
+    (the same path, other content) took its place."""
+    removed_records: int
+    """Records that went with them (those no file still listed holds)."""
+
+
 def import_file(db: Database, path: Path, *, source: str, branch: str = "databases",
                 fmt: str = "auto", skip_bad: bool = False,
                 quarantine_dir: Path = QUARANTINE) -> ImportResult:
@@ -65,6 +77,8 @@ def import_protocol_sources(db: Database, protocol: Protocol,
             if (b["source"], b["sha256"]) not in listed]
         removed = store.remove_batches(db, [batch_id for batch_id, _ in stale],
                                        "the protocol no longer lists this version of the file")
+        # A source whose kind changed moves to the other column of the flow; the screen stage
+        # then brings its records to the states of that column.
         for source in protocol.sources:
             db.execute("UPDATE records SET branch = ? WHERE source = ? AND branch != ?",
                        [source.branch, source.name, source.branch])
@@ -72,16 +86,6 @@ def import_protocol_sources(db: Database, protocol: Protocol,
         if on_file:
             on_file(result)
     return ImportSummary(results, [(file, file in files) for _, file in stale], removed)
-
-
-@dataclass
-class ImportSummary:
-    files: list[ImportResult]
-    removed_files: list[tuple[str, bool]]
-    """Files (as imported) the review no longer holds, each with whether a new version of it
-    (the same path, other content) took its place."""
-    removed_records: int
-    """Records that went with them (those no file still listed holds)."""
 
 
 class _ReadAgain(Exception):
@@ -136,7 +140,7 @@ def _store(db: Database, path: Path, source: str, branch: str, fmt: str, sha: st
     name, reading = stream_file(path, fmt, skip_bad=skip_bad, repeated=repeated)
     batch_id, new = store.add_batch(db, reading.records, kind="import", source=source,
                                     branch=branch, file=display_path(path), sha256=sha,
-                                    fmt=name)
+                                    fmt=name, distinct=True)
     if reading.repeated:
         raise _ReadAgain(repeated | reading.repeated)
     return batch_id, name, reading, new

@@ -12,14 +12,15 @@ from __future__ import annotations
 import filecmp
 import json
 import os
+import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import tomlkit
 
-from .config import PUBMED, SOURCE_KINDS, load_protocol, parse_protocol
+from .config import NAME, SOURCE_KINDS, load_protocol, parse_protocol
 from .errors import InputError, ProtocolError
 
 TEMPLATE = Path(__file__).parent / "template"
@@ -28,6 +29,7 @@ MAKEFILE = Path(__file__).parent / "review.mk"
 _RENAMED = {"gitignore": ".gitignore"}
 """Template files shipped under another name (a package would not carry a dotfile)."""
 _TITLE = "__TITLE__"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+=@,-]+")
 
 KNOWN_SOURCES = {
     "embase": ("Embase", "database"), "medline": ("MEDLINE", "database"),
@@ -78,22 +80,29 @@ class AddedSource:
     """The file as the protocol lists it, under the review's ``imports/``."""
     copied: bool
     """Whether the file was copied into ``imports/`` (it was elsewhere)."""
+    listed: bool
+    """Whether the protocol gained the file (it may have listed it already)."""
     new_source: bool
     """Whether the protocol gained a ``[[sources]]`` entry (else a file was added to one)."""
 
 
 def add_source(protocol_path: Path, file: Path, name: str, *, kind: str | None = None,
                label: str | None = None, fmt: str = "auto") -> AddedSource:
-    """Copy ``file`` into the review's ``imports/`` and list it under source ``name`` in the
-    protocol (made if need be). The protocol is checked as it will be before it is written."""
+    """Copy ``file`` into the review's ``imports/`` (under a name make can follow) and list it
+    under source ``name`` in the protocol (made if need be). The protocol is checked as it
+    will be before anything is copied or written."""
     protocol = load_protocol(protocol_path)
     if kind is not None and kind not in SOURCE_KINDS:
         raise InputError(f"unknown kind '{kind}'", fix=f"use one of {', '.join(SOURCE_KINDS)}")
     if not file.is_file():
         raise InputError("file not found", where=str(file), fix="check the path")
-    target = protocol.root / "imports" / file.name
-    copied = _copy(file, target)
+    target = protocol.root / "imports" / safe_name(file.name)
     listed = target.relative_to(protocol.root).as_posix()
+    for other in protocol.sources:
+        if other.name != name and target in other.files:
+            raise InputError(f"{listed} is listed under source '{other.name}' already",
+                             where=str(protocol_path),
+                             fix="one file is one source's records; give that source's name")
     doc = tomlkit.parse(protocol_path.read_text(encoding="utf-8"))
     existing = protocol.source(name)
     if existing is not None:
@@ -104,22 +113,37 @@ def add_source(protocol_path: Path, file: Path, name: str, *, kind: str | None =
         entry = next(t for t in doc["sources"] if t["name"] == name)
         if "files" not in entry:
             entry["files"] = tomlkit.array()
-        if listed not in entry["files"]:
+        new_file = listed not in entry["files"]
+        if new_file:
             entry["files"].append(listed)
-        added = AddedSource(name, existing.label, existing.kind, target, copied, False)
+        added = AddedSource(name, existing.label, existing.kind, target, False, new_file,
+                            False)
     else:
+        if not NAME.match(name):
+            raise InputError(f"'{name}' cannot name a source", fix="use lower-case letters, "
+                             "digits, '-' or '_', e.g. --source embase")
         known_label, known_kind = KNOWN_SOURCES.get(name, (name, "database"))
-        if name == PUBMED and protocol.searches:
-            known_label = "PubMed (export)"
         entry = _source_table(name, label or known_label, kind or known_kind, listed, fmt)
         if "sources" not in doc:
+            doc.add(tomlkit.nl())
             doc.append("sources", tomlkit.aot())
         doc["sources"].append(entry)
-        added = AddedSource(name, entry["label"], entry["kind"], target, copied, True)
+        added = AddedSource(name, entry["label"], entry["kind"], target, False, True, True)
     text = tomlkit.dumps(doc)
     parse_protocol(text, protocol_path)
+    copied = _copy(file, target)
     _write_atomic(protocol_path, text)
-    return added
+    return replace(added, copied=copied)
+
+
+def safe_name(name: str) -> str:
+    """``name`` as make can follow it: each run of spaces, brackets, quotes and the like
+    becomes one '-' ("embase (1).ris" gives "embase-1.ris")."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = suffix, ""
+    stem = _UNSAFE.sub("-", stem).strip("-") or "export"
+    return f"{stem}.{_UNSAFE.sub('', suffix)}" if suffix else stem
 
 
 def _source_table(name: str, label: str, kind: str, listed: str, fmt: str) -> Any:
@@ -143,7 +167,7 @@ def _copy(file: Path, target: Path) -> bool:
                          fix="rename the export (each file in imports/ keeps its name), or "
                              "remove the old one from imports/ and from the protocol first")
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(file, target)
+    shutil.copyfile(file, target)
     return True
 
 

@@ -25,22 +25,28 @@ STAMPS := data/.stamps
 REPORTS := reports
 export REVIEW_DB := $(DB)
 
+# The files under some folders that match a pattern, those make can name: a name with a
+# space, a bracket or a quote is left to the stage, which reads (and names) it all the same.
+files = $(shell find $(1) -type f -path '$(2)' 2>/dev/null | LC_ALL=C grep -E '^[A-Za-z0-9._/+=@,-]+$$' | LC_ALL=C sort)
+
 # review_pipeline's own code: a new version re-runs every stage.
-CODE := $(shell find $(dir $(REVIEW_MK)) -name '*.py')
+CODE := $(call files,$(dir $(REVIEW_MK)),*.py)
 PROTOCOL := queries/protocol.toml
-SEARCHED := $(shell find snapshot raw -type f 2>/dev/null)
-IMPORTS := $(filter-out imports/README.md,$(shell find imports -type f 2>/dev/null))
-DEDUP_DECISIONS := $(wildcard extracted/dedup/*.csv)
-SCREEN_SHEETS := $(wildcard extracted/screening/*.csv extracted/screening/*.xlsx)
-EXTRACT_TABLES := $(wildcard extracted/extraction/*.csv extracted/extraction/*/*.csv extracted/extraction/*/*.xlsx)
+SEARCHED := $(call files,snapshot raw,*)
+IMPORTS := $(filter-out imports/README.md,$(call files,imports,*))
+DEDUP_DECISIONS := $(call files,extracted/dedup,*.csv)
+SCREEN_SHEETS := $(filter %.csv %.xlsx,$(call files,extracted/screening,*))
+EXTRACT_TABLES := $(filter %.csv %.xlsx,$(call files,extracted/extraction,*))
 # files of extracted/ itself, such as the previous version of an updated review
-PREVIOUS := $(wildcard extracted/*.csv)
+PREVIOUS := $(filter-out extracted/%/%,$(call files,extracted,*.csv))
 
 # A file that is removed leaves no newer date behind, so each stage also reads the list of
 # its files, kept in $(STAMPS)/<stage>.list and rewritten (when make reads this file) only
-# when the list changes.
-listed = $(shell mkdir -p $(STAMPS) && { printf '%s\n' $(2) | cmp -s - $(STAMPS)/$(1).list \
-  || printf '%s\n' $(2) > $(STAMPS)/$(1).list; })$(STAMPS)/$(1).list
+# when the list changes; `make help` and `make clean` write none.
+same = $(and $(findstring x$(1),x$(2)),$(findstring x$(2),x$(1)))
+listed = $(STAMPS)/$(1).list$(if $(filter-out help clean,$(or $(MAKECMDGOALS),help)),$(if \
+  $(and $(wildcard $(STAMPS)/$(1).list),$(call same,$(2),$(file < $(STAMPS)/$(1).list))),,$(shell \
+  mkdir -p $(STAMPS))$(file > $(STAMPS)/$(1).list,$(2))))
 
 .PHONY: help all fetch import dedup screen extract prisma report browse clean .force
 

@@ -275,7 +275,7 @@ def screen(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
     for decision in decisions:
         by_stage[(decision.record_id, decision.stage)].append(decision)
     resolved = {(r.record_id, r.stage): r for r in resolutions}
-    problems += _unknown([*decisions, *resolutions], rows)
+    problems += _unknown(db, [*decisions, *resolutions], rows)
     needed = protocol.screening.reviewers
     verdicts: dict[str, tuple[Verdict, str, int | None]] = {}
     targets: dict[str, tuple[State, str]] = {}
@@ -343,29 +343,18 @@ def _store(db: Database, decisions: list[Decision], resolutions: list[Resolution
     return changed
 
 
-def _unknown(decisions: Iterable[Decision | Resolution],
+def _unknown(db: Database, decisions: Iterable[Decision | Resolution],
              rows: dict[str, dict[str, Any]]) -> list[str]:
     """Decisions on records the review does not hold, or on duplicates."""
     problems = []
     for d in decisions:
         row = rows.get(d.record_id)
         if row is None:
-            problems.append(f"{d.file}, line {d.line}: no record '{d.record_id}' in the "
-                            f"review ({_id_hint(d.record_id, rows)})")
+            problems.append(f"{d.file}, line {d.line}: {store.missing_record(db, d.record_id)}")
         elif row["status"] == State.DUPLICATE:
             problems.append(f"{d.file}, line {d.line}: record '{d.record_id}' is a duplicate "
                             f"of '{row['duplicate_of']}'; decide on that record instead")
     return problems
-
-
-def _id_hint(record_id: str, rows: dict[str, dict[str, Any]]) -> str:
-    """What became of an id: an export that now holds several records under it gives each
-    an id of its own (``<id>~<digest>``)."""
-    split = [rid for rid in rows if rid.startswith(f"{record_id}~")]
-    if split:
-        return (f"its file now holds {len(split)} records under that id, named "
-                f"{', '.join(split[:4])}; decide on the right one")
-    return "check the id against `review export records`"
 
 
 def _full_text_order(by_stage: dict[tuple[str, str], list[Decision]],

@@ -342,3 +342,12 @@ def test_every_command_closes_the_database_it_opens(args: tuple[str, ...], done:
     for connection in opened:
         with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
             connection.execute("SELECT 1")
+
+
+@pytest.mark.parametrize("args", [("screen", "--decisions"), ("extract", "--tables")])
+def test_a_mistyped_folder_of_decisions_changes_nothing(args: tuple[str, ...], done: Path,
+                                                        project: Path) -> None:
+    before = _dump(done)
+    result = review(*args, str(project / "extracted" / "screenign"), db=done)
+    assert result.exit_code == 2 and "no folder" in result.output
+    assert _dump(done) == before

@@ -91,6 +91,14 @@ def test_update_and_report_sections_are_read(tmp_path: Path) -> None:
                   'kind = "database"\n\n[[exclusion_reasons]]'),
                  "'pubmed' names the records of the protocol's PubMed searches",
                  id="reserved-source-name"),
+    pytest.param(('[[exclusion_reasons]]', '[[sources]]\nname = "embase"\nlabel = "Embase"\n'
+                  'kind = "database"\nfiles = ["imports/embase (1).ris"]\n\n'
+                  '[[exclusion_reasons]]'),
+                 "make cannot follow 'imports/embase (1).ris'", id="file-name-make-cannot-follow"),
+    pytest.param(('[[exclusion_reasons]]', '[[sources]]\nname = "a"\nlabel = "A"\n'
+                  'kind = "database"\nfiles = ["imports/x.ris"]\n\n[[sources]]\nname = "b"\n'
+                  'label = "B"\nkind = "database"\nfiles = ["imports/x.ris"]\n\n'
+                  '[[exclusion_reasons]]'), "a file is listed twice", id="one-file-two-sources"),
     pytest.param(('[eligibility]\n', '[[searches]]\nquery = "x"\n\n[eligibility]\n'),
                  "key 'search': give the PubMed searches as [[searches]], or one search as "
                  "[search]; not both", id="search-and-searches"),

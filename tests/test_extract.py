@@ -191,7 +191,7 @@ BAD = [
     ("arm above study", "arms", ARMS + "pubmed:1,A,25,\n",
      r"arms.csv, line 2, column 'patients': '25' is more than studies.patients \(20\)"),
     ("unknown study", "studies", STUDIES + "pubmed:1,Cohort,20,,\npubmed:99,Cohort,3,,\n",
-     r"studies.csv, line 3, column 'record_id': no study 'pubmed:99' in the review"),
+     r"studies.csv, line 3, column 'record_id': no record 'pubmed:99' in the review"),
     ("not included", "studies", STUDIES + "pubmed:1,Cohort,20,,\npubmed:3,Cohort,3,,\n",
      r"line 3, column 'record_id': 'pubmed:3' is not an included study"),
     ("duplicate key", "arms", ARMS + "pubmed:1,A,3,\npubmed:1,A,4,\n",

@@ -528,3 +528,34 @@ def test_live_only_never_falls_back(db: Database, protocol: Protocol, tmp_path: 
         fetch(db, protocol, live_only=True, raw_dir=tmp_path / "raw",
               live=LiveSettings(email="dev@example.org", base_url=closed_port()))
     assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+
+
+def test_a_search_whose_dates_changed_keeps_the_records_its_answer_still_holds(
+        db: Database, protocol: Protocol, tmp_path: Path, base_url: str) -> None:
+    fetch(db, protocol, raw_dir=tmp_path / "raw")  # the snapshot
+    [search] = protocol.searches
+    later = replace(protocol, searches=(replace(search, max_date="2026/12/31"),))
+    summary = fetch(db, later, raw_dir=tmp_path / "raw")
+    assert (summary.removed_runs, summary.removed_records) == (1, 0)
+    assert summary.searches[0].new_records == 0
+    [run] = search_log(db)
+    assert run["max_date"] == "2026/12/31" and run["records"] == 233
+    # live: the same answer to a reworded query is the same batches, which stay
+    run_live(db, later, base_url, tmp_path / "raw")
+    reworded = replace(later, searches=(replace(later.searches[0], query="POEMS"),))
+    again = run_live(db, reworded, base_url, tmp_path / "raw")
+    assert (again.mode, again.new_records) == ("live", 0)
+    assert [r["query"] for r in search_log(db)] == ["POEMS"]
+    assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 30
+
+
+def test_a_search_outside_the_protocol_leaves_the_protocols_runs(
+        db: Database, protocol: Protocol, tmp_path: Path, base_url: str) -> None:
+    """`review fetch --query X`: an extra run, nothing of the protocol's taken out."""
+    fetch(db, protocol, raw_dir=tmp_path / "raw")
+    [search] = protocol.searches
+    extra = replace(protocol, searches=(replace(search, query="POEMS", snapshot=None),))
+    summary = fetch(db, extra, raw_dir=tmp_path / "raw", forget=False,
+                    client=client(base_url), live=LiveSettings(batch_size=7))
+    assert summary.removed_runs == 0 and summary.searches[0].mode == "live"
+    assert [r["mode"] for r in search_log(db)] == ["snapshot", "live"]

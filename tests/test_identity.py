@@ -14,13 +14,14 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline.config import Protocol, Screening, Source
+from review_pipeline.db import missing_record, record_from_row
 from review_pipeline.dedup import dedup
 from review_pipeline.errors import InputError
 from review_pipeline.import_ import import_file, import_protocol_sources
 from review_pipeline.prisma import as_template, counts
-from review_pipeline.records import Record, identity_key
+from review_pipeline.records import Record, content_digest, identity_key
 from review_pipeline.screen import screen
-from review_pipeline.sources import read_records
+from review_pipeline.sources import read_records, sha256_file
 
 from .conftest import FIXTURES
 
@@ -192,7 +193,86 @@ def test_a_decision_on_an_id_that_now_names_two_records_says_which_they_are(
         "record_id,decision,reason,note\nx:doi:10.1000/shared,include,,\n")
     run(db, protocol, project)
     export.write_text(two_records_one_doi("An article", "Its meeting abstract"))
-    with pytest.raises(InputError, match=r"no record 'x:doi:10.1000/shared' in the review "
-                                         r"\(its file now holds 2 records under that id, named "
+    with pytest.raises(InputError, match=r"no record 'x:doi:10.1000/shared' in the review: "
+                                         r"its file now holds 2 records under that id, named "
                                          r"x:doi:10.1000/shared~\w+, x:doi:10.1000/shared~\w+"):
         run(db, protocol, project)
+    # and back: the survivor of the two takes the id again
+    export.write_text(two_records_one_doi("An article", "An article").split("\n\n")[0] + "\n")
+    import_protocol_sources(db, protocol)
+    split = next(r for r in db.execute("SELECT record_id FROM records"))[0]
+    assert missing_record(db, f"{split}~0123abcd") == (
+        f"no record '{split}~0123abcd' in the review: its file now holds one record under that "
+        f"id, named '{split}'")
+
+
+def test_a_row_on_a_record_of_a_file_taken_out_says_so(db: Database, project: Path,
+                                                       protocol: Protocol) -> None:
+    export = project / "imports" / "embase.ris"
+    export.write_bytes((EXPORTS / "asreview_embase.ris").read_bytes())
+    listed = review_of(protocol, ("embase", "database", [export]))
+    import_protocol_sources(db, listed)
+    [gone] = [r[0] for r in db.execute("SELECT record_id FROM records LIMIT 1")]
+    import_protocol_sources(db, review_of(protocol))
+    assert missing_record(db, gone) == (
+        f"no record '{gone}' in the review; if it was a record of 'embase' that left the "
+        "review with imports/embase.ris (6 records): the protocol no longer lists this version "
+        "of the file, remove the row or list that file in the protocol again")
+
+
+def test_an_id_made_from_a_files_bytes_by_an_earlier_version_is_named_anew(
+        db: Database) -> None:
+    path = EXPORTS / "asreview_scopus.ris"
+    import_file(db, path, source="scopus")
+    [third] = [r[0] for r in db.execute(
+        "SELECT record_id FROM batch_records WHERE position = 2")]
+    old = f"scopus:{sha256_file(path)[:10]}#3"
+    assert missing_record(db, old).endswith(
+        f"from what the record is; this one is now '{third}'; `review export records` lists "
+        "the ids")
+
+
+def test_a_duplicate_of_a_removed_record_is_a_record_again(db: Database, project: Path,
+                                                           protocol: Protocol) -> None:
+    a, b = project / "imports" / "a.ris", project / "imports" / "b.ris"
+    a.write_text(two_records_one_doi("An article", "x").split("\n\n")[0] + "\n")
+    b.write_text(a.read_text())
+    both = review_of(protocol, ("first", "database", [a]), ("second", "database", [b]))
+    run(db, both, project)
+    assert dict(db.execute("SELECT source, status FROM records")) == {
+        "first": "screened", "second": "duplicate"}
+    import_protocol_sources(db, review_of(protocol, ("second", "database", [b])))
+    assert list(db.execute("SELECT source, status, duplicate_of FROM records")) == [
+        ("second", "identified", None)]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXPORTS.iterdir()))
+def test_a_stored_record_has_the_content_it_was_read_with(name: str, db: Database) -> None:
+    """What tells records of two files apart is their content, compared with the stored
+    record: storing must not change it."""
+    _, read = read_records(EXPORTS / name)
+    import_file(db, EXPORTS / name, source="x")
+    stored = {r["source_record_id"]: content_digest(record_from_row(r))
+              for r in db.query("SELECT * FROM records")}
+    assert {r.source_record_id: content_digest(r) for r in read} == stored
+
+
+def test_two_files_of_one_source_keep_their_different_records_apart(
+        db: Database, tmp_path: Path) -> None:
+    """Ids of an export without a database's ids are its file's own: another file of the
+    source may give one to another record (a supplement's DOI, a citation key)."""
+    first, second = tmp_path / "a.ris", tmp_path / "b.ris"
+    first.write_text(two_records_one_doi("An article", "x").split("\n\n")[0] + "\n"
+                     "\nTY  - JOUR\nID  - Kassin1997\nTI  - Eyewitness research\nER  - \n")
+    second.write_text(two_records_one_doi("Its meeting abstract", "x").split("\n\n")[0]
+                      + "\n\nTY  - JOUR\nID  - Kassin1997\nTI  - Eyewitness research\n"
+                      "ER  - \n")
+    assert import_file(db, first, source="zotero").new_records == 2
+    result = import_file(db, second, source="zotero")
+    assert (result.records, result.new_records) == (2, 1)
+    titles = dict(db.execute("SELECT title, record_id FROM records").fetchall())
+    assert titles["An article"] == "zotero:doi:10.1000/shared"
+    assert titles["Its meeting abstract"].startswith("zotero:doi:10.1000/shared~")
+    # the same record in both files is one record, held by both batches
+    assert db.execute("SELECT count(*) FROM batch_records WHERE record_id = "
+                      "'zotero:Kassin1997'").fetchone()[0] == 2

@@ -99,10 +99,27 @@ def test_add_source_refuses_what_would_lose_or_mislabel_data(review: Path,
         add_source(protocol_path, SCOPUS, "embase", kind="register")
     with pytest.raises(InputError, match="unknown kind 'other'"):
         add_source(protocol_path, SCOPUS, "scopus", kind="other")
+    with pytest.raises(InputError, match="is listed under source 'embase' already"):
+        add_source(protocol_path, EMBASE, "medline")
     text = protocol_path.read_text()
-    with pytest.raises(ProtocolError, match="expected a lower-case name"):
+    with pytest.raises(InputError, match="'Scopus' cannot name a source"):
         add_source(protocol_path, SCOPUS, "Scopus")
-    assert protocol_path.read_text() == text  # a refused edit is never written
+    # a refused edit writes nothing and copies nothing
+    assert protocol_path.read_text() == text
+    assert not (review / "imports" / SCOPUS.name).exists()
+
+
+def test_an_export_is_copied_under_a_name_make_can_follow(review: Path, tmp_path: Path) -> None:
+    download = tmp_path / "embase (1) smith's.ris"
+    download.write_bytes(EMBASE.read_bytes())
+    download.chmod(0o444)
+    added = add_source(review / "queries" / "protocol.toml", download, "embase")
+    assert added.file == review / "imports" / "embase-1-smith-s.ris"
+    assert added.file.stat().st_mode & 0o200  # the copy is the review's, writable
+    again = add_source(review / "queries" / "protocol.toml", download, "embase")
+    assert not again.copied and not again.listed
+    assert "already listed imports/embase-1-smith-s.ris" in ok(
+        "import", str(download), "--source", "embase", "--add")
 
 
 def test_a_review_from_two_database_exports_alone(review: Path) -> None:

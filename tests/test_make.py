@@ -159,3 +159,19 @@ def test_the_suite_reads_the_worked_example_only_from_its_copy() -> None:
     reads_root = re.compile(rf"(ROOT|parent\.parent)\s*/\s*[\"']({parts})[\"']")
     for module in sorted(Path(__file__).parent.glob("*.py")):
         assert not reads_root.search(module.read_text()), module.name
+
+
+def test_odd_file_names_neither_break_make_nor_rerun_it(checkout: Path) -> None:
+    for name in ("embase (1).ris", "smith's export.ris", "notes;old.txt"):
+        (checkout / "imports" / name).write_text("TY  - JOUR\nER  - \n")
+    (checkout / "extracted" / "screening" / "ta-anna (copy).csv").write_text("record_id\n")
+    calls, _ = make(checkout, "all")
+    assert calls == ["fetch", "import", "dedup", "screen", "extract", "prisma", "report"]
+    calls, output = make(checkout, "all")
+    assert calls == [] and "Nothing to be done" in output
+
+
+def test_help_and_clean_write_no_stamps(checkout: Path) -> None:
+    make(checkout, "help")
+    make(checkout, "clean")
+    assert not (checkout / "data").exists()

@@ -6,6 +6,7 @@ import csv
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,8 @@ def extract(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> 
     forms = load_fields(folder / FIELDS)
     included, known = _studies(db)
     problems = Problems()
-    copies = read_copies(folder, forms, included, known, problems)
+    copies = read_copies(folder, forms, included, known, problems,
+                         lambda record_id: store.missing_record(db, record_id))
     decided = read_consensus(folder / CONSENSUS, forms, copies, problems)
     problems.fail(f"the extraction sheets and {folder / CONSENSUS}")
     merged = merge(forms, copies, decided, reviewers)
@@ -157,8 +159,11 @@ def _studies(db: Database) -> tuple[set[str], set[str]]:
 
 
 def read_copies(folder: Path, forms: Forms, included: set[str], known: set[str],
-                problems: list[str]) -> dict[str, Copy]:
-    """Every reviewer's sheets under ``folder``, checked cell by cell and across tables."""
+                problems: list[str],
+                unknown_record: Callable[[str], str] = lambda rid: f"no study '{rid}' in the "
+                "review") -> dict[str, Copy]:
+    """Every reviewer's sheets under ``folder``, checked cell by cell and across tables;
+    ``unknown_record`` says why a record is not in the review."""
     copies: dict[str, Copy] = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not REVIEWER_NAME.match(sub.name) or sub.name == CONSENSUS_WHO:
@@ -177,14 +182,14 @@ def read_copies(folder: Path, forms: Forms, included: set[str], known: set[str],
                 problems.append(f"{path}: {sub.name} has both a CSV and an XLSX of "
                                 f"'{path.stem}'; keep one")
             else:
-                _read_table(path, form, copy, included, known, problems)
+                _read_table(path, form, copy, included, known, problems, unknown_record)
         check_rows(forms, copy, problems)
         copies[sub.name] = copy
     return copies
 
 
 def _read_table(path: Path, form: Form, copy: Copy, included: set[str], known: set[str],
-                problems: list[str]) -> None:
+                problems: list[str], unknown_record: Callable[[str], str]) -> None:
     try:
         sheet = read_sheet(path)
     except InputError as exc:
@@ -201,7 +206,7 @@ def _read_table(path: Path, form: Form, copy: Copy, included: set[str], known: s
             continue  # a pre-filled row nobody has started
         record_id = row.values["record_id"]
         if record_id not in known:
-            problems.append(f"{where}, column 'record_id': no study '{record_id}' in the review")
+            problems.append(f"{where}, column 'record_id': {unknown_record(record_id)}")
             continue
         if record_id not in included:
             problems.append(f"{where}, column 'record_id': '{record_id}' is not an included "
