@@ -288,7 +288,7 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add:
         for removed, replaced in summary.removed_files:
             click.echo(f"import: {removed} " + (
                 "changed since it was imported; the new version replaces the old" if replaced
-                else "is no longer listed in the protocol; it is taken out"))
+                else "is not listed in the protocol (any more); it is taken out"))
         if summary.removed_files:
             click.echo(f"import: {summary.removed_records} records left the review; the files "
                        "still listed hold the others")

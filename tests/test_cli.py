@@ -180,6 +180,9 @@ def test_import_of_an_undeclared_file_says_to_declare_it(project: Path,
              db=project / "r.db")
     assert "6 records, 6 new" in out and "is not listed in queries/protocol.toml" in out
     assert "--source scopus --add" in out
+    out = ok("import", db=project / "r.db")
+    assert "asreview_scopus.ris is not listed in the protocol (any more); it is taken out" in out
+    assert "import: 6 records left the review" in out
 
 
 def test_import_skip_bad_quarantines_and_export_ris_reads_back(project: Path,
