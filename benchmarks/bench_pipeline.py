@@ -6,6 +6,8 @@
    dedup rules against the gold clusters (make bench-dedup gives the full scoring).
 3. extract at scale: two reviewers' sheets for a large synthetic set of included studies,
    in the POEMS forms, loaded, loaded again, and compared.
+0. The command line's start: `review --version`, `--help` and `makefile` (which a review's
+   Makefile asks at every start) against `python -c "import click"`; target: within 3x.
 """
 
 from __future__ import annotations
@@ -245,6 +247,27 @@ def _synthetic_sheets(folder: Path, studies: int, differ: bool) -> None:
                               36 if "survival" in outcome else "", 50 + n, 15])
 
 
+def bench_startup(runs: int = 7) -> None:
+    review = Path(sys.executable).parent / "review"
+    commands = [("python -c 'import click'", [sys.executable, "-c", "import click"]),
+                *((f"review {' '.join(args)}", [str(review), *args])
+                  for args in (["--version"], ["--help"], ["makefile"]))]
+    rows: list[list[Any]] = []
+    base = 0.0
+    for label, command in commands:
+        seconds = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            # This environment's own interpreter and command: nothing untrusted.
+            subprocess.run(command, capture_output=True, check=True)  # noqa: S603
+            seconds.append(time.perf_counter() - began)
+        median = sorted(seconds)[runs // 2]
+        base = base or median
+        rows.append([label, f"{median:.3f}", f"{median / base:.1f}x"])
+    table(f"0. The command line's start, median of {runs} (target: within 3x of import click)",
+          ["command", "seconds", "of import click"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-scale", action="store_true", help="Skip the ASySD sets.")
@@ -252,6 +275,7 @@ def main() -> None:
                         help="Included studies in the extraction benchmark.")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
+    bench_startup()
     bench_worked_example()
     bench_extract_scale(args.studies)
     if not args.skip_scale:

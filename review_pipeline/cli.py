@@ -13,56 +13,26 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlite_utils import Database
-from tqdm import tqdm
 
-from . import __version__
-from . import db as store
-from .config import DEFAULT_PROTOCOL, SOURCE_KINDS, Protocol, Search, load_protocol
-from .dedup import DEFAULT_DECISIONS as DEDUP_DECISIONS
-from .dedup import DEFAULT_OVERLAP as DEDUP_OVERLAP
-from .dedup import DEFAULT_QUEUE as DEDUP_QUEUE
-from .dedup import Explanation, overlap_csv
-from .dedup import dedup as run_dedup
-from .dedup import explain as run_explain
-from .dedup import overlap as run_overlap
-from .dedup import split as run_split
+from . import __version__, layout
+from .config import FORMATS, SOURCE_KINDS, Protocol, load_protocol
 from .errors import ReviewError
-from .extract import AUDIT as EXTRACTION_AUDIT
-from .extract import CONSENSUS as EXTRACTION_CONSENSUS
-from .extract import DEFAULT_FOLDER as EXTRACTION_FOLDER
-from .extract import add_to_consensus as extraction_add_to_consensus
-from .extract import compare as extraction_compare
-from .extract import extract as run_extract
-from .extract import history as extraction_history
-from .extract import write_sheets as write_extraction_sheets
-from .fetch import LiveSettings
-from .fetch import fetch as run_fetch
-from .import_ import ImportResult, import_file, import_protocol_sources
-from .init import MAKEFILE, add_source, init_review
-from .prisma import DEFAULT_OUT
-from .prisma import prisma as run_prisma
-from .progress import Progress
-from .report import report as run_report
-from .screen import DEFAULT_FOLDER as SCREENING_FOLDER
-from .screen import (
-    RESOLUTIONS,
-    STAGES,
-    Agreement,
-    add_conflicts_to_resolutions,
-    landis_koch,
-    write_worksheet,
-)
-from .screen import agreement as screening_agreement
-from .screen import conflicts as screening_conflicts
-from .screen import screen as run_screen
-from .sources import display_path, formats
-from .sources.pubmed import DEFAULT_BASE_URL
-from .status import export_records_csv, export_records_ris, render_status
-from .status import status as run_status
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+    from tqdm import tqdm
+
+    from .dedup import Explanation
+    from .import_ import ImportResult
+    from .progress import Progress
+    from .screen import Agreement
+
+# Each command imports the stage it runs when it runs: the stages' libraries (pandas,
+# matplotlib, rapidfuzz, openpyxl, sqlite-utils) take about a second to load, which --help,
+# --version and `review makefile` (asked by make at every start) need not wait for.
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -90,8 +60,10 @@ class _Context:
         """The review database, opened once per command; only the stages that bring
         records in (``create``) may make it, so a mistyped --db is an error, not a new
         empty review."""
+        from .db import open_db
+
         if self._db is None:
-            self._db = store.open_db(self.db_path, create=create)
+            self._db = open_db(self.db_path, create=create)
         return self._db
 
     def protocol(self) -> Protocol:
@@ -129,10 +101,10 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.group(cls=_Group, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="review")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=store.DEFAULT_DB, envvar="REVIEW_DB", show_default=True,
+              default=layout.DB, envvar="REVIEW_DB", show_default=True,
               help="The review database (env REVIEW_DB).")
 @click.option("--protocol", "protocol_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_PROTOCOL, envvar="REVIEW_PROTOCOL", show_default=True,
+              default=layout.PROTOCOL, envvar="REVIEW_PROTOCOL", show_default=True,
               help="The review protocol (env REVIEW_PROTOCOL).")
 @click.pass_context
 def cli(ctx: click.Context, db_path: Path, protocol_path: Path) -> None:
@@ -169,6 +141,8 @@ def init_(folder: Path, title: str) -> None:
         review import ~/Downloads/embase.ris --source embase --add
         make all
     """
+    from .init import init_review
+
     written = init_review(folder, title)
     click.echo(f"init: a new review in {folder} ({len(written)} files):")
     _echo_lines([f"  {path.relative_to(folder)}" for path in written])
@@ -183,15 +157,15 @@ def init_(folder: Path, title: str) -> None:
               "back to the kept responses or the snapshot.")
 @click.option("--query", help="Search this instead of the protocol's query (live only; the "
               "protocol must have at most one search).")
-@click.option("--base-url", default=DEFAULT_BASE_URL, envvar="REVIEW_EUTILS_URL",
-              show_default=True, help="E-utilities base URL (env REVIEW_EUTILS_URL).")
+@click.option("--base-url", envvar="REVIEW_EUTILS_URL",
+              help="E-utilities base URL (env REVIEW_EUTILS_URL)  [default: NCBI's].")
 @click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("raw"), show_default=True, help="Where raw responses are kept.")
+              default=layout.RAW, show_default=True, help="Where raw responses are kept.")
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=200, show_default=True,
               help="PMIDs per EFetch request.")
 @common_options
 @pass_ctx
-def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url: str,
+def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url: str | None,
           raw_dir: Path, batch_size: int) -> None:
     """Run the protocol's PubMed searches (none, one or several) and load the records.
 
@@ -207,6 +181,10 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
         NCBI_EMAIL=you@example.org review fetch --live
         review fetch --offline
     """
+    from .config import Search
+    from .fetch import LiveSettings
+    from .fetch import fetch as run_fetch
+
     if offline and live:
         raise click.UsageError("--offline and --live exclude each other")
     protocol = obj.protocol()
@@ -220,8 +198,8 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
         protocol = dataclasses.replace(
             protocol, searches=(dataclasses.replace(search, query=query, snapshot=None),))
     settings = LiveSettings(email=os.environ.get("NCBI_EMAIL", ""),
-                            api_key=os.environ.get("NCBI_API_KEY", ""), base_url=base_url,
-                            batch_size=batch_size)
+                            api_key=os.environ.get("NCBI_API_KEY", ""), batch_size=batch_size,
+                            **({"base_url": base_url} if base_url else {}))
     with _progress("fetch", "record") as progress:
         # a search of --query is not the protocol's: the protocol's runs stay
         summary = run_fetch(obj.db(create=True), protocol, offline=offline, live_only=live,
@@ -246,7 +224,7 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
 @cli.command(name="import")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option("--source", help="Name of the source the file comes from (e.g. embase).")
-@click.option("--format", "fmt", type=click.Choice(["auto", *formats()]), default="auto",
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto",
               show_default=True, help="The file's format; auto reads it from the content.")
 @click.option("--add", is_flag=True, help="Also copy FILE into the review's imports/ and list "
               "it under [[sources]] in the protocol, so that `make all` keeps it.")
@@ -277,6 +255,10 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add:
         review import scopus.csv --source scopus --add --label "Scopus (Elsevier)"
         review import refs.ris --source handsearch --add --kind citation_searching
     """
+    from .import_ import import_file, import_protocol_sources
+    from .init import add_source
+    from .sources import display_path
+
     quarantine = obj.db_path.parent / "quarantine"
     if file is None:
         if source or add:
@@ -340,14 +322,14 @@ def _echo_import(result: ImportResult) -> None:
               help="Whether a preprint and its published version are one publication "
                    "(linked, the published one kept) or two.")
 @click.option("--decisions", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEDUP_DECISIONS, show_default=True,
+              default=layout.DEDUP_DECISIONS, show_default=True,
               help="A reviewer's same/different pairs, which override the rules.")
 @click.option("--queue", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEDUP_QUEUE, show_default=True,
+              default=layout.DEDUP_QUEUE, show_default=True,
               help="The uncertain pairs, rewritten on each run; decisions written in its "
                    "decision column are kept and override the rules.")
 @click.option("--overlap", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEDUP_OVERLAP, show_default=True,
+              default=layout.OVERLAP, show_default=True,
               help="Where to write the table of how the sources overlap.")
 @click.option("--explain", metavar="RECORD_ID",
               help="Say which records RECORD_ID was merged with, or kept apart from, and why; "
@@ -376,6 +358,12 @@ def dedup_(obj: _Context, prefer: str, preprints: str, decisions: Path, queue: P
         review dedup --explain embase:L2003155667
         review dedup --split embase:L2003155667
     """
+    from .dedup import dedup as run_dedup
+    from .dedup import explain as run_explain
+    from .dedup import overlap as run_overlap
+    from .dedup import overlap_csv
+    from .dedup import split as run_split
+
     if explain:
         _explain(run_explain(obj.db(), explain, decisions_file=decisions, queue_file=queue))
         return
@@ -415,7 +403,7 @@ def _explain(found: Explanation) -> None:
 
 @cli.group(name="screen", cls=_Group, invoke_without_command=True)
 @click.option("--decisions", type=click.Path(file_okay=False, path_type=Path),
-              default=SCREENING_FOLDER, show_default=True,
+              default=layout.SCREENING, show_default=True,
               help="Folder of reviewers' sheets <stage>-<reviewer>.csv and resolutions.csv.")
 @common_options
 @pass_ctx
@@ -431,6 +419,9 @@ def screen_(ctx: click.Context, obj: _Context, decisions: Path) -> None:
         review screen conflicts
         review screen agreement
     """
+    from .screen import agreement as screening_agreement
+    from .screen import screen as run_screen
+
     ctx.meta["screening_folder"] = decisions
     if ctx.invoked_subcommand:
         return
@@ -459,13 +450,15 @@ def _given_folder_exists(ctx: click.Context, name: str, folder: Path) -> None:
 
 
 def _kappa_line(pair: Agreement) -> str:
+    from .screen import landis_koch
+
     kappa = "undefined" if pair.kappa is None else f"{pair.kappa:.2f}"
-    return (f"{STAGES[pair.stage]}: kappa {kappa} ({landis_koch(pair.kappa)}) for "
+    return (f"{layout.STAGES[pair.stage]}: kappa {kappa} ({landis_koch(pair.kappa)}) for "
             f"{' and '.join(pair.reviewers)} on {pair.records} records")
 
 
 @screen_.command(name="sheet")
-@click.option("--stage", type=click.Choice(list(STAGES)), required=True,
+@click.option("--stage", type=click.Choice(list(layout.STAGES)), required=True,
               help="ta (title/abstract) or ft (full text).")
 @click.option("--reviewer", required=True, help="Lower-case name, as in the file name.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
@@ -483,6 +476,8 @@ def screen_sheet(ctx: click.Context, obj: _Context, stage: str, reviewer: str,
         review screen sheet --stage ta --reviewer alice
         review screen sheet --stage ft --reviewer bob --format xlsx
     """
+    from .screen import write_worksheet
+
     folder = ctx.meta["screening_folder"]
     result = write_worksheet(obj.db(), obj.protocol(), stage, reviewer, folder, fmt)
     click.echo(f"sheet: {result.path}: {result.added} records added to decide, "
@@ -490,9 +485,9 @@ def screen_sheet(ctx: click.Context, obj: _Context, stage: str, reviewer: str,
 
 
 @screen_.command(name="conflicts")
-@click.option("--stage", type=click.Choice(list(STAGES)), help="Only this stage.")
+@click.option("--stage", type=click.Choice(list(layout.STAGES)), help="Only this stage.")
 @click.option("--add-to-resolutions", is_flag=True,
-              help=f"Append the unresolved ones to {RESOLUTIONS} as rows to decide.")
+              help=f"Append the unresolved ones to {layout.RESOLUTIONS} as rows to decide.")
 @common_options
 @pass_ctx
 @click.pass_context
@@ -506,6 +501,9 @@ def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
         review screen conflicts --stage ta
         review screen conflicts --add-to-resolutions
     """
+    from .screen import add_conflicts_to_resolutions
+    from .screen import conflicts as screening_conflicts
+
     found = screening_conflicts(obj.db(), stage)
     for c in found:
         votes = "; ".join(f"{who} {d}{f' ({r})' if r else ''}" for who, d, r in c.decisions)
@@ -516,7 +514,7 @@ def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
     if add_to_resolutions:
         folder = ctx.meta["screening_folder"]
         added = add_conflicts_to_resolutions(obj.db(), folder)
-        click.echo(f"  added {added} rows to {folder / RESOLUTIONS}")
+        click.echo(f"  added {added} rows to {folder / layout.RESOLUTIONS}")
 
 
 @screen_.command(name="agreement")
@@ -531,6 +529,8 @@ def screen_agreement(obj: _Context, as_json: bool) -> None:
     Example:
         review screen agreement
     """
+    from .screen import agreement as screening_agreement
+
     pairs = screening_agreement(obj.db())
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(p) for p in pairs], indent=2))
@@ -547,7 +547,7 @@ def screen_agreement(obj: _Context, as_json: bool) -> None:
 
 @cli.group(name="extract", cls=_Group, invoke_without_command=True)
 @click.option("--tables", type=click.Path(file_okay=False, path_type=Path),
-              default=EXTRACTION_FOLDER, show_default=True,
+              default=layout.EXTRACTION, show_default=True,
               help="Folder of fields.csv, consensus.csv and one folder per reviewer.")
 @common_options
 @pass_ctx
@@ -563,6 +563,8 @@ def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
         review extract compare
         review extract history 25401269
     """
+    from .extract import extract as run_extract
+
     ctx.meta["extraction_folder"] = tables
     if ctx.invoked_subcommand:
         return
@@ -572,12 +574,12 @@ def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
     copies = ", ".join(f"{who} {n}" for who, n in result.copies.items()) or "none"
     click.echo(f"extract: {result.studies} studies; final rows: {listed}")
     click.echo(f"  reviewers' rows: {copies}; {result.changed_cells} cells changed "
-               f"(audit: {tables / EXTRACTION_AUDIT})")
+               f"(audit: {tables / layout.AUDIT})")
     if result.waiting:
         click.echo(f"  {result.waiting} study tables wait for another reviewer")
     if result.disagreements:
         click.echo(f"  {result.disagreements} cells differ between reviewers, "
-                   f"{result.unresolved} not yet decided in {tables / EXTRACTION_CONSENSUS} "
+                   f"{result.unresolved} not yet decided in {tables / layout.CONSENSUS} "
                    "(review extract compare)")
 
 
@@ -597,13 +599,15 @@ def extract_sheet(ctx: click.Context, obj: _Context, reviewer: str, fmt: str) ->
         review extract sheet --reviewer alice
         review extract sheet --reviewer bob --format xlsx
     """
+    from .extract import write_sheets as write_extraction_sheets
+
     for r in write_extraction_sheets(obj.db(), reviewer, ctx.meta["extraction_folder"], fmt):
         click.echo(f"sheet: {r.path}: {r.added} rows added, {r.kept} rows kept")
 
 
 @extract_.command(name="compare")
 @click.option("--add-to-consensus", is_flag=True,
-              help=f"Append the undecided cells to {EXTRACTION_CONSENSUS} as rows to decide.")
+              help=f"Append the undecided cells to {layout.CONSENSUS} as rows to decide.")
 @common_options
 @pass_ctx
 @click.pass_context
@@ -617,6 +621,9 @@ def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -
         review extract compare --add-to-consensus
     """
     needed = obj.protocol().extraction.reviewers
+    from .extract import add_to_consensus as extraction_add_to_consensus
+    from .extract import compare as extraction_compare
+
     merged = extraction_compare(obj.db(), needed)
     for d in merged.disagreements:
         values = "; ".join(f"{who} {v or '(empty)'}" for who, v in d.values.items())
@@ -632,7 +639,7 @@ def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -
     if add_to_consensus:
         folder = ctx.meta["extraction_folder"]
         added = extraction_add_to_consensus(obj.db(), folder, needed)
-        click.echo(f"  added {added} rows to {folder / EXTRACTION_CONSENSUS}")
+        click.echo(f"  added {added} rows to {folder / layout.CONSENSUS}")
 
 
 @extract_.command(name="history")
@@ -648,6 +655,8 @@ def extract_history(obj: _Context, study: str) -> None:
         review extract history pubmed:25401269
         review extract history 25401269
     """
+    from .extract import history as extraction_history
+
     record_id, trail = extraction_history(obj.db(), study)
     click.echo(f"{record_id}: {len(trail)} changes")
     for t in trail:
@@ -659,7 +668,7 @@ def extract_history(obj: _Context, study: str) -> None:
 
 @cli.command(name="prisma")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=DEFAULT_OUT, show_default=True, help="Where to write the flow.")
+              default=layout.REPORTS, show_default=True, help="Where to write the flow.")
 @common_options
 @pass_ctx
 def prisma_(obj: _Context, out_dir: Path) -> None:
@@ -671,6 +680,8 @@ def prisma_(obj: _Context, out_dir: Path) -> None:
     Example:
         review prisma --out-dir reports
     """
+    from .prisma import prisma as run_prisma
+
     result = run_prisma(obj.db(), obj.protocol(), out_dir)
     c = result.counts
     click.echo(f"prisma: {c.database_results + c.register_results} identified, "
@@ -683,7 +694,7 @@ def prisma_(obj: _Context, out_dir: Path) -> None:
 
 @cli.command(name="report")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=DEFAULT_OUT, show_default=True, help="Where to write index.html.")
+              default=layout.REPORTS, show_default=True, help="Where to write index.html.")
 @common_options
 @pass_ctx
 def report_(obj: _Context, out_dir: Path) -> None:
@@ -693,6 +704,8 @@ def report_(obj: _Context, out_dir: Path) -> None:
     Example:
         review report --out-dir reports
     """
+    from .report import report as run_report
+
     click.echo(f"report: wrote {run_report(obj.db(), obj.protocol(), out_dir)}")
 
 
@@ -707,6 +720,9 @@ def status_(obj: _Context, as_json: bool) -> None:
     Example:
         review status --json
     """
+    from .status import render_status
+    from .status import status as run_status
+
     report = run_status(obj.db(), obj.protocol())
     click.echo(json.dumps(report, indent=2) if as_json else render_status(report))
 
@@ -738,6 +754,8 @@ def export_records(obj: _Context, fmt: str, out: Path | None) -> None:
         review export records --format csv --out records.csv
         review export records --format ris --out records.ris
     """
+    from .status import export_records_csv, export_records_ris
+
     if fmt == "ris":
         text, count = export_records_ris(obj.db())
     else:
@@ -760,6 +778,8 @@ def makefile_() -> None:
     Example:
         review makefile
     """
+    from .init import MAKEFILE
+
     click.echo(str(MAKEFILE))
 
 
@@ -775,6 +795,8 @@ class _progress:
 
     def update(self, done: int, total: int, note: str = "") -> None:
         if self.bar is None:
+            from tqdm import tqdm
+
             self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, disable=None)
         if note:
             self.bar.set_postfix_str(note, refresh=False)

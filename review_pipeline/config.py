@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .errors import ProtocolError
 from .rules import DEFAULT_FIELDS, DESIGNS, FIELDS, MatchSyntaxError, parse_match
 
-DEFAULT_PROTOCOL = Path("queries/protocol.toml")
+DEFAULT_PROTOCOL = layout.PROTOCOL
 PUBMED = "pubmed"
 """The source of the records the PubMed searches find."""
 

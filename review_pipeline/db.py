@@ -20,10 +20,11 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from . import layout
 from .errors import DatabaseError, StateError
 from .records import Record, content_digest
 
-DEFAULT_DB = Path("data/review.db")
+DEFAULT_DB = layout.DB
 
 
 class State(StrEnum):

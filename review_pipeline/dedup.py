@@ -26,6 +26,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import db as store
+from . import layout
 from .db import State
 from .errors import InputError, StateError
 from .matching import MATCHER_VERSION, Entry, Verdict, compare, embase_volume, journal_names
@@ -33,9 +34,9 @@ from .progress import Progress, tracked
 from .records import fold
 from .sheets import read_sheet
 
-DEFAULT_DECISIONS = Path("extracted/dedup/decisions.csv")
-DEFAULT_QUEUE = Path("extracted/dedup/queue.csv")
-DEFAULT_OVERLAP = Path("reports/overlap.csv")
+DEFAULT_DECISIONS = layout.DEDUP_DECISIONS
+DEFAULT_QUEUE = layout.DEDUP_QUEUE
+DEFAULT_OVERLAP = layout.OVERLAP
 PAIR_COLUMNS = ("record_id", "other_record_id", "decision", "note")
 
 DEFAULT_PREFERENCE = ("pubmed",)

@@ -29,6 +29,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import db as store
+from . import layout
 from .config import Protocol, Search
 from .errors import FetchError
 from .progress import Progress
@@ -75,7 +76,7 @@ class LiveSettings:
 
 
 def fetch(db: Database, protocol: Protocol, *, offline: bool = False, live_only: bool = False,
-          live: LiveSettings | None = None, raw_dir: Path = Path("raw"),
+          live: LiveSettings | None = None, raw_dir: Path = layout.RAW,
           client: Eutils | None = None, on_progress: Progress | None = None,
           forget: bool = True) -> FetchSummary:
     """Run the fetch stage for each of the protocol's PubMed searches (see the module
@@ -91,7 +92,7 @@ def fetch(db: Database, protocol: Protocol, *, offline: bool = False, live_only:
 
 def fetch_search(db: Database, search: Search, *, offline: bool = False,
                  live_only: bool = False, live: LiveSettings | None = None,
-                 raw_dir: Path = Path("raw"), client: Eutils | None = None,
+                 raw_dir: Path = layout.RAW, client: Eutils | None = None,
                  on_progress: Progress | None = None) -> FetchResult:
     """Run one search live, or replay it, or load its snapshot."""
     live = live or LiveSettings()

@@ -17,11 +17,12 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from . import db as store
+from . import layout
 from .config import Protocol
 from .errors import InputError
 from .sources import Bad, Reading, display_path, sha256_file, stream_file
 
-QUARANTINE = Path("data/quarantine")
+QUARANTINE = layout.QUARANTINE
 
 
 @dataclass

@@ -26,6 +26,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import db as store
+from . import layout
 from .config import Protocol
 from .db import State
 from .errors import InputError
@@ -33,9 +34,9 @@ from .progress import Progress, tracked
 from .rules import Verdict, evaluate, read_record
 from .sheets import SUFFIXES, Row, extend_sheet, read_sheet
 
-DEFAULT_FOLDER = Path("extracted/screening")
-RESOLUTIONS = "resolutions.csv"
-STAGES = {"ta": "title/abstract", "ft": "full text"}
+DEFAULT_FOLDER = layout.SCREENING
+RESOLUTIONS = layout.RESOLUTIONS
+STAGES = layout.STAGES
 VALUES = {"ta": ("include", "exclude", "maybe"),
           "ft": ("include", "exclude", "maybe", "not_retrieved")}
 COLUMNS = ("record_id", "decision", "reason", "note")

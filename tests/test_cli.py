@@ -7,6 +7,8 @@ import io
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -354,3 +356,15 @@ def test_a_mistyped_folder_of_decisions_changes_nothing(args: tuple[str, ...], d
     result = review(*args, str(project / "extracted" / "screenign"), db=done)
     assert result.exit_code == 2 and "no folder" in result.output
     assert _dump(done) == before
+
+
+def test_the_command_line_loads_no_stage_before_a_command_runs() -> None:
+    """--help, --version and `review makefile` (which make asks at every start) answer
+    without loading the stages' libraries, which take about a second."""
+    heavy = ("pandas", "matplotlib", "sqlite_utils", "rapidfuzz", "openpyxl", "requests",
+             "tqdm", "Bio", "rispy", "tomlkit")
+    code = ("import sys, review_pipeline.cli; "
+            f"print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == ""

@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from .. import db as store
+from .. import layout
 from ..db import State
 from ..errors import InputError
 from ..sheets import SUFFIXES, read_sheet
@@ -29,10 +30,10 @@ from .fields import (
     typed,
 )
 
-DEFAULT_FOLDER = Path("extracted/extraction")
-FIELDS = "fields.csv"
-CONSENSUS = "consensus.csv"
-AUDIT = "audit.csv"
+DEFAULT_FOLDER = layout.EXTRACTION
+FIELDS = layout.FIELDS
+CONSENSUS = layout.CONSENSUS
+AUDIT = layout.AUDIT
 CONSENSUS_WHO = "consensus"
 INFO_COLUMNS = ("citation",)
 """Columns a sheet may carry for the reviewer's eyes; they are not read back."""

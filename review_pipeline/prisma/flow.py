@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from .. import layout
 from ..config import AUTOMATIC_BOXES, Protocol
 from ..db import State
 from ..errors import CheckError
 from .previous import Previous, counted_again
 
-DEFAULT_OUT = Path("reports")
+DEFAULT_OUT = layout.REPORTS
 PAST_SCREENING = (State.SCREENED, State.EXCLUDED_TA, State.SOUGHT, State.NOT_RETRIEVED,
                   State.ASSESSED, State.EXCLUDED_FT, State.INCLUDED)
 SOUGHT_OR_LATER = (State.SOUGHT, State.NOT_RETRIEVED, State.ASSESSED, State.EXCLUDED_FT,

@@ -1,0 +1,31 @@
+"""Where a review keeps its files, relative to its folder: the defaults that the stages and
+the command line share, written once. It imports nothing, so that the command line can name
+its defaults without loading the stages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROTOCOL = Path("queries/protocol.toml")
+DB = Path("data/review.db")
+"""The database: a cache that `make clean && make all` rebuilds from the files."""
+QUARANTINE = Path("data/quarantine")
+"""Records an import refused (``--skip-bad``), with their text."""
+RAW = Path("raw")
+"""PubMed's answers, kept by fetch and replayed offline."""
+REPORTS = Path("reports")
+
+DEDUP_DECISIONS = Path("extracted/dedup/decisions.csv")
+DEDUP_QUEUE = Path("extracted/dedup/queue.csv")
+OVERLAP = REPORTS / "overlap.csv"
+
+SCREENING = Path("extracted/screening")
+STAGES = {"ta": "title/abstract", "ft": "full text"}
+"""The screening stages, as a sheet's name begins (``ta-<reviewer>.csv``)."""
+RESOLUTIONS = "resolutions.csv"
+
+EXTRACTION = Path("extracted/extraction")
+FIELDS = "fields.csv"
+CONSENSUS = "consensus.csv"
+AUDIT = "audit.csv"
