@@ -20,6 +20,8 @@ from click.testing import CliRunner, Result
 from review_pipeline import db as store
 from review_pipeline.cli import cli
 
+from .conftest import EXAMPLE, EXAMPLE_PARTS
+
 STAGES = ["fetch", "import", "dedup", "screen", "extract", "prisma", "report"]
 
 
@@ -34,13 +36,27 @@ def ok(*args: str, db: Path | None = None) -> str:
     return result.output
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The worked example run through every stage once for this module's tests."""
+    folder = tmp_path_factory.mktemp("built")
+    for part in EXAMPLE_PARTS:
+        shutil.copytree(EXAMPLE / part, folder / part)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        for name in ("NCBI_EMAIL", "NCBI_API_KEY", "REVIEW_DB", "REVIEW_PROTOCOL"):
+            patch.delenv(name, raising=False)
+        for stage in STAGES:
+            ok(stage, db=folder / "data" / "review.db")
+    return folder
+
+
 @pytest.fixture
-def done(project: Path) -> Path:
-    """The worked example run through every stage; returns the database path."""
-    db = project / "data" / "review.db"
-    for stage in STAGES:
-        ok(stage, db=db)
-    return db
+def done(built: Path, project: Path) -> Path:
+    """A copy of the built worked example, as the working folder; returns the database path.
+    The database names its files relative to the review's folder, so the copy is whole."""
+    shutil.copytree(built, project, dirs_exist_ok=True)
+    return project / "data" / "review.db"
 
 
 def test_the_whole_review_runs_and_prisma_equals_status(done: Path, project: Path) -> None:
