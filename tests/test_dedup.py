@@ -12,7 +12,6 @@ from sqlite_utils import Database
 from review_pipeline import db as store
 from review_pipeline.db import State
 from review_pipeline.dedup import (
-    Entry,
     PairDecision,
     choose_kept,
     dedup,
@@ -23,7 +22,7 @@ from review_pipeline.dedup import (
     split,
 )
 from review_pipeline.errors import InputError
-from review_pipeline.matching import MATCHER_VERSION
+from review_pipeline.matching import MATCHER_VERSION, Entry
 from review_pipeline.records import Record
 from review_pipeline.sources import read_file
 
@@ -193,8 +192,8 @@ def test_progress_is_reported_to_the_end(db: Database) -> None:
     load(db, "pubmed", "databases", [Record(str(n), title=f"Title number {n} of many")
                                      for n in range(1200)])
     calls: list[tuple[int, int]] = []
-    result = dedup(db, decisions_file=Path("none.csv"), on_progress=lambda d, t: calls.append(
-        (d, t)))
+    result = dedup(db, decisions_file=Path("none.csv"),
+                   on_progress=lambda d, t, note="": calls.append((d, t)))
     assert calls == [(500, 1200), (1000, 1200), (1200, 1200)] and result.clusters == 1200
 
 

@@ -316,8 +316,11 @@ def test_rate_limiter_spaces_requests_with_a_small_margin() -> None:
 def test_rate_limiter_is_shared_safely_by_threads() -> None:
     sleeps = Sleeps()
     limiter = RateLimiter(10.0, margin=0.0, clock=sleeps.clock, sleep=sleeps)
-    threads = [threading.Thread(target=lambda: [limiter.wait() for _ in range(25)])
-               for _ in range(4)]
+    def wait_often() -> None:
+        for _ in range(25):
+            limiter.wait()
+
+    threads = [threading.Thread(target=wait_often) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -464,7 +467,7 @@ def test_a_connection_lost_mid_run_is_retried_not_taken_for_unreachable(
             raise requests.ConnectionError("connection reset by peer")
         return real_post(*args, **kwargs)  # type: ignore[arg-type]
 
-    eutils.session.post = flaky  # type: ignore[method-assign]
+    eutils.session.post = flaky  # type: ignore[method-assign, assignment]
     result = fetch_one(db, protocol, raw_dir=tmp_path / "raw", client=eutils,
                    live=LiveSettings(batch_size=30))
     assert (result.mode, result.records) == ("live", 30)

@@ -33,7 +33,9 @@ def golden_path(fixture: Path) -> Path:
 
 
 def as_data(records: list[Record]) -> list[dict[str, Any]]:
-    return json.loads(json.dumps([r.as_dict() for r in records], ensure_ascii=False))
+    data: list[dict[str, Any]] = json.loads(json.dumps([r.as_dict() for r in records],
+                                                        ensure_ascii=False))
+    return data
 
 
 @pytest.mark.parametrize("fixture", REAL, ids=lambda p: p.name)
@@ -60,7 +62,9 @@ def test_every_real_export_reads_exactly_as_its_golden_file(
 def test_golden_files_hold_what_the_exports_say() -> None:
     """Spot checks, written by hand from the export files, that the golden files are right."""
     def first(name: str) -> dict[str, Any]:
-        return json.loads(golden_path(FIXTURES / "exports" / name).read_text())["records"][0]
+        record: dict[str, Any] = json.loads(
+            golden_path(FIXTURES / "exports" / name).read_text())["records"][0]
+        return record
 
     wos = first("revtools_restoration_WoS.ciw")
     assert (wos["source_record_id"], wos["doi"], wos["pmid"], wos["pages"], wos["year"]) == (
@@ -101,8 +105,9 @@ def test_golden_files_hold_what_the_exports_say() -> None:
 ])
 def test_edge_cases_read(fixture: str, fmt: str, count: int, check: dict[str, Any]) -> None:
     detected, reading = read_file(EDGE / fixture)
-    assert detected == fmt and len(reading.records) == count == reading.expected
-    assert {k: getattr(reading.records[0], k) for k in check} == check
+    records = list(reading.records)
+    assert detected == fmt and len(records) == count == reading.expected
+    assert {k: getattr(records[0], k) for k in check} == check
 
 
 def test_a_latin1_file_is_read_with_a_warning_naming_the_line() -> None:
@@ -193,7 +198,7 @@ def test_a_malformed_pubmed_article_is_refused_by_pmid_with_skip_bad(tmp_path: P
     path = tmp_path / "odd.xml"
     path.write_text(broken)
     _, reading = read_file(path, skip_bad=True)
-    assert len(reading.records) == 1 and len(reading.bad) == 1
+    assert len(list(reading.records)) == 1 and len(reading.bad) == 1
     assert "without Article (PMID 11748933)" in reading.bad[0].problem
 
 

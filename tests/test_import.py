@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from review_pipeline import db as store
 from review_pipeline.config import Protocol
 from review_pipeline.errors import InputError
-from review_pipeline.import_ import import_file, import_protocol_sources
+from review_pipeline.import_ import ImportResult, import_file, import_protocol_sources
 
 from .conftest import FIXTURES
 
@@ -92,7 +92,7 @@ def test_a_missing_protocol_file_is_named(db: Database, project: Path,
 
 
 def test_protocol_sources_import_with_their_branch(db: Database, protocol: Protocol) -> None:
-    seen = []
+    seen: list[ImportResult] = []
     results = import_protocol_sources(db, protocol, on_file=seen.append).files
     assert [(r.source, r.records) for r in results] == [("citations", 23)] and seen == results
     assert {r[0] for r in db.execute("SELECT branch FROM records")} == {"other"}

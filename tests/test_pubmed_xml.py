@@ -49,7 +49,7 @@ def entrez_read(path: Path) -> list[dict[str, Any]]:
     data = re.sub(rb'"http://dtd\.nlm\.nih\.gov/ncbi/pubmed/out/pubmed_\d+\.dtd"',
                   b'"https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd"', _raw(path))
     data = data.replace(b"nlmmedlinecitationset_160101.dtd", b"nlmmedlinecitationset_150101.dtd")
-    tree = Entrez.read(io.BytesIO(data), validate=False)
+    tree = Entrez.read(io.BytesIO(data), validate=False)  # type: ignore[no-untyped-call]
     if "PubmedArticle" in tree:
         return [{"citation": a["MedlineCitation"], "data": a.get("PubmedData", {})}
                 for a in tree["PubmedArticle"]]
@@ -75,7 +75,8 @@ def entrez_fields(entry: dict[str, Any]) -> dict[str, Any]:
         elif "LastName" in author:
             authors.append(f"{author['LastName']} {author.get('Initials', '')}".strip())
     date = article["Journal"]["JournalIssue"]["PubDate"]
-    year = date.get("Year") or re.search(r"\d{4}", date.get("MedlineDate", "")).group(0)
+    found = re.search(r"\d{4}", date.get("MedlineDate", ""))
+    year = date.get("Year") or (found.group(0) if found else "")
     return {"pmid": str(entry["citation"]["PMID"]), "title": _flat(article["ArticleTitle"]),
             "doi": normalize_doi(doi), "authors": authors, "year": int(year)}
 

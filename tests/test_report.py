@@ -44,17 +44,18 @@ OUTCOMES = [
 
 @pytest.fixture
 def forms(db: Database) -> Database:
-    db["extraction_fields"].insert_all(
+    db.table("extraction_fields").insert_all(
         {"table_name": t, "field": f, "position": i, "type": kind, "choices": choices,
          "required": 0, "key": key, "one_of": one_of or None, "compare": 1, "unit": unit}
         for i, (t, f, kind, choices, key, one_of, unit) in enumerate(FIELDS))
-    db["arms"].insert_all({"record_id": r, "arm": a, "treatment": t, "patients": n}
+    db.table("arms").insert_all({"record_id": r, "arm": a, "treatment": t, "patients": n}
                           for r, a, t, n in ARMS)
-    db["outcomes"].insert_all({"record_id": r, "arm": a, "outcome": o, "months": m,
+    db.table("outcomes").insert_all({"record_id": r, "arm": a, "outcome": o, "months": m,
                                "percent": p} for r, a, o, m, p in OUTCOMES)
-    db["rob_robins_i"].insert_all([
+    judged: list[dict[str, str | None]] = [
         {"record_id": "b", "confounding": "Serious", "overall": "Serious", "support": "x"},
-        {"record_id": "a", "confounding": "Low", "overall": "Moderate", "support": None}])
+        {"record_id": "a", "confounding": "Low", "overall": "Moderate", "support": None}]
+    db.table("rob_robins_i").insert_all(judged)
     return db
 
 
@@ -77,7 +78,7 @@ def test_rates_are_grouped_by_treatment_outcome_and_time_point(forms: Database) 
 
 def test_fields_the_forms_lack_are_named(forms: Database) -> None:
     s = treatment_summary(forms, Report(treatment="arms.drug", rate="outcomes.rate"))
-    assert s.missing == ["arms.drug", "outcomes.rate"] and s.treatments == s.rates == []
+    assert s.missing == ["arms.drug", "outcomes.rate"] and s.treatments == [] and s.rates == []
 
 
 def test_no_forms_yet_means_no_summary(db: Database) -> None:

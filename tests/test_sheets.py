@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def test_unreadable_sheets_name_file_and_line(review: Database, protocol: Protoc
         (folder / "alice").mkdir()
         (folder / "fields.csv").write_text("table,field,type\nstudies,decision,text\n")
     (folder / name).write_bytes(data)
-    run = {"screening": lambda: screen(review, protocol, folder),
+    run: Callable[[], object] = {"screening": lambda: screen(review, protocol, folder),
            "extraction": lambda: extract(review, folder),
            "dedup": lambda: dedup(review, decisions_file=folder / name)}[where]
     with pytest.raises(InputError, match=message) as caught:
