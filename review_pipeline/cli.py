@@ -127,8 +127,8 @@ def _echo_lines(lines: list[str]) -> None:
 
 @cli.command(name="init")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--title", default="", help="The review's title [default: from the folder's "
-              "name].")
+@click.option("--title", default="", metavar="TEXT",
+              help="The review's title [default: from the folder's name].")
 def init_(folder: Path, title: str) -> None:
     """Start a new review in FOLDER: a commented protocol, a generic extraction form,
     READMEs and a Makefile whose targets are the stages. Then add the exports with
@@ -157,11 +157,12 @@ def init_(folder: Path, title: str) -> None:
               "back to the kept responses or the snapshot.")
 @click.option("--query", help="Search this instead of the protocol's query (live only; the "
               "protocol must have at most one search).")
-@click.option("--base-url", envvar="REVIEW_EUTILS_URL",
+@click.option("--base-url", envvar="REVIEW_EUTILS_URL", metavar="URL",
               help="E-utilities base URL (env REVIEW_EUTILS_URL)  [default: NCBI's].")
-@click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               default=layout.RAW, show_default=True, help="Where raw responses are kept.")
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=200, show_default=True,
+              metavar="N",
               help="PMIDs per EFetch request.")
 @common_options
 @pass_ctx
@@ -223,7 +224,8 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
 
 @cli.command(name="import")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
-@click.option("--source", help="Name of the source the file comes from (e.g. embase).")
+@click.option("--source", metavar="NAME",
+              help="Name of the source the file comes from (e.g. embase).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto",
               show_default=True, help="The file's format; auto reads it from the content.")
 @click.option("--add", is_flag=True, help="Also copy FILE into the review's imports/ and list "
@@ -231,7 +233,8 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
 @click.option("--kind", type=click.Choice(SOURCE_KINDS), help="With --add, for a new source: "
               "database or register (PRISMA's databases column), or an other method "
               "[default: from the name, else database].")
-@click.option("--label", help="With --add, for a new source: its name in the PRISMA flow "
+@click.option("--label", metavar="TEXT",
+              help="With --add, for a new source: its name in the PRISMA flow "
               "[default: from the name, e.g. embase gives Embase].")
 @click.option("--skip-bad", is_flag=True, help="Import the records that can be read and write "
               "the others to a quarantine report (next to the database), instead of stopping.")
@@ -315,7 +318,7 @@ def _echo_import(result: ImportResult) -> None:
 
 
 @cli.command(name="dedup")
-@click.option("--prefer", default="pubmed", show_default=True,
+@click.option("--prefer", default="pubmed", show_default=True, metavar="SOURCES",
               help="Comma-separated sources whose record a cluster keeps first.")
 @click.option("--preprints", type=click.Choice(["same", "different"]), default="same",
               show_default=True,
@@ -402,7 +405,7 @@ def _explain(found: Explanation) -> None:
 
 
 @cli.group(name="screen", cls=_Group, invoke_without_command=True)
-@click.option("--decisions", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--decisions", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               default=layout.SCREENING, show_default=True,
               help="Folder of reviewers' sheets <stage>-<reviewer>.csv and resolutions.csv.")
 @common_options
@@ -460,7 +463,8 @@ def _kappa_line(pair: Agreement) -> str:
 @screen_.command(name="sheet")
 @click.option("--stage", type=click.Choice(list(layout.STAGES)), required=True,
               help="ta (title/abstract) or ft (full text).")
-@click.option("--reviewer", required=True, help="Lower-case name, as in the file name.")
+@click.option("--reviewer", required=True, metavar="NAME",
+              help="Lower-case name, as in the file name.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
               show_default=True, help="The sheet's format; keep one per reviewer and stage.")
 @common_options
@@ -546,7 +550,7 @@ def screen_agreement(obj: _Context, as_json: bool) -> None:
 
 
 @cli.group(name="extract", cls=_Group, invoke_without_command=True)
-@click.option("--tables", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--tables", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               default=layout.EXTRACTION, show_default=True,
               help="Folder of fields.csv, consensus.csv and one folder per reviewer.")
 @common_options
@@ -584,7 +588,8 @@ def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
 
 
 @extract_.command(name="sheet")
-@click.option("--reviewer", required=True, help="Lower-case name, as in the folder name.")
+@click.option("--reviewer", required=True, metavar="NAME",
+              help="Lower-case name, as in the folder name.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
               show_default=True, help="The sheets' format; keep one per reviewer and table.")
 @common_options
@@ -667,7 +672,7 @@ def extract_history(obj: _Context, study: str) -> None:
 
 
 @cli.command(name="prisma")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               default=layout.REPORTS, show_default=True, help="Where to write the flow.")
 @common_options
 @pass_ctx
@@ -693,7 +698,7 @@ def prisma_(obj: _Context, out_dir: Path) -> None:
 
 
 @cli.command(name="report")
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               default=layout.REPORTS, show_default=True, help="Where to write index.html.")
 @common_options
 @pass_ctx
