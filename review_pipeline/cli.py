@@ -193,9 +193,7 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
         if len(protocol.searches) > 1:
             raise click.UsageError("--query replaces the query of the protocol's one search; "
                                    "this protocol has several")
-        search = (protocol.searches[0] if protocol.searches
-                  else Search("PubMed", "NCBI E-utilities (ESearch, EFetch)", "", "pdat", "",
-                              "", None, "", ""))
+        search = protocol.searches[0] if protocol.searches else Search(query)
         protocol = dataclasses.replace(
             protocol, searches=(dataclasses.replace(search, query=query, snapshot=None),))
     settings = LiveSettings(email=os.environ.get("NCBI_EMAIL", ""),

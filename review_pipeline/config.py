@@ -59,15 +59,15 @@ class Review:
 class Search:
     """One PubMed search exactly as it is run, with its offline snapshot if it has one."""
 
-    database: str
-    interface: str
     query: str
-    date_field: str
-    min_date: str
-    max_date: str
-    snapshot: Path | None
-    snapshot_date: str
-    notes: str
+    database: str = "PubMed"
+    interface: str = "NCBI E-utilities (ESearch, EFetch)"
+    date_field: str = "pdat"
+    min_date: str = ""
+    max_date: str = ""
+    snapshot: Path | None = None
+    snapshot_date: str = ""
+    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ class Protocol:
         if found:
             return found.label, found.kind
         if name == PUBMED:
-            return (self.searches[0].database if self.searches else "PubMed"), "database"
+            return (self.searches[0].database if self.searches else Search.database), "database"
         return name, "database"
 
     @property
@@ -421,10 +421,11 @@ def _search(v: _Validator, data: Any, root: Path, prefix: str) -> Search:
             "PubMed needs min_date and max_date together; give both or neither")
     snapshot = t.get("snapshot")
     return Search(
-        database=t.get("database", "PubMed"),
-        interface=t.get("interface", "NCBI E-utilities (ESearch, EFetch)"),
+        database=t.get("database", Search.database),
+        interface=t.get("interface", Search.interface),
         query=t["query"].strip(),
-        date_field=v.choice(t.get("date_field", "pdat"), DATE_FIELDS, f"{prefix}date_field"),
+        date_field=v.choice(t.get("date_field", Search.date_field), DATE_FIELDS,
+                            f"{prefix}date_field"),
         min_date=t.get("min_date", ""),
         max_date=t.get("max_date", ""),
         snapshot=root / snapshot if snapshot else None,

@@ -525,9 +525,6 @@ def remove_batches(db: Database, batch_ids: Sequence[int], why: str) -> int:
         f"SELECT record_id FROM batch_records WHERE batch_id IN ({marks}) EXCEPT "
         f"SELECT record_id FROM batch_records WHERE batch_id NOT IN ({marks})",
         [*batch_ids, *batch_ids])]
-    runs = [r[0] for r in db.execute(
-        f"SELECT DISTINCT run_id FROM batches WHERE batch_id IN ({marks}) AND run_id IS NOT NULL",
-        list(batch_ids))]
     with db.atomic():
         db.execute("CREATE TEMP TABLE IF NOT EXISTS removed_records (record_id TEXT PRIMARY KEY)")
         db.execute("DELETE FROM removed_records")
@@ -555,10 +552,6 @@ def remove_batches(db: Database, batch_ids: Sequence[int], why: str) -> int:
                   entity_id=str(batch_id), field=source,
                   detail=f"{file} ({records} records): {why}")
         db.execute(f"DELETE FROM batches WHERE batch_id IN ({marks})", list(batch_ids))
-        # a search run goes with its last batch
-        db.execute(f"DELETE FROM search_runs WHERE run_id IN ({', '.join('?' * len(runs))}) "
-                   "AND run_id NOT IN (SELECT run_id FROM batches WHERE run_id IS NOT NULL)",
-                   runs)
     return len(gone)
 
 

@@ -138,10 +138,8 @@ def _forget_other_searches(db: Database, protocol: Protocol) -> tuple[int, int]:
     with db.atomic():
         removed = store.remove_batches(db, [b for batches in stale.values() for b in batches],
                                        "the protocol no longer has this search or snapshot")
-        # runs that found nothing, or whose batches a run of a current search took over
-        for run_id in stale:
-            db.execute("DELETE FROM search_runs WHERE run_id = ? AND run_id NOT IN "
-                       "(SELECT run_id FROM batches WHERE run_id IS NOT NULL)", [run_id])
+        db.execute(f"DELETE FROM search_runs WHERE run_id IN ({', '.join('?' * len(stale))})",
+                   list(stale))
     return len(stale), removed
 
 

@@ -116,7 +116,7 @@ def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bo
             while True:
                 try:
                     with db.atomic():
-                        batch_id, name, reading, new = _store(db, path, source, branch, fmt,
+                        batch_id, name, reading, new = _store_file(db, path, source, branch, fmt,
                                                               sha, skip_bad, repeated)
                     break
                 except _ReadAgain as again:
@@ -136,7 +136,7 @@ def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bo
     return results
 
 
-def _store(db: Database, path: Path, source: str, branch: str, fmt: str, sha: str,
+def _store_file(db: Database, path: Path, source: str, branch: str, fmt: str, sha: str,
            skip_bad: bool, repeated: frozenset[str]) -> tuple[int, str, Reading, int]:
     name, reading = stream_file(path, fmt, skip_bad=skip_bad, repeated=repeated)
     batch_id, new = store.add_batch(db, reading.records, kind="import", source=source,
