@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from .config import Protocol, Search
 from .errors import FetchError
 from .progress import Progress
 from .records import Record
-from .sources import display_path, read_records, sha256_file, unique_ids
+from .sources import display_path, read_records, sha256_file, unique_ids, write_atomic
 from .sources.pubmed import DEFAULT_BASE_URL, Eutils, PubmedUnreachable
 from .sources.pubmed_xml import parse_text
 
@@ -167,7 +166,7 @@ def _live(db: Database, search: Search, client: Eutils, raw_dir: Path, batch_siz
     if run_dir is None:
         plan = _search(client, search, batch_size)
         run_dir = raw_dir / SOURCE / search_key(search) / _stamp()
-        _write_atomic(run_dir / PLAN, json.dumps(plan, indent=2).encode())
+        write_atomic(run_dir / PLAN, json.dumps(plan, indent=2).encode())
     else:
         plan = json.loads((run_dir / PLAN).read_text("utf-8"))
         messages.append(f"resumed the unfinished PubMed search of {plan['started_at']} in "
@@ -208,7 +207,7 @@ def _live(db: Database, search: Search, client: Eutils, raw_dir: Path, batch_siz
                 on_progress(done, len(ids), _note(client, number, len(batches)))
     manifest = {**plan, "missing": missing, "finished_at": store.now(),
                 "files": [{"file": p.name, "sha256": sha256_file(p)} for p in files]}
-    _write_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
+    write_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
     retrieved = len(ids) - len(missing)
     _finish_run(db, run_id, retrieved,
                 note=f"missing after retry: {missing}" if missing else "")
@@ -262,19 +261,12 @@ def _keep_batch(client: Eutils, ids: list[str], path: Path) -> tuple[Path, str, 
     if path.exists():
         return path, path.read_text("utf-8"), False
     body = client.efetch(ids)
-    _write_atomic(path, body.encode("utf-8"))
+    write_atomic(path, body.encode("utf-8"))
     return path, body, True
 
 
 def _parse_batch(text: str, path: Path) -> list[Record]:
     return list(unique_ids(parse_text(text, str(path)).records))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
 
 
 def unfinished_run(raw_dir: Path, search: Search) -> Path | None:

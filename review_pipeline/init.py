@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import filecmp
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ import tomlkit
 
 from .config import NAME, SOURCE_KINDS, load_protocol, parse_protocol
 from .errors import InputError, ProtocolError
+from .sources import write_atomic
 
 TEMPLATE = Path(__file__).parent / "template"
 MAKEFILE = Path(__file__).parent / "review.mk"
@@ -132,7 +132,7 @@ def add_source(protocol_path: Path, file: Path, name: str, *, kind: str | None =
     text = tomlkit.dumps(doc)
     parse_protocol(text, protocol_path)
     copied = _copy(file, target)
-    _write_atomic(protocol_path, text)
+    write_atomic(protocol_path, text.encode("utf-8"))
     return replace(added, copied=copied)
 
 
@@ -169,9 +169,3 @@ def _copy(file: Path, target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(file, target)
     return True
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
