@@ -97,8 +97,8 @@ def _serve(count: int, rate: float, ready: Any, stop: Any, report: Any) -> None:
 
 
 def bench_fetch(count: int, batch_size: int) -> None:
-    from review_pipeline.config import load_protocol
     from review_pipeline.db import open_db
+    from review_pipeline.protocol import load_protocol
 
     rows = []
     protocol = load_protocol(ROOT / "queries" / "protocol.toml")

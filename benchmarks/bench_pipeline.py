@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from review_pipeline import db as store
-from review_pipeline.config import load_protocol
 from review_pipeline.dedup import dedup
 from review_pipeline.extract import compare, extract, load_fields
 from review_pipeline.fetch import fetch
 from review_pipeline.import_ import import_file, import_protocol_sources
+from review_pipeline.model.record import Record
 from review_pipeline.prisma import prisma
-from review_pipeline.records import Record
+from review_pipeline.protocol import load_protocol
 from review_pipeline.report import report
 from review_pipeline.screen import screen
 

@@ -1,5 +1,5 @@
 """``python -m review_pipeline`` runs the ``review`` command."""
 
-from .cli import cli
+from review_pipeline.cli import cli
 
 cli()

@@ -10,64 +10,21 @@ import itertools
 import json
 import re
 import sqlite3
-from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from . import layout
-from .errors import DatabaseError, StateError
-from .records import Record, content_digest
+from review_pipeline import layout
+from review_pipeline.model.errors import DatabaseError, StateError
+from review_pipeline.model.record import Record, content_digest
+from review_pipeline.model.state import TRANSITIONS, State, path_between
 
 DEFAULT_DB = layout.DB
 
-
-class State(StrEnum):
-    """Where a record stands in the review's flow (PRISMA 2020's boxes)."""
-
-    IDENTIFIED = "identified"
-    """Found by a search or an import; not yet deduplicated."""
-    DUPLICATE = "duplicate"
-    """Another record of the same report is kept instead (``duplicate_of`` names it)."""
-    INELIGIBLE = "ineligible"
-    """Removed before screening by an automatic eligibility rule, without a human look."""
-    SCREENED = "screened"
-    """Kept after deduplication and put to title/abstract screening."""
-    EXCLUDED_TA = "excluded_ta"
-    """Excluded at title/abstract screening."""
-    SOUGHT = "sought"
-    """Passed title/abstract screening (or came from other methods); full text sought."""
-    NOT_RETRIEVED = "not_retrieved"
-    """Full text could not be obtained."""
-    ASSESSED = "assessed"
-    """Full text retrieved and being assessed for eligibility."""
-    EXCLUDED_FT = "excluded_ft"
-    """Excluded at full text, with one reason code."""
-    INCLUDED = "included"
-    """Included in the review."""
-
-
-S = State
-TRANSITIONS: dict[State, frozenset[State]] = {
-    S.IDENTIFIED: frozenset({S.DUPLICATE, S.INELIGIBLE, S.SCREENED, S.SOUGHT}),
-    S.DUPLICATE: frozenset({S.IDENTIFIED}),
-    S.INELIGIBLE: frozenset({S.IDENTIFIED}),
-    S.SCREENED: frozenset({S.EXCLUDED_TA, S.SOUGHT, S.IDENTIFIED}),
-    S.EXCLUDED_TA: frozenset({S.SCREENED}),
-    S.SOUGHT: frozenset({S.NOT_RETRIEVED, S.ASSESSED, S.SCREENED, S.IDENTIFIED}),
-    S.NOT_RETRIEVED: frozenset({S.SOUGHT}),
-    S.ASSESSED: frozenset({S.EXCLUDED_FT, S.INCLUDED, S.SOUGHT}),
-    S.EXCLUDED_FT: frozenset({S.ASSESSED}),
-    S.INCLUDED: frozenset({S.ASSESSED}),
-}
-"""Allowed moves. Forward moves follow PRISMA; each backward move undoes one step when a
-decision is revised (a reviewer changes a sheet, a cluster is split), so a record can always
-be brought to the state its current decisions give, one allowed step at a time."""
 
 ACTOR_SYSTEM = "review_pipeline"
 
@@ -392,25 +349,6 @@ def set_state(db: Database, record_id: str, new: State, *, actor: str = ACTOR_SY
                [new.value, reason or None, record_id])
     audit(db, actor=actor, action="state", entity="record", entity_id=record_id,
           field="status", old=old.value, new=new.value, detail=reason or None)
-
-
-def path_between(old: State, new: State) -> list[State]:
-    """The shortest chain of allowed moves from ``old`` to ``new`` (empty when equal)."""
-    previous: dict[State, State] = {}
-    queue = deque([old])
-    while queue:
-        state = queue.popleft()
-        if state == new:
-            chain = []
-            while state != old:
-                chain.append(state)
-                state = previous[state]
-            return chain[::-1]
-        for nxt in sorted(TRANSITIONS[state]):
-            if nxt not in previous and nxt != old:
-                previous[nxt] = state
-                queue.append(nxt)
-    raise StateError(f"no allowed path from {old} to {new}", where="db.TRANSITIONS")
 
 
 def move_to(db: Database, record_id: str, target: State, current: State, *,

@@ -25,14 +25,21 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import db as store
-from . import layout
-from .db import State
-from .errors import InputError, StateError
-from .matching import MATCHER_VERSION, Entry, Verdict, compare, embase_volume, journal_names
-from .progress import Progress, tracked
-from .records import fold
-from .sheets import read_sheet
+from review_pipeline import db as store
+from review_pipeline import layout
+from review_pipeline.matching import (
+    MATCHER_VERSION,
+    Entry,
+    Verdict,
+    compare,
+    embase_volume,
+    journal_names,
+)
+from review_pipeline.model.errors import InputError, StateError
+from review_pipeline.model.progress import Progress, tracked
+from review_pipeline.model.record import fold
+from review_pipeline.model.state import State
+from review_pipeline.sheets import read_sheet
 
 DEFAULT_DECISIONS = layout.DEDUP_DECISIONS
 DEFAULT_QUEUE = layout.DEDUP_QUEUE

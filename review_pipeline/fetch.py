@@ -27,15 +27,21 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import db as store
-from . import layout
-from .config import Protocol, Search
-from .errors import FetchError
-from .progress import Progress
-from .records import Record
-from .sources import display_path, read_records, sha256_file, unique_ids, write_atomic
-from .sources.pubmed import DEFAULT_BASE_URL, Eutils, PubmedUnreachable
-from .sources.pubmed_xml import parse_text
+from review_pipeline import db as store
+from review_pipeline import layout
+from review_pipeline.model.errors import FetchError
+from review_pipeline.model.progress import Progress
+from review_pipeline.model.record import Record
+from review_pipeline.protocol import Protocol, Search
+from review_pipeline.sources import (
+    display_path,
+    read_records,
+    sha256_file,
+    unique_ids,
+    write_atomic,
+)
+from review_pipeline.sources.pubmed import DEFAULT_BASE_URL, Eutils, PubmedUnreachable
+from review_pipeline.sources.pubmed_xml import parse_text
 
 SOURCE = "pubmed"
 PLAN = "search.json"

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from . import db as store
-from . import layout
-from .config import Protocol
-from .errors import InputError
-from .sources import Bad, Reading, display_path, sha256_file, stream_file
+from review_pipeline import db as store
+from review_pipeline import layout
+from review_pipeline.model.errors import InputError
+from review_pipeline.protocol import Protocol
+from review_pipeline.sources import Bad, Reading, display_path, sha256_file, stream_file
 
 QUARANTINE = layout.QUARANTINE
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from .records import fold
+from review_pipeline.model.record import fold
 
 TITLE_BLOCK = 24
 """Characters of the folded title (start and end) that make a blocking key."""

@@ -10,22 +10,11 @@ automatic.
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from .records import Record, fold
-
-if TYPE_CHECKING:
-    from .config import Rule
-
-FIELDS = ("title", "abstract", "keywords", "note")
-DEFAULT_FIELDS = ("title", "abstract", "keywords")
-DESIGNS = ("review", "case_report", "randomised_trial", "trial", "cohort", "case_series",
-           "unclear")
-"""Study designs a record can read as, in the order the cues are tried."""
+from review_pipeline.model.eligibility import Rule, parse_match, terms_pattern
+from review_pipeline.model.record import Record, fold
 
 
 @dataclass(frozen=True)
@@ -35,118 +24,6 @@ class Verdict:
     rule_id: str = ""
     automatic: bool = False
     reason: str = ""
-
-
-class MatchSyntaxError(ValueError):
-    """A ``match`` expression that cannot be read; the message says where and why."""
-
-
-Matcher = Callable[[str], bool]
-
-
-@functools.lru_cache(maxsize=256)
-def parse_match(expression: str) -> Matcher:
-    """A boolean expression over terms as a test on folded text.
-
-    Terms are bare words or "quoted phrases"; AND, OR and NOT (upper case) combine them,
-    NOT binding tightest and OR loosest; parentheses group. Two terms side by side without
-    an operator are an error, so that "radiotherapy and melphalan" is not read by guess.
-    """
-    tokens = _tokens(expression)
-    tree, end = _or(tokens, 0)
-    if end != len(tokens):
-        raise MatchSyntaxError(f"unexpected '{tokens[end]}' after a complete expression "
-                               "(join terms with AND, OR or NOT)")
-    return _compile(tree)
-
-
-Node = tuple[str, Any]
-"""("term", text), ("not", node), ("and", [nodes]) or ("or", [nodes])."""
-
-
-def _compile(node: Node) -> Matcher:
-    kind, value = node
-    if kind == "term":
-        pattern = terms_pattern((value,))
-        return lambda folded: pattern.search(folded) is not None
-    if kind == "not":
-        inner = _compile(value)
-        return lambda folded: not inner(folded)
-    parts = [_compile(n) for n in value if kind == "and" or n[0] != "term"]
-    if kind == "and":
-        return lambda folded: all(p(folded) for p in parts)
-    # The terms of an OR are one regex: one scan of the text instead of one per term.
-    terms = tuple(n[1] for n in value if n[0] == "term")
-    if terms:
-        pattern = terms_pattern(terms)
-        parts.insert(0, lambda folded: pattern.search(folded) is not None)
-    return lambda folded: any(p(folded) for p in parts)
-
-
-_TOKEN = re.compile(r'\s*(?:(\()|(\))|"([^"]*)"|([^\s()"]+)|("))')
-
-
-def _tokens(expression: str) -> list[str]:
-    tokens = []
-    for match in _TOKEN.finditer(expression.strip()):
-        opening, closing, phrase, word, stray = match.groups()
-        if stray:
-            raise MatchSyntaxError('a quote (") is not closed')
-        if phrase is not None and not phrase.strip():
-            raise MatchSyntaxError('an empty phrase ("")')
-        tokens.append(opening or closing or (f'"{phrase}"' if phrase is not None else word))
-    if not tokens:
-        raise MatchSyntaxError("the expression is empty")
-    return tokens
-
-
-def _or(tokens: list[str], at: int) -> tuple[Node, int]:
-    return _joined(tokens, at, "OR", _and)
-
-
-def _and(tokens: list[str], at: int) -> tuple[Node, int]:
-    return _joined(tokens, at, "AND", _not)
-
-
-def _joined(tokens: list[str], at: int, word: str,
-            operand: Callable[[list[str], int], tuple[Node, int]]) -> tuple[Node, int]:
-    """Operands joined by ``word`` (AND or OR)."""
-    parts = []
-    while True:
-        part, at = operand(tokens, at)
-        parts.append(part)
-        if at < len(tokens) and tokens[at] == word:
-            at += 1
-            continue
-        return (parts[0] if len(parts) == 1 else (word.lower(), parts)), at
-
-
-def _not(tokens: list[str], at: int) -> tuple[Node, int]:
-    if at < len(tokens) and tokens[at] == "NOT":
-        inner, at = _not(tokens, at + 1)
-        return ("not", inner), at
-    return _atom(tokens, at)
-
-
-def _atom(tokens: list[str], at: int) -> tuple[Node, int]:
-    if at >= len(tokens):
-        raise MatchSyntaxError("the expression ends where a term was expected")
-    word = tokens[at]
-    if word == "(":
-        inner, at = _or(tokens, at + 1)
-        if at >= len(tokens) or tokens[at] != ")":
-            raise MatchSyntaxError("a '(' is not closed")
-        return inner, at + 1
-    if word in {")", "AND", "OR", "NOT"}:
-        raise MatchSyntaxError(f"'{word}' where a term was expected")
-    return ("term", word.strip('"')), at + 1
-
-
-@functools.lru_cache(maxsize=1024)
-def terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
-    """Terms as one regex on folded text: whole words, ``*`` standing for any word ending."""
-    bodies = [r"\w*".join(re.escape(fold(part)) for part in term.split("*")) for term in terms]
-    return re.compile(rf"(?<!\w)(?:{'|'.join(bodies)})(?!\w)")
 
 
 _NUMBER_WORDS = {word: n for n, word in enumerate((

@@ -25,14 +25,14 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import db as store
-from . import layout
-from .config import Protocol
-from .db import State
-from .errors import InputError
-from .progress import Progress, tracked
-from .rules import Verdict, evaluate, read_record
-from .sheets import SUFFIXES, Row, extend_sheet, read_sheet
+from review_pipeline import db as store
+from review_pipeline import layout
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.progress import Progress, tracked
+from review_pipeline.model.state import STAGE_ENTRY, State, onward
+from review_pipeline.protocol import Protocol
+from review_pipeline.rules import Verdict, evaluate, read_record
+from review_pipeline.sheets import SUFFIXES, Row, extend_sheet, read_sheet
 
 DEFAULT_FOLDER = layout.SCREENING
 RESOLUTIONS = layout.RESOLUTIONS
@@ -384,19 +384,11 @@ def awaiting(db: Database) -> dict[str, int]:
     }
 
 
-# Which states a record may be in to be put to a stage: every record that reached
-# title/abstract screening goes to every reviewer, so that their decisions stay independent.
-_AT_STAGE = {
-    "ta": (State.SCREENED, State.EXCLUDED_TA, State.SOUGHT, State.NOT_RETRIEVED,
-           State.ASSESSED, State.EXCLUDED_FT, State.INCLUDED),
-    "ft": (State.SOUGHT, State.NOT_RETRIEVED, State.ASSESSED, State.EXCLUDED_FT,
-           State.INCLUDED),
-}
-
-
 def sheet_rows(db: Database, stage: str, reviewer: str) -> list[dict[str, Any]]:
     """The records awaiting ``reviewer`` at ``stage``, with what a reviewer reads."""
-    states = ", ".join(f"'{s}'" for s in _AT_STAGE[stage])
+    # Every record that reached the stage goes to every reviewer, whatever became of it
+    # since, so that their decisions stay independent.
+    states = ", ".join(f"'{s}'" for s in onward(STAGE_ENTRY[stage]))
     branch = "AND r.branch = 'databases'" if stage == "ta" else ""
     sql = f"""
         SELECT r.*, v.verdict, v.rule_id, v.design, v.patients FROM records r

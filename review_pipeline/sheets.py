@@ -19,7 +19,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from .errors import InputError
+from review_pipeline.model.errors import InputError
 
 SUFFIXES = (".csv", ".xlsx")
 

@@ -9,15 +9,15 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import db as store
-from .config import Protocol
-from .db import State
-from .dedup import overlap
-from .extract import summary as extraction_summary
-from .fetch import search_log
-from .prisma import as_template, counts, load_previous
-from .screen import awaiting, stage_summary
-from .sources import ris
+from review_pipeline import db as store
+from review_pipeline.dedup import overlap
+from review_pipeline.extract import summary as extraction_summary
+from review_pipeline.fetch import search_log
+from review_pipeline.model.state import State
+from review_pipeline.prisma import as_template, counts, load_previous
+from review_pipeline.protocol import Protocol
+from review_pipeline.screen import awaiting, stage_summary
+from review_pipeline.sources import ris
 
 EXPORT_COLUMNS = (
     "record_id", "source", "source_record_id", "pmid", "doi", "title", "year", "cluster_id",

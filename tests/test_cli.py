@@ -19,8 +19,7 @@ from click.testing import CliRunner, Result
 
 from review_pipeline import db as store
 from review_pipeline.cli import cli
-
-from .conftest import EXAMPLE, EXAMPLE_PARTS
+from tests.conftest import EXAMPLE, EXAMPLE_PARTS
 
 STAGES = ["fetch", "import", "dedup", "screen", "extract", "prisma", "report"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from review_pipeline.config import FORMATS, Protocol, load_protocol, parse_protocol
-from review_pipeline.errors import ProtocolError
+from review_pipeline.model.errors import ProtocolError
+from review_pipeline.protocol import FORMATS, Protocol, load_protocol, parse_protocol
 from review_pipeline.sources import formats
 
 MINIMAL = """

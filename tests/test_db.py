@@ -10,9 +10,10 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline import db as store
-from review_pipeline.db import TRANSITIONS, State, open_db, path_between, set_state
-from review_pipeline.errors import DatabaseError, StateError
-from review_pipeline.records import Record
+from review_pipeline.db import open_db, set_state
+from review_pipeline.model.errors import DatabaseError, StateError
+from review_pipeline.model.record import Record
+from review_pipeline.model.state import TRANSITIONS, State, path_between
 
 PACKAGE = Path(__file__).parent.parent / "review_pipeline"
 

@@ -10,7 +10,6 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline import db as store
-from review_pipeline.db import State
 from review_pipeline.dedup import (
     PairDecision,
     choose_kept,
@@ -21,12 +20,12 @@ from review_pipeline.dedup import (
     overlap_csv,
     split,
 )
-from review_pipeline.errors import InputError
 from review_pipeline.matching import MATCHER_VERSION, Entry
-from review_pipeline.records import Record
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import Record
+from review_pipeline.model.state import State
 from review_pipeline.sources import read_file
-
-from .conftest import FIXTURES
+from tests.conftest import FIXTURES
 
 
 def entry(rid: str, **fields: object) -> Entry:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cogapp import Cog
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_the_readme_lists_the_commands_the_cli_has() -> None:

@@ -14,8 +14,6 @@ from hypothesis import strategies as st
 from sqlite_utils import Database
 
 from review_pipeline import db as store
-from review_pipeline.db import State
-from review_pipeline.errors import InputError
 from review_pipeline.extract import (
     Field,
     add_to_consensus,
@@ -27,10 +25,11 @@ from review_pipeline.extract import (
     parse,
     write_sheets,
 )
-from review_pipeline.records import Record
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import Record
+from review_pipeline.model.state import State
 from review_pipeline.sheets import read_sheet
-
-from .conftest import EXAMPLE
+from tests.conftest import EXAMPLE
 
 FIELDS = """table,field,type,values,required,key,compare,min,max,unit,help
 studies,design,choice,Cohort|Case series,yes,,,,,,Study design

@@ -20,8 +20,6 @@ import pytest
 import requests
 from sqlite_utils import Database
 
-from review_pipeline.config import Protocol
-from review_pipeline.errors import FetchError
 from review_pipeline.fetch import (
     FetchResult,
     LiveSettings,
@@ -30,8 +28,10 @@ from review_pipeline.fetch import (
     search_log,
     unfinished_run,
 )
+from review_pipeline.model.errors import FetchError
 from review_pipeline.prisma import search_log as prisma_search_log
 from review_pipeline.prisma.search_log import render_markdown
+from review_pipeline.protocol import Protocol
 from review_pipeline.sources.pubmed import (
     Eutils,
     RateLimiter,
@@ -39,9 +39,8 @@ from review_pipeline.sources.pubmed import (
     _reconcile,
     parse_esearch,
 )
-
-from .conftest import FIXTURES
-from .eutils_server import Canned, Script, articles, serve
+from tests.conftest import FIXTURES
+from tests.eutils_server import Canned, Script, articles, serve
 
 KEY = "secret-api-key-123"
 

@@ -12,13 +12,12 @@ import pandas as pd
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline.errors import InputError
 from review_pipeline.import_ import import_file
-from review_pipeline.records import Record
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import Record
 from review_pipeline.sources import read_file, read_records
 from review_pipeline.status import export_records_ris
-
-from .conftest import FIXTURES, TESTS
+from tests.conftest import FIXTURES, TESTS
 
 GOLDEN = TESTS / "golden"
 EDGE = FIXTURES / "edge"

@@ -10,11 +10,10 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline import db as store
-from review_pipeline.config import Protocol
-from review_pipeline.errors import InputError
 from review_pipeline.import_ import ImportResult, import_file, import_protocol_sources
-
-from .conftest import FIXTURES
+from review_pipeline.model.errors import InputError
+from review_pipeline.protocol import Protocol
+from tests.conftest import FIXTURES
 
 
 def count(db: Database, table: str) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLE, EXAMPLE_PARTS, ROOT
+from tests.conftest import EXAMPLE, EXAMPLE_PARTS, ROOT
 
 FAKE_REVIEW = """#!/bin/sh
 echo "$*" >> "$REVIEW_LOG"

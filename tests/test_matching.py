@@ -13,9 +13,8 @@ from review_pipeline.db import open_db
 from review_pipeline.dedup import find_clusters, load_entries
 from review_pipeline.import_ import import_file
 from review_pipeline.matching import Entry, blocking_keys, decide, dois_alike, journal_names
-from review_pipeline.records import fold
-
-from .conftest import FIXTURES
+from review_pipeline.model.record import fold
+from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline import db as store
-from review_pipeline.config import Protocol, load_protocol
-from review_pipeline.db import State
-from review_pipeline.errors import CheckError, InputError
+from review_pipeline.model.errors import CheckError, InputError
+from review_pipeline.model.record import Record
+from review_pipeline.model.state import State
 from review_pipeline.prisma import (
     FILES,
     Branch,
@@ -32,9 +32,8 @@ from review_pipeline.prisma import (
     load_previous,
     prisma,
 )
-from review_pipeline.records import Record
-
-from .conftest import FIXTURES
+from review_pipeline.protocol import Protocol, load_protocol
+from tests.conftest import FIXTURES
 
 S = State
 EXTRA = """

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 from Bio import Entrez
 
-from review_pipeline.errors import InputError
-from review_pipeline.records import normalize_doi
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import normalize_doi
 from review_pipeline.sources import read_records
 from review_pipeline.sources.pubmed_xml import count_records, parse_file, parse_text
-
-from .conftest import FIXTURES
+from tests.conftest import FIXTURES
 
 PUBMED = FIXTURES / "pubmed"
 REAL_XML = sorted([*PUBMED.glob("pubmed*.xml*"), *PUBMED.glob("medline*.xml.gz"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from review_pipeline.matching import clean_title
-from review_pipeline.records import (
+from review_pipeline.model.record import (
     expand_pages,
     fold,
     normalize_author,

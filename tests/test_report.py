@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline.config import Report
+from review_pipeline.protocol import Report
 from review_pipeline.report.summary import (
     WHOLE_STUDY,
     Rate,

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from review_pipeline.config import Rule, parse_protocol
-from review_pipeline.errors import ProtocolError
-from review_pipeline.records import Record, fold
-from review_pipeline.rules import (
-    MatchSyntaxError,
-    Verdict,
-    evaluate,
-    parse_match,
-    patients_stated,
-    read_record,
-)
-
-from .conftest import EXAMPLE
+from review_pipeline.model.eligibility import MatchSyntaxError, Rule, parse_match
+from review_pipeline.model.errors import ProtocolError
+from review_pipeline.model.record import Record, fold
+from review_pipeline.protocol import parse_protocol
+from review_pipeline.rules import Verdict, evaluate, patients_stated, read_record
+from tests.conftest import EXAMPLE
 
 
 def rule(**fields: object) -> Rule:

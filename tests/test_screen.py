@@ -10,10 +10,10 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline import db as store
-from review_pipeline.config import Protocol, Screening
 from review_pipeline.dedup import dedup
-from review_pipeline.errors import InputError
-from review_pipeline.records import Record
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import Record
+from review_pipeline.protocol import Protocol, Screening
 from review_pipeline.rules import Verdict
 from review_pipeline.screen import Decision as D
 from review_pipeline.screen import (

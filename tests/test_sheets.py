@@ -9,12 +9,12 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline import db as store
-from review_pipeline.config import Protocol
-from review_pipeline.db import State
 from review_pipeline.dedup import dedup
-from review_pipeline.errors import InputError
 from review_pipeline.extract import extract
-from review_pipeline.records import Record
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import Record
+from review_pipeline.model.state import State
+from review_pipeline.protocol import Protocol
 from review_pipeline.screen import screen
 from review_pipeline.sheets import read_sheet
 

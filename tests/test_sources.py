@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from review_pipeline.errors import CountMismatchError, InputError
+from review_pipeline.model.errors import CountMismatchError, InputError
 from review_pipeline.sources import (
     Bad,
     Decoder,
@@ -21,8 +21,7 @@ from review_pipeline.sources import (
     stream_file,
 )
 from review_pipeline.sources.pubmed_xml import parse_text
-
-from .conftest import EXAMPLE, FIXTURES
+from tests.conftest import EXAMPLE, FIXTURES
 
 EXPORTS = FIXTURES / "exports"
 EDGE = FIXTURES / "edge"

@@ -14,28 +14,28 @@ Every cell that changed since the last load is appended to the audit log with wh
 and to ``audit.csv`` beside the sheets, so the trail survives a rebuilt database.
 """
 
-from .fields import Field, Form, Forms, load_fields, parse
-from .load import (
-    AUDIT,
-    CONSENSUS,
-    DEFAULT_FOLDER,
-    FIELDS,
-    Copy,
-    Disagreement,
-    ExtractResult,
-    Merged,
-    extract,
-    merge,
+from review_pipeline.extract.fields import Field, Form, Forms, load_fields, parse
+from review_pipeline.extract.load import (
+           AUDIT,
+           CONSENSUS,
+           DEFAULT_FOLDER,
+           FIELDS,
+           Copy,
+           Disagreement,
+           ExtractResult,
+           Merged,
+           extract,
+           merge,
 )
-from .review import (
-    SheetResult,
-    add_to_consensus,
-    compare,
-    copy_from_db,
-    help_text,
-    history,
-    summary,
-    write_sheets,
+from review_pipeline.extract.review import (
+           SheetResult,
+           add_to_consensus,
+           compare,
+           copy_from_db,
+           help_text,
+           history,
+           summary,
+           write_sheets,
 )
 
 __all__ = ["AUDIT", "CONSENSUS", "DEFAULT_FOLDER", "FIELDS", "Copy", "Disagreement",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from ..errors import InputError
-from ..sheets import read_sheet
+from review_pipeline.model.errors import InputError
+from review_pipeline.sheets import read_sheet
 
 TYPES = ("integer", "number", "percent", "text", "choice", "date")
 SQL_TYPES = {"integer": "INTEGER", "number": "REAL", "percent": "REAL"}

@@ -13,12 +13,9 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .. import db as store
-from .. import layout
-from ..db import State
-from ..errors import InputError
-from ..sheets import SUFFIXES, read_sheet
-from .fields import (
+from review_pipeline import db as store
+from review_pipeline import layout
+from review_pipeline.extract.fields import (
     NOT_REPORTED,
     SQL_TYPES,
     Field,
@@ -29,6 +26,9 @@ from .fields import (
     parse,
     typed,
 )
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.state import State
+from review_pipeline.sheets import SUFFIXES, read_sheet
 
 DEFAULT_FOLDER = layout.EXTRACTION
 FIELDS = layout.FIELDS

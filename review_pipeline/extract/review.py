@@ -11,11 +11,15 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..db import State
-from ..errors import InputError
-from ..sheets import extend_sheet
-from .fields import NOT_REPORTED, Field, Form, Forms, load_fields, number_text
-from .load import (
+from review_pipeline.extract.fields import (
+    NOT_REPORTED,
+    Field,
+    Form,
+    Forms,
+    load_fields,
+    number_text,
+)
+from review_pipeline.extract.load import (
     ACTION,
     CONSENSUS,
     CONSENSUS_COLUMNS,
@@ -31,6 +35,9 @@ from .load import (
     Merged,
     merge,
 )
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.state import State
+from review_pipeline.sheets import extend_sheet
 
 
 def compare(db: Database, reviewers: int = 1) -> Merged:

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from ..config import Protocol
-from .boxes import Box, Flow, flow
-from .flow import (
+from review_pipeline.prisma.boxes import Box, Flow, flow
+from review_pipeline.prisma.flow import (
     DEFAULT_OUT,
     Branch,
     PrismaCounts,
@@ -24,10 +23,11 @@ from .flow import (
     checked_counts,
     counts,
 )
-from .previous import Previous, read_previous
-from .search_log import SearchLog, search_log
-from .search_log import render_markdown as log_markdown
-from .text import render_markdown, template_csv
+from review_pipeline.prisma.previous import Previous, read_previous
+from review_pipeline.prisma.search_log import SearchLog, search_log
+from review_pipeline.prisma.search_log import render_markdown as log_markdown
+from review_pipeline.prisma.text import render_markdown, template_csv
+from review_pipeline.protocol import Protocol
 
 __all__ = [
     "DEFAULT_OUT", "Box", "Branch", "Flow", "Previous", "PrismaCounts",
@@ -56,7 +56,7 @@ def prisma(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Pri
     """Check the counts, then write to ``out_dir``: ``prisma.json``, ``prisma.csv`` (the
     PRISMA2020 template, filled), ``prisma.md``, the diagram as ``prisma.svg`` and
     ``prisma.png``, and ``search_log.md``."""
-    from . import diagram  # matplotlib takes most of a second to import; only drawing needs it
+    from review_pipeline.prisma import diagram
 
     c = checked_counts(db, protocol, load_previous(protocol))
     f = flow(c)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .flow import OTHER_LABELS, Branch, PrismaCounts
+from review_pipeline.prisma.flow import OTHER_LABELS, Branch, PrismaCounts
 
 PHASES = ("identification", "screening", "included")
 COLUMNS = ("previous", "databases", "other")

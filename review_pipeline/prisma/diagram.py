@@ -21,7 +21,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from matplotlib.path import Path as MPath
 from matplotlib.textpath import TextToPath
 
-from .boxes import COLUMNS, Box, Flow
+from review_pipeline.prisma.boxes import COLUMNS, Box, Flow
 
 FONT = "DejaVu Sans"
 """Shipped with matplotlib, so text measures the same on every machine."""

@@ -13,18 +13,14 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .. import layout
-from ..config import AUTOMATIC_BOXES, Protocol
-from ..db import State
-from ..errors import CheckError
-from .previous import Previous, counted_again
+from review_pipeline import layout
+from review_pipeline.model.eligibility import AUTOMATIC_BOXES
+from review_pipeline.model.errors import CheckError
+from review_pipeline.model.state import State, onward
+from review_pipeline.prisma.previous import Previous, counted_again
+from review_pipeline.protocol import Protocol
 
 DEFAULT_OUT = layout.REPORTS
-PAST_SCREENING = (State.SCREENED, State.EXCLUDED_TA, State.SOUGHT, State.NOT_RETRIEVED,
-                  State.ASSESSED, State.EXCLUDED_FT, State.INCLUDED)
-SOUGHT_OR_LATER = (State.SOUGHT, State.NOT_RETRIEVED, State.ASSESSED, State.EXCLUDED_FT,
-                   State.INCLUDED)
-ASSESSED_OR_LATER = (State.ASSESSED, State.EXCLUDED_FT, State.INCLUDED)
 OTHER_KINDS = {"website": "website_results", "organisation": "organisation_results",
                "citation_searching": "citations_results"}
 OTHER_LABELS = (("website_results", "Websites"), ("organisation_results", "Organisations"),
@@ -141,7 +137,7 @@ def counts(db: Database, protocol: Protocol, previous: Previous | None = None) -
         duplicates=n("databases", State.DUPLICATE),
         excluded_automatic=automatic["excluded_automatic"],
         excluded_other=automatic["excluded_other"],
-        records_screened=n("databases", *PAST_SCREENING) + at_screening,
+        records_screened=n("databases", *onward(State.SCREENED)) + at_screening,
         records_excluded=n("databases", State.EXCLUDED_TA) + at_screening,
         records_excluded_automation=at_screening,
         awaiting_screening=n("databases", State.SCREENED),
@@ -164,8 +160,8 @@ def _branch(n: Callable[..., int], branch: str, reasons: dict[tuple[str, str], i
     excluded = tuple((code, protocol.reason_label(code), count)
                      for (b, code), count in sorted(reasons.items()) if b == branch)
     return Branch(
-        sought=n(branch, *SOUGHT_OR_LATER), not_retrieved=n(branch, State.NOT_RETRIEVED),
-        assessed=n(branch, *ASSESSED_OR_LATER), excluded=excluded,
+        sought=n(branch, *onward(State.SOUGHT)), not_retrieved=n(branch, State.NOT_RETRIEVED),
+        assessed=n(branch, *onward(State.ASSESSED)), excluded=excluded,
         included=n(branch, State.INCLUDED), awaiting_retrieval=n(branch, State.SOUGHT),
         awaiting_assessment=n(branch, State.ASSESSED),
     )

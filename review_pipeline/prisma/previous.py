@@ -12,10 +12,10 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from ..db import State
-from ..errors import InputError
-from ..records import normalize_doi, normalize_pmid
-from ..sheets import read_sheet
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import normalize_doi, normalize_pmid
+from review_pipeline.model.state import State
+from review_pipeline.sheets import read_sheet
 
 COLUMNS = ("study", "citation", "pmid", "doi")
 REQUIRED = ("study", "citation")

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..config import DATABASE_BRANCH, Protocol
-from ..fetch import search_log as search_runs
+from review_pipeline.fetch import search_log as search_runs
+from review_pipeline.protocol import DATABASE_BRANCH, Protocol
 
 KIND_TITLES = {"database": "Databases", "register": "Study registers",
                "citation_searching": "Citation searching", "website": "Websites",

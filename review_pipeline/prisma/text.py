@@ -7,8 +7,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from .boxes import PHASES, Flow
-from .flow import PrismaCounts, as_template
+from review_pipeline.prisma.boxes import PHASES, Flow
+from review_pipeline.prisma.flow import PrismaCounts, as_template
 
 
 def render_markdown(flow: Flow, title: str) -> str:

@@ -10,12 +10,19 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..config import Protocol
-from ..db import State
-from ..extract.fields import number_text
-from ..prisma import DEFAULT_OUT, SearchLog, checked_counts, flow, load_previous, search_log
-from ..prisma.search_log import count_text
-from .summary import Summary, risk_of_bias, treatment_summary
+from review_pipeline.extract.fields import number_text
+from review_pipeline.model.state import State
+from review_pipeline.prisma import (
+    DEFAULT_OUT,
+    SearchLog,
+    checked_counts,
+    flow,
+    load_previous,
+    search_log,
+)
+from review_pipeline.prisma.search_log import count_text
+from review_pipeline.protocol import Protocol
+from review_pipeline.report.summary import Summary, risk_of_bias, treatment_summary
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
@@ -43,7 +50,7 @@ JUDGEMENTS = {"Low": "low", "Yes": "low", "Include": "low", "Moderate": "some",
 
 def report(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
     """Write ``index.html`` to ``out_dir`` and return its path."""
-    from ..prisma import diagram  # matplotlib takes most of a second to import
+    from review_pipeline.prisma import diagram
 
     c = checked_counts(db, protocol, load_previous(protocol))
     f = flow(c)

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..config import Report
-from ..extract.fields import number_text
+from review_pipeline.extract.fields import number_text
+from review_pipeline.protocol import Report
 
 WHOLE_STUDY = "Whole study (several treatments)"
 NOT_GIVEN = "(not given)"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from ..errors import CountMismatchError, InputError
-from ..records import Record, content_digest, identity_key
+from review_pipeline.model.errors import CountMismatchError, InputError
+from review_pipeline.model.record import Record, content_digest, identity_key
 
 
 @dataclass
@@ -267,7 +267,16 @@ def encoding_warning(path: Path) -> list[str]:
 
 
 def _registry() -> dict[str, Format]:
-    from . import endnote_xml, medline, ovid, pubmed_xml, ris, snapshot, tabular, wos
+    from review_pipeline.sources import (
+        endnote_xml,
+        medline,
+        ovid,
+        pubmed_xml,
+        ris,
+        snapshot,
+        tabular,
+        wos,
+    )
 
     formats = [  # in the order formats are tried on a file's head
         Format("pubmed-xml", "PubMed XML (efetch, or 'PubMed XML' export)", pubmed_xml.read,

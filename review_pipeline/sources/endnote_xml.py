@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from ..records import (
+from review_pipeline.model.record import (
     Record,
     expand_pages,
     normalize_author,
@@ -19,7 +19,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, open_binary
+from review_pipeline.sources import Bad, Reading, open_binary
 
 _RECORD = re.compile(rb"<record[\s>]")
 _CONFERENCE = ("Conference Proceedings", "Conference Paper", "Conference Abstract")

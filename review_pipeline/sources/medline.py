@@ -9,8 +9,8 @@ from typing import Any
 
 from Bio import Medline
 
-from ..errors import CountMismatchError, InputError
-from ..records import (
+from review_pipeline.model.errors import CountMismatchError, InputError
+from review_pipeline.model.record import (
     Record,
     expand_pages,
     normalize_doi,
@@ -18,7 +18,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, read_text
+from review_pipeline.sources import Bad, Reading, read_text
 
 _PMID = re.compile(r"^PMID- ", re.MULTILINE)
 _ISSN = re.compile(r"\d{4}-\d{3}[\dXx]")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import InputError
-from ..records import (
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import (
     Record,
     expand_pages,
     normalize_author,
@@ -16,7 +16,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, read_text
+from review_pipeline.sources import Bad, Reading, read_text
 
 _HEADER = re.compile(r"^<\s*\d+\.\s*>\s*$")
 _TAG = re.compile(r"^([A-Z][A-Z0-9]{1,3})\s+-\s?(.*)$")

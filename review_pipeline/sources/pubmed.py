@@ -33,7 +33,7 @@ from email.utils import parsedate_to_datetime
 
 import requests
 
-from ..errors import FetchError
+from review_pipeline.model.errors import FetchError
 
 DEFAULT_BASE_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
 TOOL = "review_pipeline"

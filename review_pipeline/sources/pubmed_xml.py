@@ -16,9 +16,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import CountMismatchError, InputError
-from ..records import Record, expand_pages, normalize_doi, normalize_pmid, parse_year
-from . import Bad, Reading, open_binary
+from review_pipeline.model.errors import CountMismatchError, InputError
+from review_pipeline.model.record import (
+    Record,
+    expand_pages,
+    normalize_doi,
+    normalize_pmid,
+    parse_year,
+)
+from review_pipeline.sources import Bad, Reading, open_binary
 
 _ARTICLE = re.compile(rb"<(?:PubmedArticle|PubmedBookArticle)[\s>]")
 _CITATION = re.compile(rb"<MedlineCitation[\s>]")

@@ -17,8 +17,8 @@ from typing import Any
 import rispy
 from rispy.parser import RisParser
 
-from ..errors import CountMismatchError, InputError
-from ..records import (
+from review_pipeline.model.errors import CountMismatchError, InputError
+from review_pipeline.model.record import (
     Record,
     expand_pages,
     normalize_author,
@@ -27,7 +27,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Decoder, Reading, iter_blocks
+from review_pipeline.sources import Bad, Decoder, Reading, iter_blocks
 
 # A record's first and last lines, each from the line break before it (``split_records``);
 # ``[^\S\n]`` is the whitespace of one line.

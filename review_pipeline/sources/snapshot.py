@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..records import (
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import (
     Record,
     expand_pages,
     normalize_doi,
@@ -20,7 +20,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, read_text
+from review_pipeline.sources import Bad, Reading, read_text
 
 LIST_KEYS = ("authors", "publication_types", "keywords")
 TEXT_KEYS = (

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import InputError
-from ..records import (
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import (
     Record,
     expand_pages,
     normalize_author,
@@ -26,7 +26,7 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Bad, Reading, iter_lines
+from review_pipeline.sources import Bad, Reading, iter_lines
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "recordid", "key", "accessionnumber", "accession", "an", "ut", "eid",

@@ -9,8 +9,8 @@ from typing import Any
 
 from rispy.parser import WokParser
 
-from ..errors import InputError
-from ..records import (
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import (
     Record,
     expand_pages,
     normalize_author,
@@ -19,8 +19,8 @@ from ..records import (
     normalize_pmid,
     parse_year,
 )
-from . import Reading
-from .ris import read_tagged
+from review_pipeline.sources import Reading
+from review_pipeline.sources.ris import read_tagged
 
 # A record's first and last lines, each from the line break before it (``split_records``);
 # ``[^\S\n]`` is the whitespace of one line.

@@ -13,9 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import layout
-from .errors import ProtocolError
-from .rules import DEFAULT_FIELDS, DESIGNS, FIELDS, MatchSyntaxError, parse_match
+from review_pipeline import layout
+from review_pipeline.model.eligibility import (
+    AUTOMATIC_BOXES,
+    DEFAULT_FIELDS,
+    DESIGNS,
+    FIELDS,
+    VERDICTS,
+    MatchSyntaxError,
+    Reason,
+    Rule,
+    parse_match,
+)
+from review_pipeline.model.errors import ProtocolError
 
 DEFAULT_PROTOCOL = layout.PROTOCOL
 PUBMED = "pubmed"
@@ -28,11 +38,6 @@ registers branch of the flow diagram; the others form the other-methods branch."
 DATABASE_BRANCH = frozenset({"database", "register"})
 
 DATE_FIELDS = ("pdat", "edat", "mdat")
-VERDICTS = ("include", "exclude")
-AUTOMATIC_BOXES = ("excluded_automatic", "excluded_other", "records_excluded")
-"""Where an automatic rule's exclusions count in the PRISMA flow, by the template's names:
-marked ineligible by automation tools, removed for other reasons (both before screening), or
-excluded at screening by an automation tool (counted apart from reviewers' exclusions)."""
 FORMATS = ("auto", "pubmed-xml", "endnote-xml", "medline", "wos", "ovid", "ris", "snapshot",
            "csv", "tsv", "xlsx")
 """What a source's ``format`` may say: ``auto`` (read from the content) or a reader's name
@@ -84,41 +89,6 @@ class Source:
     @property
     def branch(self) -> str:
         return "databases" if self.kind in DATABASE_BRANCH else "other"
-
-
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One eligibility rule. All of its conditions must hold for it to fire."""
-
-    id: str
-    description: str
-    verdict: str
-    automatic: bool
-    reason: str
-    publication_types: tuple[str, ...]
-    languages: tuple[str, ...]
-    before_year: int | None
-    after_year: int | None
-    terms: tuple[str, ...]
-    """Any of these terms."""
-    without_terms: tuple[str, ...]
-    """None of these terms."""
-    match: str = ""
-    """A boolean expression over terms (see :func:`rules.parse_match`)."""
-    fields: tuple[str, ...] = DEFAULT_FIELDS
-    """Where terms are looked for."""
-    designs: tuple[str, ...] = ()
-    min_patients: int | None = None
-    max_patients: int | None = None
-    """The number of patients the text states lies in [min_patients, max_patients]."""
-    prisma: str = "excluded_automatic"
-    """The PRISMA box an automatic rule's exclusions count in (:data:`AUTOMATIC_BOXES`)."""
 
 
 @dataclass(frozen=True)
