@@ -23,15 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_pipeline import in_child, table  # noqa: E402
-from review_pipeline.fetch import LiveSettings, fetch  # noqa: E402
-from review_pipeline.sources.pubmed import Eutils  # noqa: E402
+from review_pipeline.stages.fetch import LiveSettings  # noqa: E402
+from review_pipeline.stages.fetch import run as fetch  # noqa: E402
+from review_pipeline.stages.fetch.eutils import Eutils  # noqa: E402
 from tests.eutils_server import HEADER, Script, articles, renumbered, start  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 PARSERS = {
     "review_pipeline (streaming)": """
-from review_pipeline.sources import open_binary
-from review_pipeline.sources.pubmed_xml import iter_records
+from review_pipeline.formats.base import open_binary
+from review_pipeline.formats.pubmed_xml import iter_records
 with open_binary(PATH) as stream:
     n = sum(1 for _ in iter_records(stream, str(PATH)))
 """,
@@ -97,8 +98,8 @@ def _serve(count: int, rate: float, ready: Any, stop: Any, report: Any) -> None:
 
 
 def bench_fetch(count: int, batch_size: int) -> None:
-    from review_pipeline.db import open_db
     from review_pipeline.protocol import load_protocol
+    from review_pipeline.store import open_db
 
     rows = []
     protocol = load_protocol(ROOT / "queries" / "protocol.toml")

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_pipeline import SHARED, asysd_csv, table  # noqa: E402
-from review_pipeline.db import open_db  # noqa: E402
-from review_pipeline.import_ import import_file  # noqa: E402
+from review_pipeline.stages.import_ import import_file  # noqa: E402
+from review_pipeline.store import open_db  # noqa: E402
 
 EXPORTS = ROOT / "tests" / "fixtures" / "exports"
 _RECORD = {"ris": re.compile(r"(?ms)^TY  - .*?^ER  -[^\n]*"),

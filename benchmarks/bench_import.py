@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_pipeline import SHARED, asysd_csv, in_child, table  # noqa: E402
-from review_pipeline.sources import detect_format  # noqa: E402
+from review_pipeline.formats.registry import detect_format  # noqa: E402
 
 EXPORTS = ROOT / "tests" / "fixtures" / "exports"
 SETUP = """
-from review_pipeline.db import open_db
-from review_pipeline.import_ import import_file
+from review_pipeline.store import open_db
+from review_pipeline.stages.import_ import import_file
 db = open_db(Path(ARGS[2]))
 """
 WORK = 'n = import_file(db, Path(ARGS[0]), source="bench", fmt=ARGS[1]).records'

@@ -28,16 +28,18 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from review_pipeline import db as store
-from review_pipeline.dedup import dedup
-from review_pipeline.extract import compare, extract, load_fields
-from review_pipeline.fetch import fetch
-from review_pipeline.import_ import import_file, import_protocol_sources
+from review_pipeline import store
 from review_pipeline.model.record import Record
-from review_pipeline.prisma import prisma
 from review_pipeline.protocol import load_protocol
-from review_pipeline.report import report
-from review_pipeline.screen import screen
+from review_pipeline.stages.dedup import run as dedup
+from review_pipeline.stages.extract import compare, load_fields
+from review_pipeline.stages.extract import run as extract
+from review_pipeline.stages.fetch import run as fetch
+from review_pipeline.stages.import_ import import_file
+from review_pipeline.stages.import_ import run as import_protocol_sources
+from review_pipeline.stages.prisma import run as prisma
+from review_pipeline.stages.report import run as report
+from review_pipeline.stages.screen import run as screen
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"

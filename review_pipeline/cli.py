@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
     from tqdm import tqdm
 
-    from review_pipeline.dedup import Explanation
-    from review_pipeline.import_ import ImportResult
     from review_pipeline.model.progress import Progress
-    from review_pipeline.screen import Agreement
+    from review_pipeline.stages.dedup import Explanation
+    from review_pipeline.stages.import_ import ImportResult
+    from review_pipeline.stages.screen import Agreement
 
 # Each command imports the stage it runs when it runs: the stages' libraries (pandas,
 # matplotlib, rapidfuzz, openpyxl, sqlite-utils) take about a second to load, which --help,
@@ -60,7 +60,7 @@ class _Context:
         """The review database, opened once per command; only the stages that bring
         records in (``create``) may make it, so a mistyped --db is an error, not a new
         empty review."""
-        from review_pipeline.db import open_db
+        from review_pipeline.store import open_db
 
         if self._db is None:
             self._db = open_db(self.db_path, create=create)
@@ -182,9 +182,9 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
         NCBI_EMAIL=you@example.org review fetch --live
         review fetch --offline
     """
-    from review_pipeline.fetch import LiveSettings
-    from review_pipeline.fetch import fetch as run_fetch
     from review_pipeline.protocol import Search
+    from review_pipeline.stages.fetch import LiveSettings
+    from review_pipeline.stages.fetch import run as run_fetch
 
     if offline and live:
         raise click.UsageError("--offline and --live exclude each other")
@@ -256,9 +256,10 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add:
         review import scopus.csv --source scopus --add --label "Scopus (Elsevier)"
         review import refs.ris --source handsearch --add --kind citation_searching
     """
-    from review_pipeline.import_ import import_file, import_protocol_sources
+    from review_pipeline.formats.base import display_path
     from review_pipeline.init import add_source
-    from review_pipeline.sources import display_path
+    from review_pipeline.stages.import_ import import_file
+    from review_pipeline.stages.import_ import run as import_protocol_sources
 
     quarantine = obj.db_path.parent / "quarantine"
     if file is None:
@@ -359,11 +360,11 @@ def dedup_(obj: _Context, prefer: str, preprints: str, decisions: Path, queue: P
         review dedup --explain embase:L2003155667
         review dedup --split embase:L2003155667
     """
-    from review_pipeline.dedup import dedup as run_dedup
-    from review_pipeline.dedup import explain as run_explain
-    from review_pipeline.dedup import overlap as run_overlap
-    from review_pipeline.dedup import overlap_csv
-    from review_pipeline.dedup import split as run_split
+    from review_pipeline.stages.dedup import explain as run_explain
+    from review_pipeline.stages.dedup import overlap as run_overlap
+    from review_pipeline.stages.dedup import overlap_csv
+    from review_pipeline.stages.dedup import run as run_dedup
+    from review_pipeline.stages.dedup import split as run_split
 
     if explain:
         _explain(run_explain(obj.db(), explain, decisions_file=decisions, queue_file=queue))
@@ -420,8 +421,8 @@ def screen_(ctx: click.Context, obj: _Context, decisions: Path) -> None:
         review screen conflicts
         review screen agreement
     """
-    from review_pipeline.screen import agreement as screening_agreement
-    from review_pipeline.screen import screen as run_screen
+    from review_pipeline.stages.screen import agreement as screening_agreement
+    from review_pipeline.stages.screen import run as run_screen
 
     ctx.meta["screening_folder"] = decisions
     if ctx.invoked_subcommand:
@@ -451,7 +452,7 @@ def _given_folder_exists(ctx: click.Context, name: str, folder: Path) -> None:
 
 
 def _kappa_line(pair: Agreement) -> str:
-    from review_pipeline.screen import landis_koch
+    from review_pipeline.stages.screen import landis_koch
 
     kappa = "undefined" if pair.kappa is None else f"{pair.kappa:.2f}"
     return (f"{layout.STAGES[pair.stage]}: kappa {kappa} ({landis_koch(pair.kappa)}) for "
@@ -478,7 +479,7 @@ def screen_sheet(ctx: click.Context, obj: _Context, stage: str, reviewer: str,
         review screen sheet --stage ta --reviewer alice
         review screen sheet --stage ft --reviewer bob --format xlsx
     """
-    from review_pipeline.screen import write_worksheet
+    from review_pipeline.stages.screen import write_worksheet
 
     folder = ctx.meta["screening_folder"]
     result = write_worksheet(obj.db(), obj.protocol(), stage, reviewer, folder, fmt)
@@ -503,8 +504,8 @@ def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
         review screen conflicts --stage ta
         review screen conflicts --add-to-resolutions
     """
-    from review_pipeline.screen import add_conflicts_to_resolutions
-    from review_pipeline.screen import conflicts as screening_conflicts
+    from review_pipeline.stages.screen import add_conflicts_to_resolutions
+    from review_pipeline.stages.screen import conflicts as screening_conflicts
 
     found = screening_conflicts(obj.db(), stage)
     for c in found:
@@ -531,7 +532,7 @@ def screen_agreement(obj: _Context, as_json: bool) -> None:
     Example:
         review screen agreement
     """
-    from review_pipeline.screen import agreement as screening_agreement
+    from review_pipeline.stages.screen import agreement as screening_agreement
 
     pairs = screening_agreement(obj.db())
     if as_json:
@@ -565,7 +566,7 @@ def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
         review extract compare
         review extract history 25401269
     """
-    from review_pipeline.extract import extract as run_extract
+    from review_pipeline.stages.extract import run as run_extract
 
     ctx.meta["extraction_folder"] = tables
     if ctx.invoked_subcommand:
@@ -602,7 +603,7 @@ def extract_sheet(ctx: click.Context, obj: _Context, reviewer: str, fmt: str) ->
         review extract sheet --reviewer alice
         review extract sheet --reviewer bob --format xlsx
     """
-    from review_pipeline.extract import write_sheets as write_extraction_sheets
+    from review_pipeline.stages.extract import write_sheets as write_extraction_sheets
 
     for r in write_extraction_sheets(obj.db(), reviewer, ctx.meta["extraction_folder"], fmt):
         click.echo(f"sheet: {r.path}: {r.added} rows added, {r.kept} rows kept")
@@ -624,8 +625,8 @@ def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -
         review extract compare --add-to-consensus
     """
     needed = obj.protocol().extraction.reviewers
-    from review_pipeline.extract import add_to_consensus as extraction_add_to_consensus
-    from review_pipeline.extract import compare as extraction_compare
+    from review_pipeline.stages.extract import add_to_consensus as extraction_add_to_consensus
+    from review_pipeline.stages.extract import compare as extraction_compare
 
     merged = extraction_compare(obj.db(), needed)
     for d in merged.disagreements:
@@ -658,7 +659,7 @@ def extract_history(obj: _Context, study: str) -> None:
         review extract history pubmed:25401269
         review extract history 25401269
     """
-    from review_pipeline.extract import history as extraction_history
+    from review_pipeline.stages.extract import history as extraction_history
 
     record_id, trail = extraction_history(obj.db(), study)
     click.echo(f"{record_id}: {len(trail)} changes")
@@ -683,7 +684,7 @@ def prisma_(obj: _Context, out_dir: Path) -> None:
     Example:
         review prisma --out-dir reports
     """
-    from review_pipeline.prisma import prisma as run_prisma
+    from review_pipeline.stages.prisma import run as run_prisma
 
     result = run_prisma(obj.db(), obj.protocol(), out_dir)
     c = result.counts
@@ -707,7 +708,7 @@ def report_(obj: _Context, out_dir: Path) -> None:
     Example:
         review report --out-dir reports
     """
-    from review_pipeline.report import report as run_report
+    from review_pipeline.stages.report import run as run_report
 
     click.echo(f"report: wrote {run_report(obj.db(), obj.protocol(), out_dir)}")
 
@@ -723,8 +724,8 @@ def status_(obj: _Context, as_json: bool) -> None:
     Example:
         review status --json
     """
-    from review_pipeline.status import render_status
-    from review_pipeline.status import status as run_status
+    from review_pipeline.views.status import render_status
+    from review_pipeline.views.status import status as run_status
 
     report = run_status(obj.db(), obj.protocol())
     click.echo(json.dumps(report, indent=2) if as_json else render_status(report))
@@ -757,7 +758,7 @@ def export_records(obj: _Context, fmt: str, out: Path | None) -> None:
         review export records --format csv --out records.csv
         review export records --format ris --out records.ris
     """
-    from review_pipeline.status import export_records_csv, export_records_ris
+    from review_pipeline.views.export import export_records_csv, export_records_ris
 
     if fmt == "ris":
         text, count = export_records_ris(obj.db())

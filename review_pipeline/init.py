@@ -19,9 +19,9 @@ from typing import Any
 
 import tomlkit
 
+from review_pipeline.formats.base import write_atomic
 from review_pipeline.model.errors import InputError, ProtocolError
 from review_pipeline.protocol import NAME, SOURCE_KINDS, load_protocol, parse_protocol
-from review_pipeline.sources import write_atomic
 
 TEMPLATE = Path(__file__).parent / "template"
 MAKEFILE = Path(__file__).parent / "review.mk"

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline.db import open_db
 from review_pipeline.protocol import Protocol, load_protocol
+from review_pipeline.store import open_db
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent

@@ -17,7 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from review_pipeline import db as store
+from review_pipeline import store
 from review_pipeline.cli import cli
 from tests.conftest import EXAMPLE, EXAMPLE_PARTS
 

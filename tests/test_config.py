@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from review_pipeline.formats.registry import formats
 from review_pipeline.model.errors import ProtocolError
 from review_pipeline.protocol import FORMATS, Protocol, load_protocol, parse_protocol
-from review_pipeline.sources import formats
 
 MINIMAL = """
 [review]

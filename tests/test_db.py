@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline import db as store
-from review_pipeline.db import open_db, set_state
+from review_pipeline import store
 from review_pipeline.model.errors import DatabaseError, StateError
 from review_pipeline.model.record import Record
 from review_pipeline.model.state import TRANSITIONS, State, path_between
+from review_pipeline.store import open_db, set_state
 
 PACKAGE = Path(__file__).parent.parent / "review_pipeline"
 
@@ -122,12 +122,12 @@ def test_the_status_column_is_written_only_by_set_state() -> None:
     for path in PACKAGE.rglob("*.py"):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if re.search(r"SET\s+status\s*=|[\"']status[\"']\s*:", line):
-                writers.append(f"{path.name}:{number}")
-    assert writers == ["db.py:" + str(_line_of("UPDATE records SET status = ?"))]
+                writers.append(f"{path.relative_to(PACKAGE)}:{number}")
+    assert writers == ["store/records.py:" + str(_line_of("UPDATE records SET status = ?"))]
 
 
 def _line_of(text: str) -> int:
-    lines = (PACKAGE / "db.py").read_text().splitlines()
+    lines = (PACKAGE / "store" / "records.py").read_text().splitlines()
     return next(i for i, line in enumerate(lines, 1) if text in line)
 
 

@@ -9,22 +9,22 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline import db as store
-from review_pipeline.dedup import (
+from review_pipeline import store
+from review_pipeline.formats.registry import read_file
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import Record
+from review_pipeline.model.state import State
+from review_pipeline.stages.dedup import (
     PairDecision,
     choose_kept,
-    dedup,
     explain,
     find_clusters,
     overlap,
     overlap_csv,
     split,
 )
-from review_pipeline.matching import MATCHER_VERSION, Entry
-from review_pipeline.model.errors import InputError
-from review_pipeline.model.record import Record
-from review_pipeline.model.state import State
-from review_pipeline.sources import read_file
+from review_pipeline.stages.dedup import run as dedup
+from review_pipeline.stages.dedup.matching import MATCHER_VERSION, Entry
 from tests.conftest import FIXTURES
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from review_pipeline.db import open_db
-from review_pipeline.dedup import dedup
-from review_pipeline.import_ import import_file
+from review_pipeline.stages.dedup import run as dedup
+from review_pipeline.stages.import_ import import_file
+from review_pipeline.store import open_db
 
 CASES = json.loads((Path(__file__).parent / "fixtures" / "dedup" / "hard_cases.json")
                    .read_text(encoding="utf-8"))["cases"]

@@ -13,22 +13,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from review_pipeline import db as store
-from review_pipeline.extract import (
+from review_pipeline import store
+from review_pipeline.formats.sheets import read_sheet
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import Record
+from review_pipeline.model.state import State
+from review_pipeline.stages.extract import (
     Field,
     add_to_consensus,
     compare,
     copy_from_db,
-    extract,
     history,
     load_fields,
     parse,
     write_sheets,
 )
-from review_pipeline.model.errors import InputError
-from review_pipeline.model.record import Record
-from review_pipeline.model.state import State
-from review_pipeline.sheets import read_sheet
+from review_pipeline.stages.extract import run as extract
 from tests.conftest import EXAMPLE
 
 FIELDS = """table,field,type,values,required,key,compare,min,max,unit,help
@@ -238,7 +238,7 @@ def test_a_failure_while_storing_leaves_the_database_as_it_was(
     def broken(forms: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("review_pipeline.extract.load.fields_rows", broken)
+    monkeypatch.setattr("review_pipeline.stages.extract.stage.fields_rows", broken)
     with pytest.raises(OSError, match="disk full"):
         extract(review, folder)
     assert state(review) == before

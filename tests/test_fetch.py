@@ -20,25 +20,25 @@ import pytest
 import requests
 from sqlite_utils import Database
 
-from review_pipeline.fetch import (
+from review_pipeline.model.errors import FetchError
+from review_pipeline.protocol import Protocol
+from review_pipeline.stages.fetch import (
     FetchResult,
     LiveSettings,
-    fetch,
     latest_run,
     search_log,
     unfinished_run,
 )
-from review_pipeline.model.errors import FetchError
-from review_pipeline.prisma import search_log as prisma_search_log
-from review_pipeline.prisma.search_log import render_markdown
-from review_pipeline.protocol import Protocol
-from review_pipeline.sources.pubmed import (
+from review_pipeline.stages.fetch import run as fetch
+from review_pipeline.stages.fetch.eutils import (
     Eutils,
     RateLimiter,
     SearchResult,
     _reconcile,
     parse_esearch,
 )
+from review_pipeline.stages.prisma import search_log as prisma_search_log
+from review_pipeline.stages.prisma.search_log import render_markdown
 from tests.conftest import FIXTURES
 from tests.eutils_server import Canned, Script, articles, serve
 

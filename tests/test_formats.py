@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline.import_ import import_file
+from review_pipeline.formats.registry import read_file, read_records
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record
-from review_pipeline.sources import read_file, read_records
-from review_pipeline.status import export_records_ris
+from review_pipeline.stages.import_ import import_file
+from review_pipeline.views.export import export_records_ris
 from tests.conftest import FIXTURES, TESTS
 
 GOLDEN = TESTS / "golden"

@@ -13,15 +13,17 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline.db import missing_record, record_from_row
-from review_pipeline.dedup import dedup
-from review_pipeline.import_ import import_file, import_protocol_sources
+from review_pipeline.formats.base import sha256_file
+from review_pipeline.formats.registry import read_records
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record, content_digest, identity_key
-from review_pipeline.prisma import as_template, counts
 from review_pipeline.protocol import Protocol, Screening, Source
-from review_pipeline.screen import screen
-from review_pipeline.sources import read_records, sha256_file
+from review_pipeline.stages.dedup import run as dedup
+from review_pipeline.stages.import_ import import_file
+from review_pipeline.stages.import_ import run as import_protocol_sources
+from review_pipeline.stages.prisma import as_template, counts
+from review_pipeline.stages.screen import run as screen
+from review_pipeline.store import missing_record, record_from_row
 from tests.conftest import FIXTURES
 
 EXPORTS = FIXTURES / "exports"

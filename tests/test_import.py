@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline import db as store
-from review_pipeline.import_ import ImportResult, import_file, import_protocol_sources
 from review_pipeline.model.errors import InputError
 from review_pipeline.protocol import Protocol
+from review_pipeline.stages.import_ import ImportResult, import_file
+from review_pipeline.stages.import_ import run as import_protocol_sources
+from review_pipeline.store import records as stored_records
 from tests.conftest import FIXTURES
 
 
@@ -68,7 +69,7 @@ def test_a_bad_file_among_the_protocol_sources_stores_nothing(db: Database, proj
 
 def test_a_file_is_stored_a_chunk_at_a_time_and_undone_whole(
         db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "_CHUNK", 2)
+    monkeypatch.setattr(stored_records, "_CHUNK", 2)
     path = FIXTURES / "exports" / "asreview_embase.ris"
     result = import_file(db, path, source="embase")
     assert (result.records, result.new_records) == (6, 6)

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from review_pipeline.cli import cli
-from review_pipeline.extract import load_fields
 from review_pipeline.init import MAKEFILE, add_source, init_review
 from review_pipeline.model.errors import InputError, ProtocolError
 from review_pipeline.protocol import load_protocol
+from review_pipeline.stages.extract import load_fields
 from tests.conftest import FIXTURES
 
 EMBASE = FIXTURES / "exports" / "asreview_embase.ris"

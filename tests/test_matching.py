@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import pytest
 
-from review_pipeline.db import open_db
-from review_pipeline.dedup import find_clusters, load_entries
-from review_pipeline.import_ import import_file
-from review_pipeline.matching import Entry, blocking_keys, decide, dois_alike, journal_names
 from review_pipeline.model.record import fold
+from review_pipeline.stages.dedup import find_clusters, load_entries
+from review_pipeline.stages.dedup.matching import (
+    Entry,
+    blocking_keys,
+    decide,
+    dois_alike,
+    journal_names,
+)
+from review_pipeline.stages.import_ import import_file
+from review_pipeline.store import open_db
 from tests.conftest import FIXTURES
 
 

@@ -15,11 +15,12 @@ from xml.etree import ElementTree
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline import db as store
+from review_pipeline import store
 from review_pipeline.model.errors import CheckError, InputError
 from review_pipeline.model.record import Record
 from review_pipeline.model.state import State
-from review_pipeline.prisma import (
+from review_pipeline.protocol import Protocol, load_protocol
+from review_pipeline.stages.prisma import (
     FILES,
     Branch,
     PrismaCounts,
@@ -30,9 +31,8 @@ from review_pipeline.prisma import (
     diagram,
     flow,
     load_previous,
-    prisma,
 )
-from review_pipeline.protocol import Protocol, load_protocol
+from review_pipeline.stages.prisma import run as prisma
 from tests.conftest import FIXTURES
 
 S = State

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from Bio import Entrez
 
+from review_pipeline.formats.pubmed_xml import count_records, parse_file, parse_text
+from review_pipeline.formats.registry import read_records
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import normalize_doi
-from review_pipeline.sources import read_records
-from review_pipeline.sources.pubmed_xml import count_records, parse_file, parse_text
 from tests.conftest import FIXTURES
 
 PUBMED = FIXTURES / "pubmed"

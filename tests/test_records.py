@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from review_pipeline.matching import clean_title
 from review_pipeline.model.record import (
     expand_pages,
     fold,
@@ -14,6 +13,7 @@ from review_pipeline.model.record import (
     normalize_pmid,
     parse_year,
 )
+from review_pipeline.stages.dedup.matching import clean_title
 
 
 @pytest.mark.parametrize(("raw", "doi"), [

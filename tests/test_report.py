@@ -6,7 +6,7 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline.protocol import Report
-from review_pipeline.report.summary import (
+from review_pipeline.stages.report.summary import (
     WHOLE_STUDY,
     Rate,
     Treatment,

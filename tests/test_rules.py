@@ -12,7 +12,7 @@ from review_pipeline.model.eligibility import MatchSyntaxError, Rule, parse_matc
 from review_pipeline.model.errors import ProtocolError
 from review_pipeline.model.record import Record, fold
 from review_pipeline.protocol import parse_protocol
-from review_pipeline.rules import Verdict, evaluate, patients_stated, read_record
+from review_pipeline.stages.screen.rules import Verdict, evaluate, patients_stated, read_record
 from tests.conftest import EXAMPLE
 
 

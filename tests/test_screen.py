@@ -9,25 +9,25 @@ import openpyxl
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline import db as store
-from review_pipeline.dedup import dedup
+from review_pipeline import store
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record
 from review_pipeline.protocol import Protocol, Screening
-from review_pipeline.rules import Verdict
-from review_pipeline.screen import Decision as D
-from review_pipeline.screen import (
+from review_pipeline.stages.dedup import run as dedup
+from review_pipeline.stages.screen import Decision as D
+from review_pipeline.stages.screen import (
     add_conflicts_to_resolutions,
     agreement,
     cohen_kappa,
     conflicts,
     consensus,
     read_decisions,
-    screen,
     stage_summary,
     target_state,
     write_worksheet,
 )
+from review_pipeline.stages.screen import run as screen
+from review_pipeline.stages.screen.rules import Verdict
 
 
 def d(decision: str, reason: str = "", stage: str = "ta") -> D:

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline import db as store
-from review_pipeline.dedup import dedup
-from review_pipeline.extract import extract
+from review_pipeline import store
+from review_pipeline.formats.sheets import read_sheet
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record
 from review_pipeline.model.state import State
 from review_pipeline.protocol import Protocol
-from review_pipeline.screen import screen
-from review_pipeline.sheets import read_sheet
+from review_pipeline.stages.dedup import run as dedup
+from review_pipeline.stages.extract import run as extract
+from review_pipeline.stages.screen import run as screen
 
 BROKEN = {
     "latin-1": ("record_id,decision,reason,note\npubmed:1,include,,caf\xe9\n".encode("latin-1"),

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from review_pipeline.formats import ris
+from review_pipeline.formats.base import Bad, Decoder, iter_blocks, iter_lines, read_text
+from review_pipeline.formats.pubmed_xml import parse_text
+from review_pipeline.formats.registry import detect_format, read_records, stream_file
 from review_pipeline.model.errors import CountMismatchError, InputError
-from review_pipeline.sources import (
-    Bad,
-    Decoder,
-    detect_format,
-    iter_blocks,
-    iter_lines,
-    read_records,
-    read_text,
-    ris,
-    stream_file,
-)
-from review_pipeline.sources.pubmed_xml import parse_text
 from tests.conftest import EXAMPLE, FIXTURES
 
 EXPORTS = FIXTURES / "exports"

@@ -1,0 +1,257 @@
+"""Ways records come in: one module per format, and a registry that picks one.
+
+Every reader takes a path and returns a :class:`Reading`: the records it read, the records
+it could not read (each with its line, field and raw text), and the number of records the
+file holds, counted from its own record markers independently of the parser. Records read
+plus records refused must equal that count, so nothing is ever lost without a word.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from review_pipeline.model.errors import InputError
+from review_pipeline.model.record import Record
+
+
+@dataclass
+class Bad:
+    """A record that could not be read as it stands."""
+
+    line: int
+    """Where it starts in the file (1-based; 0 when the format cannot say)."""
+    problem: str
+    field: str = ""
+    raw: str = ""
+    """The record's own text, for the quarantine report."""
+    records: int = 1
+    """How many of the file's records this covers (a damaged tail may hold several)."""
+
+
+@dataclass
+class Reading:
+    records: Iterable[Record]
+    """A list, or a one-pass iterator (large text formats, read as a stream); ``expected``,
+    ``bad`` and ``warnings`` are complete once it is exhausted."""
+    expected: int
+    """Records in the file, counted from its markers, not by the parser."""
+    bad: list[Bad] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    repeated: frozenset[str] = frozenset()
+    """Ids that several records of the file share and that were not known to repeat when
+    the reading began: its ids are final only once it is read again knowing them."""
+
+
+def display_path(path: Path) -> str:
+    """A path as people read it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a reader never finds it half written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def sha256_file(path: Path) -> str:
+    stamp = _stamp(path)
+    if stamp not in _DIGESTS:  # the reader and the batch both ask; a big file is read once
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _DIGESTS[stamp] = digest.hexdigest()
+    return _DIGESTS[stamp]
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """``path`` opened for streaming bytes, gunzipped on the fly when it is gzip."""
+    try:
+        with path.open("rb") as probe:
+            gzipped = probe.read(2) == b"\x1f\x8b"
+    except FileNotFoundError:
+        raise InputError("file not found", where=str(path),
+                         fix="check the path (in the protocol, paths are relative to the "
+                             "project folder)") from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", where=str(path),
+                         fix="name the export file itself") from None
+    return cast(BinaryIO, gzip.open(path, "rb") if gzipped else path.open("rb"))
+
+
+def read_text(path: Path) -> str:
+    """A text file's content, gzipped or not: UTF-8 (with or without BOM), UTF-16 with a BOM,
+    or else Windows-1252/Latin-1, which old exports use (:func:`encoding_warning` says so).
+
+    A binary file is an error, since no export is one.
+    """
+    text, encoding = _decode(_read_bytes(path), path)
+    _ENCODINGS[_stamp(path)] = encoding
+    return text
+
+
+def iter_lines(path: Path, keepends: bool = False) -> Iterator[str]:
+    """The lines of a text file, decoded as :func:`read_text` does, each with its ``\\n``
+    when ``keepends`` (the csv module needs them for line breaks inside quoted cells)."""
+    decode = Decoder(path)
+    for block in iter_blocks(path):
+        yield from _split(decode(block), keepends)
+    decode.finish()
+
+
+def iter_blocks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    """The bytes of a text file in blocks of about ``size`` that end at a line break (the
+    last may not), with line breaks made ``\\n`` and a UTF-8 byte order mark removed; a
+    UTF-16 file comes as UTF-8. A :class:`Decoder` makes text of them, or of pieces cut
+    from them in order.
+
+    A large export is streamed, never held whole, and a reader can cut it into records
+    before decoding: most records are ASCII, which decodes fastest.
+    """
+    try:
+        with open_binary(path) as probe:
+            head = probe.read(4096)
+    except (OSError, EOFError) as exc:
+        raise _damaged(path, exc) from None
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
+        yield read_text(path).encode("utf-8")
+        return
+    try:
+        with open_binary(path) as stream:
+            rest = stream.read(len(codecs.BOM_UTF8)).removeprefix(codecs.BOM_UTF8)
+            while data := stream.read(size):
+                cut = data.rfind(b"\n") + 1
+                if not cut:  # a line longer than a block, or only CR line breaks
+                    rest += data
+                    continue
+                block, rest = rest + data[:cut], data[cut:]
+                yield _newlines(block)
+            if rest:
+                yield _newlines(rest)
+    except (OSError, EOFError) as exc:
+        raise _damaged(path, exc) from None
+
+
+def _newlines(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in data else data
+
+
+class Decoder:
+    """Text of the blocks of :func:`iter_blocks` (or of pieces cut from them, in order) as
+    :func:`read_text` would give it: UTF-8 until a piece is not, then, from that piece on,
+    Windows-1252 or Latin-1, as the whole file reads. The pieces before were ASCII or
+    well-formed UTF-8, which a file in those encodings almost never holds, so they read
+    the same either way. :meth:`finish`, once every piece is decoded, notes the encoding
+    for :func:`encoding_warning`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.encoding = "utf-8"
+
+    def __call__(self, data: bytes) -> str:
+        if self.encoding == "utf-8":
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                self.encoding = _decode_8bit(_read_bytes(self.path))[1]
+        return data.decode(self.encoding)
+
+    def finish(self) -> None:
+        _ENCODINGS.setdefault(_stamp(self.path),
+                              "utf-8-sig" if self.encoding == "utf-8" else self.encoding)
+
+
+def _split(text: str, keepends: bool) -> Iterator[str]:
+    """Lines as a text stream gives them: split at ``\\n`` only, the last without one (or
+    none when the text ends with a line break)."""
+    lines = text.split("\n")
+    last = lines.pop()
+    yield from (line + "\n" for line in lines) if keepends else lines
+    if last:
+        yield last
+
+
+_ENCODINGS: dict[tuple[str, int, int], str] = {}
+"""Encodings :func:`read_text` and :func:`iter_lines` found, by file and version, so the
+check is not redone."""
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
+def _read_bytes(path: Path) -> bytes:
+    with open_binary(path) as stream:
+        try:
+            return stream.read()
+        except (OSError, EOFError) as exc:
+            raise _damaged(path, exc) from None
+
+
+def _damaged(path: Path, exc: Exception) -> InputError:
+    return InputError(f"a damaged gzip file ({exc})", where=str(path),
+                      fix="download or export the file again")
+
+
+def _decode(data: bytes, path: Path) -> tuple[str, str]:
+    """(text with newlines made ``\\n``, the encoding it was read with)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text, encoding = data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise InputError(f"a damaged UTF-16 file ({exc.reason} at byte {exc.start})",
+                             where=str(path), fix="export the file again as UTF-8") from None
+    elif b"\x00" in data[:4096]:
+        raise InputError("this is a binary file, not a text export", where=str(path),
+                         fix="export the records as RIS, MEDLINE (.nbib), CSV or PubMed XML")
+    else:
+        text, encoding = _decode_8bit(data)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, encoding
+
+
+def _decode_8bit(data: bytes) -> tuple[str, str]:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "latin-1"
+
+
+def encoding_warning(path: Path) -> list[str]:
+    """A warning when ``path`` is not Unicode, naming the line of its first such byte."""
+    if _ENCODINGS.get(_stamp(path)) in ("utf-8-sig", "utf-16"):
+        return []
+    data = _read_bytes(path)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or data.isascii():
+        return []
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        encoding = _decode_8bit(data)[1]
+        line = data[: exc.start].count(b"\n") + 1
+        return [f"{path}: not UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); read as "
+                f"{'Windows-1252' if encoding == 'cp1252' else 'Latin-1'}. Check accented "
+                "names; export as UTF-8 if your database offers it"]
+    return []
+
+

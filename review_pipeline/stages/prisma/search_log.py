@@ -1,0 +1,203 @@
+"""The search log as PRISMA-S asks for it (Rethlefsen et al. 2021): every search run and
+import with its query verbatim, limits, date and records, the sources planned but not yet
+searched, and how duplicates were removed, with the software that removed them.
+
+Items a machine can know come from the database; the others (peer review of the search,
+contacts, prior work) can only come from the protocol's notes, and the log says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from sqlite_utils import Database
+
+from review_pipeline.protocol import DATABASE_BRANCH, Protocol
+from review_pipeline.stages.fetch import search_log as search_runs
+
+KIND_TITLES = {"database": "Databases", "register": "Study registers",
+               "citation_searching": "Citation searching", "website": "Websites",
+               "organisation": "Organisations"}
+
+
+@dataclass
+class SearchLog:
+    runs: list[dict[str, Any]]
+    """Each PubMed search run (see :func:`review_pipeline.stages.fetch.search_log`), with
+    ``searched``: the date the search stands for, and ``notes``: its search's notes."""
+    imports: list[dict[str, Any]]
+    """Each export file imported: source, kind, file, format, sha256, date, records."""
+    planned: list[dict[str, str]]
+    """Sources the protocol names but no file of which has been imported."""
+    dedup: dict[str, Any] = field(default_factory=dict)
+    """The last dedup run: when, rules, records, duplicates, merges by rule, software."""
+
+    @property
+    def database_imports(self) -> list[dict[str, Any]]:
+        """Exports from databases and registers: searches of that branch, run elsewhere."""
+        return [b for b in self.imports if b["kind"] in DATABASE_BRANCH]
+
+    @property
+    def other_imports(self) -> list[dict[str, Any]]:
+        """Records found by other methods (citation searching, websites, organisations)."""
+        return [b for b in self.imports if b["kind"] not in DATABASE_BRANCH]
+
+
+def search_log(db: Database, protocol: Protocol) -> SearchLog:
+    """Everything the log reports, from the database and the protocol: only what ran, and
+    apart from it, the sources still planned."""
+    imports = []
+    for b in db.query("SELECT * FROM batches WHERE kind = 'import' ORDER BY batch_id"):
+        label, kind = protocol.source_label_kind(b["source"])
+        source = protocol.source(b["source"])
+        imports.append({"source": label, "kind": kind, "file": b["file"], "format": b["format"],
+                        "sha256": b["sha256"], "imported_at": b["created_at"],
+                        "records": b["records"], "notes": source.notes if source else ""})
+    imported = {b["source"] for b in db.query("SELECT DISTINCT source FROM batches")}
+    planned = [{"source": s.label, "kind": s.kind, "notes": s.notes}
+               for s in protocol.sources if s.name not in imported]
+    notes = {(s.query, s.min_date, s.max_date): s.notes for s in protocol.searches}
+    runs = [{**run, "searched": _searched(run),
+             "notes": notes.get((run["query"], run["min_date"], run["max_date"]), "")}
+            for run in search_runs(db)]
+    return SearchLog(runs=runs, imports=imports, planned=planned, dedup=_dedup(db))
+
+
+def _dedup(db: Database) -> dict[str, Any]:
+    last = db.execute("SELECT at, rules, records, duplicates FROM dedup_runs "
+                      "ORDER BY run_id DESC LIMIT 1").fetchone()
+    if last is None:
+        return {}
+    merged = dict(db.execute("SELECT dedup_rule, count(*) FROM records WHERE "
+                             "status = 'duplicate' GROUP BY dedup_rule ORDER BY 2 DESC"))
+    queue = db.execute("SELECT count(*) FROM dedup_pairs WHERE verdict = 'uncertain'")
+    return {"at": last[0], "rules": last[1], "records": last[2], "duplicates": last[3],
+            "merged_by_rule": merged, "uncertain_pairs": queue.fetchone()[0],
+            "software": _software()}
+
+
+def _software() -> str:
+    parts = []
+    for name in ("review-pipeline", "rapidfuzz"):
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(name)
+    return ", ".join(parts)
+
+
+def render_markdown(log: SearchLog, protocol: Protocol) -> str:
+    """``search_log.md``: the log, then the PRISMA-S items it answers and those it cannot."""
+    lines = [f"# Search log (PRISMA-S): {protocol.review.title}", ""]
+    lines += ["## Databases and registers", ""]
+    if not (log.runs or log.database_imports):
+        lines += ["No database or register has been searched yet (`review fetch`, "
+                  "`review import`).", ""]
+    for i, run in enumerate(log.runs, 1):
+        lines += [
+            f"### {i}. {run['database']}, {run['interface']}", "",
+            f"- Date of search: {run['searched']}",
+            f"- Mode: {run['mode']}" + (f" ({run['note']})" if run["note"] else ""),
+            f"- Limits: {run['limits'] or 'none'}",
+            *([f"- Notes: {run['notes']}"] if run["notes"] else []),
+            f"- Records: PubMed count {count_text(run['count'])}, retrieved "
+            f"{count_text(run['records'])}",
+            *[f"- Raw file: `{f['file']}` ({f['records']} records, sha256 `{f['sha256']}`)"
+              for f in run["files"]],
+            *([f"- PubMed's translation: `{run['query_translation']}`"]
+              if run["query_translation"] else []),
+            *[f"- Warning: {w}" for w in run["warnings"]],
+            "", "Search strategy, exactly as run:", "", "```", run["query"], "```", ""]
+    if log.database_imports:
+        lines += ["Searched in the databases' own interfaces and imported from their exports:",
+                  "", *_imports_table(log.database_imports)]
+    if log.other_imports:
+        lines += ["## Other methods", "", *_imports_table(log.other_imports)]
+    if log.planned:
+        lines += ["## Sources planned, not yet searched", ""]
+        lines += [f"- {p['source']} ({KIND_TITLES.get(p['kind'], p['kind'])}): "
+                  f"{p['notes'] or 'no note'}" for p in log.planned]
+        lines.append("")
+    lines += ["## Deduplication", ""]
+    d = log.dedup
+    if d:
+        by_rule = ", ".join(f"{rule or 'unknown'} {n}" for rule, n in d["merged_by_rule"].items())
+        lines += [
+            f"- Software: {d['software']} (`review dedup`); rules version: {d['rules']}",
+            f"- Run: {d['at']} on {d['records']:,} records; {d['duplicates']:,} marked as "
+            f"duplicates (never deleted), by rule: {by_rule or 'none'}",
+            "- Method: exact PMID and DOI matches, then fuzzy title, author, journal, year, "
+            "volume and page similarity (rapidfuzz) within blocks, with explicit rules for "
+            "meeting abstracts, errata, companion papers and conflicting identifiers; pairs "
+            "the rules cannot decide go to a reviewer.",
+            f"- Pairs the rules could not decide (the review queue): {d['uncertain_pairs']}; "
+            "reviewers' decisions are kept in `extracted/dedup/` and count as rule "
+            "'reviewer' above", ""]
+    else:
+        lines += ["Deduplication has not been run yet (`review dedup`).", ""]
+    lines += ["## PRISMA-S items", "", *_items(log, protocol), ""]
+    return "\n".join(lines)
+
+
+def _imports_table(imports: list[dict[str, Any]]) -> list[str]:
+    lines = ["| Source | Kind | File | Format | Imported (UTC) | Records | sha256 |",
+             "| --- | --- | --- | --- | --- | ---: | --- |"]
+    lines += [f"| {b['source']} | {KIND_TITLES.get(b['kind'], b['kind'])} | `{b['file']}` "
+              f"| {b['format']} | {b['imported_at']} | {b['records']:,} | "
+              f"`{b['sha256'][:12]}` |" for b in imports]
+    lines.append("")
+    lines += [f"- {b['source']}: {b['notes']}" for b in _once(imports) if b["notes"]]
+    return [*lines, ""] if any(b["notes"] for b in imports) else lines
+
+
+def _items(log: SearchLog, protocol: Protocol) -> list[str]:
+    kinds = {b["kind"] for b in log.imports}
+    here = "reported above"
+    answered = {
+        1: here if log.runs or log.database_imports else "",
+        2: here if len({r["database"] for r in log.runs}
+                       | {b["source"] for b in log.database_imports}) > 1 else "",
+        3: here if "register" in kinds else "",
+        4: here if kinds & {"website", "organisation"} else "",
+        5: here if "citation_searching" in kinds else "",
+        8: here if log.runs else "",
+        9: here if log.runs else "",
+        13: here if log.runs or log.imports else "",
+        15: here if log.runs or log.imports else "",
+        12: ("an update: the flow diagram shows the previous version's studies"
+             if protocol.update.previous_version else ""),
+        16: here if log.dedup else "",
+    }
+    names = {1: "database name and platform", 2: "multi-database searching",
+             3: "study registries", 4: "online resources and browsing",
+             5: "citation searching", 6: "contacts", 7: "other methods",
+             8: "full search strategies", 9: "limits and restrictions", 10: "search filters",
+             11: "prior work", 12: "updates", 13: "dates of searches",
+             14: "peer review", 15: "total records", 16: "deduplication"}
+    elsewhere = ("not recorded by the pipeline; if it applies, say so in a search's or a "
+                 "source's notes")
+    lines = ["| Item | | Where |", "| ---: | --- | --- |"]
+    for number, name in names.items():
+        lines.append(f"| {number} | {name} | {answered.get(number) or elsewhere} |")
+    return lines
+
+
+def _searched(run: dict[str, Any]) -> str:
+    # a replayed snapshot stands for the search on the snapshot's date, not the day it loaded
+    if run["mode"] == "snapshot" and run["snapshot_date"]:
+        return f"{run['snapshot_date']} (the snapshot's date; loaded {run['started_at']})"
+    return str(run["started_at"])
+
+
+def count_text(value: int | None) -> str:
+    """A count as the log prints it; PubMed's count is unknown for an offline run."""
+    return "unknown" if value is None else f"{value:,}"
+
+
+def _once(imports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for b in imports:
+        seen.setdefault(b["source"], b)
+    return list(seen.values())

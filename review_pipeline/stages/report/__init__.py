@@ -1,0 +1,6 @@
+"""The report stage: one self-contained HTML page of the review; study summaries in
+:mod:`.summary`."""
+
+from review_pipeline.stages.report.stage import run
+
+__all__ = ["run"]

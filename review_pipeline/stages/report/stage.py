@@ -1,0 +1,210 @@
+"""The report stage: one self-contained HTML page of the review as the data stand."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from review_pipeline.model.state import State
+from review_pipeline.protocol import Protocol
+from review_pipeline.stages.extract.fields import number_text
+from review_pipeline.stages.prisma import (
+    DEFAULT_OUT,
+    SearchLog,
+    checked_counts,
+    flow,
+    load_previous,
+    search_log,
+)
+from review_pipeline.stages.prisma.search_log import count_text
+from review_pipeline.stages.report.summary import Summary, risk_of_bias, treatment_summary
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
+color:#222;line-height:1.4}
+h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ccc}h3{margin-bottom:.3rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.5rem 0}
+th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f2f2f2}.n{text-align:right}.note{color:#555;font-size:.9rem}
+.warning{color:#a61b1b;font-weight:bold}.diagram svg{width:100%;height:auto}
+pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem;font-size:.85rem}
+.studies>tbody>tr>td:first-child{width:35%}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .6rem;margin:0}
+dt{color:#555}dd{margin:0}
+.rob td{text-align:center}.rob td:first-child{text-align:left}
+.low{background:#c6efce}.some{background:#ffeb9c}.high{background:#ffc7ce}
+.critical{background:#c0504d;color:#fff}.na{background:#eee}
+@media print{body{margin:0;max-width:none}tr,svg{break-inside:avoid}h2{break-after:avoid}}
+"""
+JUDGEMENTS = {"Low": "low", "Yes": "low", "Include": "low", "Moderate": "some",
+              "Unclear": "some", "Seek further info": "some", "No information": "some",
+              "Serious": "high", "No": "high", "Exclude": "high", "Critical": "critical",
+              "Not applicable": "na"}
+"""Risk-of-bias judgements of the shipped forms (ROBINS-I, JBI) by traffic-light colour."""
+
+
+def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
+    """Write ``index.html`` to ``out_dir`` and return its path."""
+    from review_pipeline.stages.prisma import diagram
+
+    c = checked_counts(db, protocol, load_previous(protocol))
+    f = flow(c)
+    svg = diagram.render(f)
+    warning = f"<p class=\"warning\">{escape(f.warning)}</p>" if f.warning else ""
+    parts = [
+        f"<h1>{escape(protocol.review.title)}</h1>",
+        f"<p>{escape(protocol.review.question)}</p>", warning,
+        "<h2>PRISMA 2020 flow</h2>",
+        f"<div class=\"diagram\">{svg[svg.index('<svg'):]}</div>",
+        "<h2>Search log</h2>", _search_log(search_log(db, protocol)),
+        "<h2>Results by treatment</h2>", _summary(treatment_summary(db, protocol.report)),
+        "<h2>Risk of bias</h2>", _risk_of_bias(db),
+        "<h2>Included studies</h2>", _included(db),
+    ]
+    html = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(protocol.review.title)}</title><style>{_STYLE}</style></head>"
+            f"<body>{''.join(parts)}</body></html>\n")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = None,
+           cls: str = "") -> str:
+    numeric = numeric or set()
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td class=\"n\">{escape(str(v))}</td>" if i in numeric
+                         else f"<td>{escape(str(v))}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in rows)
+    attr = f" class=\"{cls}\"" if cls else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _search_log(log: SearchLog) -> str:
+    parts = []
+    for run in log.runs:
+        parts.append(
+            f"<h3>{escape(run['database'])} ({escape(run['interface'])})</h3>"
+            f"<p>Searched {escape(run['searched'])} ({escape(run['mode'])}); limits: "
+            f"{escape(run['limits'] or 'none')}; {count_text(run['count'])} found, "
+            f"{count_text(run['records'])} retrieved.</p><pre>{escape(run['query'])}</pre>")
+    for title, imports in (("Database and register exports", log.database_imports),
+                           ("Other methods", log.other_imports)):
+        if imports:
+            parts.append(f"<h3>{title}</h3>" + _table(
+                ["Source", "File", "Format", "Imported (UTC)", "Records"],
+                [[b["source"], b["file"], b["format"], b["imported_at"], b["records"]]
+                 for b in imports], {4}))
+    if log.planned:
+        parts.append("<p class=\"note\">Planned, not yet searched: " + escape("; ".join(
+            p["source"] for p in log.planned)) + ".</p>")
+    d = log.dedup
+    if d:
+        parts.append(f"<p>Deduplication: {escape(d['software'])}, {d['records']:,} records, "
+                     f"{d['duplicates']:,} marked as duplicates (never deleted). The full "
+                     "log is <code>search_log.md</code>.</p>")
+    return "".join(parts) or "<p>No search has been run yet.</p>"
+
+
+def _summary(s: Summary) -> str:
+    if s.missing:
+        return (f"<p class=\"note\">No summary: the extraction forms have no field "
+                f"{escape(', '.join(s.missing))} (see the protocol's [report] section).</p>")
+    if not s.treatments:
+        return "<p>Nothing is extracted yet.</p>"
+    treatments = _table(["Treatment", "Studies", "Arms", "Patients"],
+                        [[t.treatment, t.studies, t.arms, t.patients] for t in s.treatments],
+                        {1, 2, 3})
+    rates = _table(["Treatment", "Outcome", "Studies", "Results", "Median %", "Range %"],
+                   [[r.treatment, r.outcome, r.studies, r.results, number_text(r.median),
+                     f"{number_text(r.low)}-{number_text(r.high)}" if r.low != r.high else ""]
+                    for r in s.rates], {2, 3, 4, 5})
+    return (f"{treatments}<h3>Outcome rates</h3><p class=\"note\">The median and range of "
+            "the rates the studies report, unweighted; results of different studies are "
+            f"not pooled.</p>{rates}")
+
+
+def _risk_of_bias(db: Database) -> str:
+    forms = [f for f in risk_of_bias(db) if f.rows]
+    if not forms:
+        return "<p>No risk-of-bias judgement is recorded yet.</p>"
+    names = _short_names(db)
+    parts = []
+    for form in forms:
+        head = "".join(f"<th title=\"{escape(h)}\">{escape(d.replace('_', ' '))}</th>"
+                       for d, h in form.domains)
+        body = "".join(
+            f"<tr><td>{escape(names.get(r['record_id'], r['record_id']))}</td>" + "".join(
+                f"<td class=\"{JUDGEMENTS.get(r[d] or '', '')}\">{escape(r[d] or '')}</td>"
+                for d, _ in form.domains) + "</tr>" for r in form.rows)
+        parts.append(f"<h3>{escape(form.table)}</h3><table class=\"rob\"><thead><tr>"
+                     f"<th>Study</th>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return "".join(parts)
+
+
+def _short_names(db: Database) -> dict[str, str]:
+    names = {}
+    for r in db.query("SELECT record_id, authors, year, title FROM records WHERE status = ?",
+                      [State.INCLUDED.value]):
+        authors = json.loads(r["authors"] or "[]")
+        # without authors, the title's opening words name the study well enough
+        first = (authors[0].split(",")[0].split(" ")[0] if authors
+                 else textwrap.shorten(r["title"] or r["record_id"], 40, placeholder="..."))
+        names[r["record_id"]] = f"{first} {r['year'] or ''}".strip()
+    return names
+
+
+def _citation(row: dict[str, Any]) -> str:
+    authors = json.loads(row["authors"] or "[]")
+    first = f"{authors[0]} et al." if len(authors) > 1 else (authors[0] if authors else "")
+    parts = [first, str(row["year"] or ""), row["title"] or "(no title)", row["journal"] or ""]
+    return ". ".join(p.rstrip(".") for p in parts if p) + "."
+
+
+def _included(db: Database) -> str:
+    fields: dict[str, list[tuple[str, str]]] = {}
+    for r in db.query("SELECT table_name, field, unit FROM extraction_fields "
+                      "ORDER BY rowid"):
+        fields.setdefault(r["table_name"], []).append((r["field"], r["unit"] or ""))
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for table in fields:
+        for row in db.query(f"SELECT * FROM [{table}]"):
+            rows.setdefault((table, row["record_id"]), []).append(row)
+    items = []
+    for r in db.query("SELECT record_id, title, authors, year, journal FROM records "
+                      "WHERE status = ? ORDER BY year, record_id", [State.INCLUDED.value]):
+        blocks = [_extracted(table, columns, rows.get((table, r["record_id"]), []))
+                  for table, columns in fields.items()]
+        items.append(f"<tr><td>{escape(_citation(r))}<br><span class=\"note\">"
+                     f"{escape(r['record_id'])}</span></td><td>{''.join(blocks)}</td></tr>")
+    if not items:
+        return "<p>No study is included yet.</p>"
+    return (f"<p>{len(items)} studies.</p><table class=\"studies\"><thead><tr><th>Study</th>"
+            f"<th>Extracted data</th></tr></thead><tbody>{''.join(items)}</tbody></table>")
+
+
+def _extracted(table: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> str:
+    shown = [(name, unit) for name, unit in columns if any(r[name] is not None for r in rows)]
+    if not shown:
+        return ""
+    title = f"<b>{escape(table.replace('_', ' '))}</b>"
+    if len(rows) == 1:
+        pairs = "".join(f"<dt>{escape(name.replace('_', ' '))}</dt>"
+                        f"<dd>{escape(_value(rows[0][name], unit))}</dd>" for name, unit in shown)
+        return f"{title}<dl>{pairs}</dl>"
+    return title + _table([name.replace("_", " ") for name, _ in shown],
+                          [[_value(r[name], unit) for name, unit in shown] for r in rows])
+
+
+def _value(value: object, unit: str) -> str:
+    if value is None:
+        return ""
+    text = number_text(value) if isinstance(value, float) else str(value)
+    return f"{text}%" if unit == "%" else text

@@ -1,0 +1,137 @@
+"""What the report sums up from the final extraction tables: studies, patients and outcome
+rates per treatment, and the risk-of-bias judgements.
+
+Which fields hold the treatment, its patients, the outcome and its rate is the protocol's
+``[report]`` section; the forms say how an outcome names its arm (a field whose values are
+the arm table's key) and which other key fields (a time point) split an outcome.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from statistics import median
+from typing import Any
+
+from sqlite_utils import Database
+
+from review_pipeline.protocol import Report
+from review_pipeline.stages.extract.fields import number_text
+
+WHOLE_STUDY = "Whole study (several treatments)"
+NOT_GIVEN = "(not given)"
+
+
+@dataclass(frozen=True)
+class Treatment:
+    treatment: str
+    studies: int
+    arms: int
+    patients: int
+
+
+@dataclass(frozen=True)
+class Rate:
+    treatment: str
+    outcome: str
+    """The outcome with its time point, e.g. "Overall survival at 60 months"."""
+    studies: int
+    results: int
+    median: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    treatments: list[Treatment]
+    rates: list[Rate]
+    missing: list[str]
+    """``[report]`` fields the forms do not have; the summary is empty when any is missing."""
+
+
+def _fields(db: Database) -> dict[tuple[str, str], dict[str, Any]]:
+    if not db["extraction_fields"].exists():
+        return {}
+    return {(f["table_name"], f["field"]): f
+            for f in db.query("SELECT * FROM extraction_fields ORDER BY position")}
+
+
+def treatment_summary(db: Database, spec: Report) -> Summary:
+    """Per treatment: studies, arms and patients; and each outcome's rates (median, range)."""
+    fields = _fields(db)
+    refs = [spec.treatment, spec.patients, spec.outcome, spec.rate]
+    missing = [r for r in refs if tuple(r.split(".")) not in fields]
+    if missing:
+        return Summary([], [], missing)
+    arm_table, treatment = spec.treatment.split(".")
+    patients = spec.patients.split(".")[1]
+    result_table, outcome = spec.outcome.split(".")
+    rate = spec.rate.split(".")[1]
+    arm_keys = [f for (t, f), d in fields.items() if t == arm_table and d["key"]]
+    arms: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
+    for row in db.query(f"SELECT * FROM [{arm_table}]"):
+        arms[row["record_id"]][tuple(row[k] for k in arm_keys)] = row
+    order = _choices(fields, arm_table, treatment)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for study in arms.values():
+        for row in study.values():
+            groups[row[treatment] or NOT_GIVEN].append(row)
+    treatments = [Treatment(name, len({r["record_id"] for r in rows}), len(rows),
+                            sum(r[patients] or 0 for r in rows))
+                  for name, rows in sorted(groups.items(), key=lambda g: order(g[0]))]
+    link = next((f for (t, f), d in fields.items()
+                 if t == result_table and d["one_of"] in {f"{arm_table}.{k}" for k in arm_keys}),
+                None)
+    splits = [(f, d["unit"]) for (t, f), d in fields.items()
+              if t == result_table and d["key"] and f not in (link, outcome)]
+    values: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    sort_key: dict[str, tuple[Any, ...]] = {}
+    outcome_order = _choices(fields, result_table, outcome)
+    for row in db.query(f"SELECT * FROM [{result_table}] WHERE [{rate}] IS NOT NULL"):
+        study = arms.get(row["record_id"], {})
+        arm = (study.get((row[link],)) if link and len(arm_keys) == 1 and row[link]
+               else next(iter(study.values())) if len(study) == 1 else None)
+        group = (arm[treatment] or NOT_GIVEN) if arm else WHOLE_STUDY
+        label = " ".join([str(row[outcome] or NOT_GIVEN)] + [
+            f"at {number_text(row[f])} {unit or f}" for f, unit in splits
+            if row[f] is not None])
+        sort_key[label] = (outcome_order(row[outcome]),
+                           *[row[f] if row[f] is not None else -1 for f, _ in splits])
+        values[(group, label)].append((row["record_id"], float(row[rate])))
+    rates = [Rate(group, label, len({s for s, _ in found}), len(found),
+                  median(v for _, v in found), min(v for _, v in found),
+                  max(v for _, v in found))
+             for (group, label), found in values.items()]
+    rates.sort(key=lambda r: (order(r.treatment), sort_key[r.outcome]))
+    return Summary(treatments, rates, [])
+
+
+def _choices(fields: dict[tuple[str, str], dict[str, Any]], table: str,
+             field: str) -> Callable[[Any], tuple[int, str]]:
+    """A sort key that follows the order of a choice field's values, others last."""
+    choices = (fields[(table, field)]["choices"] or "").split(" | ")
+    return lambda value: (choices.index(value) if value in choices else len(choices),
+                          str(value))
+
+
+@dataclass(frozen=True)
+class RiskOfBias:
+    table: str
+    domains: list[tuple[str, str]]
+    """(field, help) of each judgement, in form order."""
+    rows: list[dict[str, Any]]
+    """One per study: ``record_id`` and a judgement per domain."""
+
+
+def risk_of_bias(db: Database) -> list[RiskOfBias]:
+    """Each risk-of-bias form (a table named ``rob_*``) with its choice fields as domains."""
+    fields = _fields(db)
+    out = []
+    for table in dict.fromkeys(t for t, _ in fields if t.startswith("rob")):
+        domains = [(f, d["help"] or f) for (t, f), d in fields.items()
+                   if t == table and d["type"] == "choice"]
+        rows = [dict(r) for r in db.query(f"SELECT * FROM [{table}] ORDER BY record_id")]
+        out.append(RiskOfBias(table, domains, rows))
+    return out

@@ -1,0 +1,287 @@
+"""Records and the batches that brought them: loaded, removed, and moved between states.
+
+This is the only module that writes the ``status`` column, and it does so in one place,
+:func:`set_state`, which refuses any transition not listed in
+:data:`~review_pipeline.model.state.TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlite_utils import Database
+
+from review_pipeline.model.errors import StateError
+from review_pipeline.model.record import Record, content_digest
+from review_pipeline.model.state import TRANSITIONS, State, path_between
+from review_pipeline.store.audit import ACTOR_SYSTEM, audit, now
+
+
+def set_state(db: Database, record_id: str, new: State, *, actor: str = ACTOR_SYSTEM,
+              reason: str = "") -> None:
+    """Move one record to ``new``; refuse any move that :data:`TRANSITIONS` does not allow."""
+    row = db.execute("SELECT status FROM records WHERE record_id = ?", [record_id]).fetchone()
+    if row is None:
+        raise StateError(f"no record with id '{record_id}'", where="records",
+                         fix="check the record id with `review export records`")
+    old = State(row[0])
+    if new not in TRANSITIONS[old]:
+        allowed = ", ".join(sorted(TRANSITIONS[old])) or "none"
+        raise StateError(
+            f"record '{record_id}' cannot move from {old} to {new} (allowed: {allowed})",
+            where="records.status",
+            fix="run the stages in order (`make all`); a record reaches later states only "
+                "through the earlier ones",
+        )
+    db.execute("UPDATE records SET status = ?, status_reason = ? WHERE record_id = ?",
+               [new.value, reason or None, record_id])
+    audit(db, actor=actor, action="state", entity="record", entity_id=record_id,
+          field="status", old=old.value, new=new.value, detail=reason or None)
+
+
+def move_to(db: Database, record_id: str, target: State, current: State, *,
+            actor: str = ACTOR_SYSTEM, reason: str = "") -> bool:
+    """Bring a record to ``target`` by allowed steps; return whether anything changed."""
+    steps = path_between(current, target)
+    for step in steps:
+        set_state(db, record_id, step, actor=actor, reason=reason)
+    return bool(steps)
+
+
+def insert_row(db: Database, table: str, row: dict[str, Any]) -> int:
+    """Insert one row into a table with an integer key and return that key."""
+    cursor = db.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def make_record_id(source: str, source_record_id: str) -> str:
+    return f"{source}:{source_record_id}"
+
+
+def find_batch(db: Database, source: str, sha256: str) -> dict[str, Any] | None:
+    rows = list(db.table("batches").rows_where("source = ? AND sha256 = ?", [source, sha256]))
+    return rows[0] if rows else None
+
+
+def add_batch(db: Database, records: Iterable[Record], *, kind: str, source: str,
+              branch: str, file: str, sha256: str, fmt: str, run_id: int | None = None,
+              skipped: int = 0, quarantine: str | None = None,
+              distinct: bool = False) -> tuple[int, int]:
+    """Store one batch of records; return (batch id, records new to the database).
+
+    ``records`` may be a one-pass stream; it is stored a chunk at a time, so a large import
+    holds one chunk, not the whole file. A record already present (same source and source
+    id) is linked to the batch but keeps its first version, so a repeated search never
+    duplicates or rewrites a record. With ``distinct`` (an export's ids are its own file's,
+    not a database's), a record whose id another file of the source gave a record with
+    other content is another record, under ``<id>~<digest>``; an earlier version of the
+    same file (the same path) is the same export, whatever changed in it.
+    """
+    at = now()
+    batch_id = insert_row(db, "batches", {
+        "kind": kind, "run_id": run_id, "source": source, "file": file, "sha256": sha256,
+        "format": fmt, "records": 0, "created_at": at, "skipped": skipped,
+        "quarantine": quarantine,
+    })
+    where = {"source": source, "branch": branch, "source_file": file, "batch_id": batch_id,
+             "imported_at": at}
+    existing = {r[0] for r in db.execute("SELECT record_id FROM records WHERE source = ?",
+                                          [source]).fetchall()}
+    stream, position, new = iter(records), 0, 0
+    while chunk := list(itertools.islice(stream, _CHUNK)):
+        if distinct:
+            _tell_apart(db, chunk, source, file, existing)
+        new_rows, links = [], []
+        for record in chunk:
+            record_id = make_record_id(source, record.source_record_id)
+            links.append({"batch_id": batch_id, "record_id": record_id, "position": position})
+            position += 1
+            if record_id not in existing:
+                existing.add(record_id)
+                new_rows.append(_record_row(record, record_id, where))
+        insert_rows(db, "records", new_rows)
+        insert_rows(db, "batch_records", links, "OR IGNORE")
+        new += len(new_rows)
+    db.execute("UPDATE batches SET records = ? WHERE batch_id = ?", [position, batch_id])
+    audit(db, actor=ACTOR_SYSTEM, action="load", entity="batch", entity_id=str(batch_id),
+          detail=f"{position} records from {file} ({new} new)")
+    return batch_id, new
+
+
+_CHUNK = 1_000
+
+
+def _tell_apart(db: Database, chunk: list[Record], source: str, file: str,
+                existing: set[str]) -> None:
+    """Give another id (``<id>~<digest>``) to each record of ``chunk`` whose id a record of
+    another file of ``source`` holds with other content."""
+    ids = [make_record_id(source, r.source_record_id) for r in chunk]
+    held = [rid for rid in ids if rid in existing]
+    if not held:
+        return
+    rows = {row["record_id"]: row for row in db.query(
+        "SELECT r.*, EXISTS (SELECT 1 FROM batch_records l JOIN batches b USING (batch_id) "
+        "WHERE l.record_id = r.record_id AND b.file = ?) AS this_file FROM records r "
+        "WHERE r.record_id IN (SELECT value FROM json_each(?))", [file, json.dumps(held)])}
+    for record, record_id in zip(chunk, ids, strict=True):
+        row = rows.get(record_id)
+        if row is None or row["this_file"]:
+            continue
+        digest = content_digest(record)
+        if digest != content_digest(record_from_row(row)):
+            record.source_record_id = f"{record.source_record_id}~{digest}"
+
+
+def remove_batches(db: Database, batch_ids: Sequence[int], why: str) -> int:
+    """Take batches out of the review (their file left the protocol, or was replaced by
+    another version), with the records no other batch holds; return how many records went.
+
+    Records another batch still holds stay, with their ids and decisions. What later stages
+    derived from a removed record goes with it (every row that refers to it); a record that
+    was its duplicate, or shared its cluster, is compared again by the next dedup. The
+    files themselves are untouched, and the audit log says what went and why.
+    """
+    if not batch_ids:
+        return 0
+    marks = ", ".join("?" * len(batch_ids))
+    gone = [r[0] for r in db.execute(
+        f"SELECT record_id FROM batch_records WHERE batch_id IN ({marks}) EXCEPT "
+        f"SELECT record_id FROM batch_records WHERE batch_id NOT IN ({marks})",
+        [*batch_ids, *batch_ids])]
+    with db.atomic():
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS removed_records (record_id TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM removed_records")
+        insert_rows(db, "removed_records", [{"record_id": r} for r in gone])
+        removed = "SELECT record_id FROM removed_records"
+        for (record_id,) in db.execute(f"SELECT record_id FROM records WHERE duplicate_of IN "
+                                       f"({removed})").fetchall():
+            set_state(db, record_id, State.IDENTIFIED, reason="what it duplicated was removed")
+        db.execute(f"UPDATE records SET duplicate_of = NULL, cluster_id = NULL WHERE "
+                   f"duplicate_of IN ({removed}) OR cluster_id IN ({removed})")
+        for table, column in _references_to_records(db):
+            db.execute(f"DELETE FROM [{table}] WHERE [{column}] IN ({removed})")
+        db.execute(f"DELETE FROM batch_records WHERE batch_id IN ({marks})", list(batch_ids))
+        db.execute(f"DELETE FROM records WHERE record_id IN ({removed})")
+        # A record kept through another batch now counts from the first batch that holds it.
+        db.execute(f"""
+            UPDATE records SET (batch_id, source_file) = (
+                SELECT b.batch_id, b.file FROM batch_records l JOIN batches b USING (batch_id)
+                WHERE l.record_id = records.record_id ORDER BY b.batch_id LIMIT 1)
+            WHERE batch_id IN ({marks})""", list(batch_ids))
+        for batch_id, source, file, records in db.execute(
+                f"SELECT batch_id, source, file, records FROM batches WHERE batch_id IN "
+                f"({marks})", list(batch_ids)).fetchall():
+            audit(db, actor=ACTOR_SYSTEM, action="remove", entity="batch",
+                  entity_id=str(batch_id), field=source,
+                  detail=f"{file} ({records} records): {why}")
+        db.execute(f"DELETE FROM batches WHERE batch_id IN ({marks})", list(batch_ids))
+    return len(gone)
+
+
+def missing_record(db: Database, record_id: str) -> str:
+    """Why the review holds no record ``record_id``, as far as it can tell, and what to do:
+    for a reviewer's row that names it."""
+    text = f"no record '{record_id}' in the review"
+    source, _, own = record_id.partition(":")
+    split = [r[0] for r in db.execute(
+        "SELECT record_id FROM records WHERE record_id > ? AND record_id < ? ORDER BY 1",
+        [f"{record_id}~", f"{record_id}\x7f"])]
+    if split:
+        return (f"{text}: its file now holds {len(split)} records under that id, named "
+                f"{', '.join(split[:4])}; name the right one")
+    base = record_id.rsplit("~", 1)[0]
+    if base != record_id and db.execute("SELECT 1 FROM records WHERE record_id = ?",
+                                        [base]).fetchone():
+        return f"{text}: its file now holds one record under that id, named '{base}'"
+    legacy = _LEGACY_ID.match(own)
+    if legacy:
+        row = db.execute(
+            "SELECT l.record_id FROM batch_records l JOIN batches b USING (batch_id) WHERE "
+            "b.source = ? AND substr(b.sha256, 1, 10) = ? AND l.position = ? AND b.format "
+            "IN ('ris', 'wos', 'endnote-xml')",
+            [source, legacy[1], int(legacy[2]) - 1]).fetchone()
+        now_named = f"; this one is now '{row[0]}'" if row else ""
+        return (f"{text}: earlier versions of review_pipeline made the id of a record without "
+                f"one from its file's bytes, now from what the record is{now_named}; "
+                "`review export records` lists the ids")
+    gone = db.execute("SELECT detail FROM audit_log WHERE action = 'remove' AND entity = "
+                      "'batch' AND field = ? ORDER BY audit_id DESC LIMIT 1",
+                      [source]).fetchone()
+    if gone:
+        return (f"{text}; if it was a record of '{source}' that left the review with "
+                f"{gone[0]}, remove the row or list that file in the protocol again")
+    return f"{text} (check the id against `review export records`)"
+
+
+_LEGACY_ID = re.compile(r"^([0-9a-f]{10})#(\d+)$")
+
+
+def _references_to_records(db: Database) -> list[tuple[str, str]]:
+    """(table, column) of every other table's column that refers to a record, the
+    extraction forms' tables included."""
+    found = []
+    for table in db.table_names():
+        if table == "records":
+            continue
+        for ref in db.execute(f"PRAGMA foreign_key_list([{table}])").fetchall():
+            if ref[2] == "records":
+                found.append((table, ref[3]))
+    return found
+
+
+def note_refused(db: Database, batch_id: int, skipped: int, quarantine: str) -> None:
+    """Record that ``skipped`` records of a batch were refused, and where they are."""
+    db.execute("UPDATE batches SET skipped = ?, quarantine = ? WHERE batch_id = ?",
+               [skipped, quarantine, batch_id])
+
+
+def insert_rows(db: Database, table: str, rows: Sequence[dict[str, Any]],
+                verb: str = "") -> None:
+    """Rows with the same keys, inserted in one statement: sqlite-utils' insert_all checks
+    every value's type, which costs more than the insert on an import of 100,000 records.
+    Names are quoted, since extraction tables take theirs from fields.csv."""
+    if rows:
+        columns = list(rows[0])
+        db.conn.executemany(
+            f"INSERT {verb} INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})",
+            [[row[c] for c in columns] for row in rows])
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps would build one per call
+
+
+def _record_row(record: Record, record_id: str, where: dict[str, Any]) -> dict[str, Any]:
+    """The ``records`` row of ``record``, loaded as ``where`` says (source, branch, file,
+    batch and time)."""
+    # A shallow copy: the lists go straight to JSON, so asdict's deep copy is not needed.
+    row = vars(record).copy()
+    for key in ("authors", "publication_types", "keywords", "extra"):
+        row[key] = _JSON(row[key])
+    row["record_id"] = record_id
+    row.update(where)
+    return row
+
+
+def record_from_row(row: dict[str, Any]) -> Record:
+    """The Record stored in a ``records`` row."""
+    fields = {k: row[k] for k in Record.__dataclass_fields__ if k in row}
+    for key in ("authors", "publication_types", "keywords"):
+        fields[key] = json.loads(fields.get(key) or "[]")
+    fields["extra"] = json.loads(fields.get("extra") or "{}")
+    for key, value in list(fields.items()):
+        if value is None and key != "year":
+            fields[key] = ""
+    return Record(**fields)
+
+
+def counts_by(db: Database, column: str, where: str = "1") -> dict[str, int]:
+    sql = f"SELECT {column}, count(*) FROM records WHERE {where} GROUP BY {column} ORDER BY 1"
+    return {str(k): int(n) for k, n in db.execute(sql).fetchall()}

@@ -1,0 +1,1 @@
+"""What the review holds, shown without changing it: ``review status`` and ``review export``."""

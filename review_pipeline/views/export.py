@@ -1,0 +1,37 @@
+"""`review export`: the records as CSV or RIS, for other tools."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from sqlite_utils import Database
+
+from review_pipeline import store
+from review_pipeline.formats import ris
+
+EXPORT_COLUMNS = (
+    "record_id", "source", "source_record_id", "pmid", "doi", "title", "year", "cluster_id",
+    "duplicate_of", "status", "status_reason", "dedup_rule", "branch", "source_file",
+    "authors", "journal", "volume", "issue", "pages", "language", "publication_types", "kind",
+)
+
+
+def export_records_csv(db: Database) -> str:
+    """One row per record, duplicates included, with cluster and state."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in db.query(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM records ORDER BY record_id"):
+        for key in ("authors", "publication_types"):
+            row[key] = "; ".join(json.loads(row[key] or "[]"))
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def export_records_ris(db: Database) -> tuple[str, int]:
+    """Every record as RIS (and how many), written so that importing it gives them back."""
+    records = [store.record_from_row(row)
+               for row in db.query("SELECT * FROM records ORDER BY record_id")]
+    return ris.dumps(records), len(records)
