@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from review_pipeline import __version__, layout
+from review_pipeline.formats.registry import NAMES as FORMAT_NAMES
 from review_pipeline.model.errors import ReviewError
-from review_pipeline.protocol import FORMATS, SOURCE_KINDS, Protocol, load_protocol
+from review_pipeline.protocol import SOURCE_KINDS, Protocol, load_protocol
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -224,7 +225,7 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option("--source", metavar="NAME",
               help="Name of the source the file comes from (e.g. embase).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto",
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="auto",
               show_default=True, help="The file's format; auto reads it from the content.")
 @click.option("--add", is_flag=True, help="Also copy FILE into the review's imports/ and list "
               "it under [[sources]] in the protocol, so that `make all` keeps it.")
@@ -261,14 +262,12 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add:
     from review_pipeline.stages.import_ import import_file
     from review_pipeline.stages.import_ import run as import_protocol_sources
 
-    quarantine = obj.db_path.parent / "quarantine"
     if file is None:
         if source or add:
             raise click.UsageError("--source and --add go with a FILE; without one the "
                                    "protocol's [[sources]] are imported")
         summary = import_protocol_sources(obj.db(create=True), obj.protocol(),
-                                          on_file=_echo_import, skip_bad=skip_bad,
-                                          quarantine_dir=quarantine)
+                                          on_file=_echo_import, skip_bad=skip_bad)
         for removed, replaced in summary.removed_files:
             click.echo(f"import: {removed} " + (
                 "changed since it was imported; the new version replaces the old" if replaced
@@ -295,7 +294,7 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add:
     declared = protocol.source(source) if protocol else None
     branch = declared.branch if declared else "databases"
     _echo_import(import_file(obj.db(create=True), file, source=source, branch=branch, fmt=fmt,
-                             skip_bad=skip_bad, quarantine_dir=quarantine))
+                             skip_bad=skip_bad))
     if protocol and not add and file.resolve() not in {
             f.resolve() for s in protocol.sources if s.name == source for f in s.files}:
         click.echo(f"note: {file} is not listed in {obj.protocol_path}: the next `review "

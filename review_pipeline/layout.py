@@ -10,8 +10,6 @@ from pathlib import Path
 PROTOCOL = Path("queries/protocol.toml")
 DB = Path("data/review.db")
 """The database: a cache that `make clean && make all` rebuilds from the files."""
-QUARANTINE = Path("data/quarantine")
-"""Records an import refused (``--skip-bad``), with their text."""
 RAW = Path("raw")
 """PubMed's answers, kept by fetch and replayed offline."""
 REPORTS = Path("reports")
@@ -29,3 +27,9 @@ EXTRACTION = Path("extracted/extraction")
 FIELDS = "fields.csv"
 CONSENSUS = "consensus.csv"
 AUDIT = "audit.csv"
+
+
+def quarantine(db: Path) -> Path:
+    """Where the records an import refused (``--skip-bad``) are kept, with their text:
+    beside the database ``db``."""
+    return db.parent / "quarantine"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from review_pipeline import layout
+from review_pipeline.formats.registry import NAMES as FORMAT_NAMES
 from review_pipeline.model.eligibility import (
     AUTOMATIC_BOXES,
     DEFAULT_FIELDS,
@@ -38,10 +39,6 @@ registers branch of the flow diagram; the others form the other-methods branch."
 DATABASE_BRANCH = frozenset({"database", "register"})
 
 DATE_FIELDS = ("pdat", "edat", "mdat")
-FORMATS = ("auto", "pubmed-xml", "endnote-xml", "medline", "wos", "ovid", "ris", "snapshot",
-           "csv", "tsv", "xlsx")
-"""What a source's ``format`` may say: ``auto`` (read from the content) or a reader's name
-(those of :func:`review_pipeline.sources.formats`, which a test keeps equal)."""
 _DATE = re.compile(r"^\d{4}(/\d{2}(/\d{2})?)?$")
 NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 """A source's name, a reason code."""
@@ -418,7 +415,7 @@ def _source(v: _Validator, data: Any, index: int, root: Path) -> Source:
         label=t["label"],
         kind=v.choice(t["kind"], SOURCE_KINDS, f"{prefix}kind"),
         files=tuple(root / f for f in t.get("files", [])),
-        format=v.choice(t.get("format", "auto"), FORMATS, f"{prefix}format"),
+        format=v.choice(t.get("format", "auto"), FORMAT_NAMES, f"{prefix}format"),
         notes=t.get("notes", ""),
     )
 

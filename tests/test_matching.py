@@ -13,10 +13,12 @@ from review_pipeline.model.record import fold
 from review_pipeline.stages.dedup import find_clusters, load_entries
 from review_pipeline.stages.dedup.matching import (
     Entry,
+    Verdict,
     blocking_keys,
     decide,
     dois_alike,
     journal_names,
+    strength,
 )
 from review_pipeline.stages.import_ import import_file
 from review_pipeline.store import open_db
@@ -153,3 +155,10 @@ def test_dois_alike() -> None:
     assert dois_alike("10.1080/15622970903131597", "10.3109/15622970903131597")
     assert dois_alike("10.1002/rnj.027", "10.1002/rnj.27")
     assert not dois_alike("10.1002/ajh.25495", "10.1002/ajh.26240")
+
+
+def test_a_rule_that_joins_records_has_a_strength() -> None:
+    assert strength("pmid") < strength("doi") < strength("title_authors")
+    with pytest.raises(ValueError, match="no place in JOINING"):
+        Verdict(True, "a_new_rule", "joins records without a rank")
+    assert Verdict(None, "a_new_rule", "uncertain verdicts need no rank").rule == "a_new_rule"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from review_pipeline.model.record import (
+    CONFERENCE_ABSTRACT,
     expand_pages,
     fold,
+    kind_of,
     normalize_author,
     normalize_doi,
     normalize_language,
@@ -71,3 +73,17 @@ def test_fold_keeps_every_script_so_distinct_titles_stay_distinct() -> None:
     assert fold("[POEMS Syndrome]: a Review.") == "poems syndrome a review"
     assert fold("Síndrome de POEMS") == "sindrome de poems"
     assert fold(fold("Ünïcode — text")) == fold("Ünïcode — text")
+
+
+@pytest.mark.parametrize("types", [
+    ["ABST"], ["CPAPER"], ["Meeting Abstract"], ["Journal Article", "Proceedings Paper"],
+    ["conference abstract"], ["Conference Proceedings"], ["Conference Review"],
+    ["inproceedings"],
+])
+def test_a_meeting_abstract_is_known_in_every_formats_words(types: list[str]) -> None:
+    assert kind_of(types) == CONFERENCE_ABSTRACT
+
+
+@pytest.mark.parametrize("types", [[], ["JOUR"], ["Article"], ["Review"], ["Abstract"]])
+def test_other_publication_types_keep_the_default_kind(types: list[str]) -> None:
+    assert kind_of(types) == "journal_article"

@@ -14,6 +14,7 @@ from review_pipeline.formats.base import Bad, Reading, open_binary
 from review_pipeline.model.record import (
     Record,
     expand_pages,
+    kind_of,
     normalize_author,
     normalize_doi,
     normalize_language,
@@ -22,7 +23,6 @@ from review_pipeline.model.record import (
 )
 
 _RECORD = re.compile(rb"<record[\s>]")
-_CONFERENCE = ("Conference Proceedings", "Conference Paper", "Conference Abstract")
 
 
 def sniff(head: str) -> bool:
@@ -88,7 +88,6 @@ def _record(element: ET.Element) -> Record:
         publication_types=[kind_name] if kind_name else [],
         keywords=[_text(k) for k in element.findall("keywords/keyword") if _text(k)],
         note=text("notes"),
-        kind="conference_abstract" if kind_name in _CONFERENCE
-        else "book" if kind_name.startswith("Book") else "journal_article",
+        kind="book" if kind_name.startswith("Book") else kind_of([kind_name]),
         extra={"endnote_type": kind_name} if kind_name else {},
     )

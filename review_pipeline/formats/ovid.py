@@ -11,6 +11,7 @@ from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import (
     Record,
     expand_pages,
+    kind_of,
     normalize_author,
     normalize_doi,
     normalize_language,
@@ -20,7 +21,6 @@ from review_pipeline.model.record import (
 
 _HEADER = re.compile(r"^<\s*\d+\.\s*>\s*$")
 _TAG = re.compile(r"^([A-Z][A-Z0-9]{1,3})\s+-\s?(.*)$")
-_CONFERENCE = ("conference abstract", "conference paper", "conference review")
 
 
 def sniff(head: str) -> bool:
@@ -91,7 +91,6 @@ def _record(fields: dict[str, list[str]]) -> Record:
         publication_types=types,
         keywords=[k.lstrip("*") for k in (*fields.get("MH", []), *fields.get("KW", []))],
         note=one("SO"),
-        kind="conference_abstract" if any(t.lower() in _CONFERENCE for t in types)
-        else "journal_article",
+        kind=kind_of(types),
         extra={"ovid_database": database} if database else {},
     )

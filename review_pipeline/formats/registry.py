@@ -6,10 +6,12 @@ from this table."""
 from __future__ import annotations
 
 import codecs
+import importlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from review_pipeline.formats.base import Reading, encoding_warning, open_binary
 from review_pipeline.model.errors import CountMismatchError, InputError
@@ -20,54 +22,51 @@ from review_pipeline.model.record import Record, content_digest, identity_key
 class Format:
     name: str
     description: str
-    read: Callable[[Path], Reading]
-    sniff: Callable[[str], bool]
+    module: str
+    """The module of :mod:`review_pipeline.formats` that reads it, imported when first used:
+    the protocol and the CLI need the names, not the parsers."""
+    reader: str = "read"
+    sniffer: str = "sniff"
+    """The function that tells the format from a file's head; empty for formats recognised
+    by other means (XLSX by its zip signature) or only by name."""
     text: bool = True
     """Read as text (so its encoding is checked); XML and XLSX carry their own."""
 
+    def read(self, path: Path) -> Reading:
+        reader: Callable[[Path], Reading] = getattr(self._module(), self.reader)
+        return reader(path)
 
-def _registry() -> dict[str, Format]:
-    from review_pipeline.formats import (
-        endnote_xml,
-        medline,
-        ovid,
-        pubmed_xml,
-        ris,
-        snapshot,
-        tabular,
-        wos,
-    )
+    def sniff(self, head: str) -> bool:
+        if not self.sniffer:
+            return False
+        sniffer: Callable[[str], bool] = getattr(self._module(), self.sniffer)
+        return sniffer(head)
 
-    formats = [  # in the order formats are tried on a file's head
-        Format("pubmed-xml", "PubMed XML (efetch, or 'PubMed XML' export)", pubmed_xml.read,
-               pubmed_xml.sniff, text=False),
-        Format("endnote-xml", "EndNote XML (File > Export > XML)", endnote_xml.read,
-               endnote_xml.sniff, text=False),
-        Format("medline", "PubMed/MEDLINE text (.nbib, .txt)", medline.read, medline.sniff),
-        Format("wos", "Web of Science tagged text (.ciw, 'Plain text file')", wos.read,
-               wos.sniff),
-        Format("ovid", "Ovid tagged text (Embase, MEDLINE, PsycINFO via Ovid)", ovid.read,
-               ovid.sniff),
-        Format("ris", "RIS (Embase, Scopus, Web of Science, Ovid, EndNote, Zotero)", ris.read,
-               ris.sniff),
-        Format("snapshot", "review_pipeline snapshot (JSON lines)", snapshot.read,
-               snapshot.sniff),
-        Format("csv", "CSV or TSV with a header row (delimiter read from the file)",
-               tabular.read, tabular.sniff),
-        Format("tsv", "tab-separated values with a header row", tabular.read_tsv, _never),
-        Format("xlsx", "Excel workbook (.xlsx), first sheet, header row", tabular.read_xlsx,
-               _never, text=False),
-    ]
-    return {f.name: f for f in formats}
+    def _module(self) -> ModuleType:
+        return importlib.import_module(f"review_pipeline.formats.{self.module}")
 
 
-def _never(head: str) -> bool:
-    """For formats recognised by other means (XLSX by its zip signature) or only by name."""
-    return False
+FORMATS = (  # in the order formats are tried on a file's head
+    Format("pubmed-xml", "PubMed XML (efetch, or 'PubMed XML' export)", "pubmed_xml",
+           text=False),
+    Format("endnote-xml", "EndNote XML (File > Export > XML)", "endnote_xml", text=False),
+    Format("medline", "PubMed/MEDLINE text (.nbib, .txt)", "medline"),
+    Format("wos", "Web of Science tagged text (.ciw, 'Plain text file')", "wos"),
+    Format("ovid", "Ovid tagged text (Embase, MEDLINE, PsycINFO via Ovid)", "ovid"),
+    Format("ris", "RIS (Embase, Scopus, Web of Science, Ovid, EndNote, Zotero)", "ris"),
+    Format("snapshot", "review_pipeline snapshot (JSON lines)", "snapshot"),
+    Format("csv", "CSV or TSV with a header row (delimiter read from the file)", "tabular"),
+    Format("tsv", "tab-separated values with a header row", "tabular", "read_tsv", ""),
+    Format("xlsx", "Excel workbook (.xlsx), first sheet, header row", "tabular", "read_xlsx",
+           "", text=False),
+)
+NAMES = ("auto", *(f.name for f in FORMATS))
+"""What a source's ``format`` or ``review import --format`` may say: ``auto`` (read from
+the content) or a reader's name."""
 
 
 def formats() -> dict[str, Format]:
-    return _registry()
+    return {f.name: f for f in FORMATS}
 
 
 def detect_format(path: Path) -> str:
@@ -87,10 +86,10 @@ def detect_format(path: Path) -> str:
     else:
         head = data.decode("utf-8", errors="replace").lstrip("\ufeff")
     head = head.replace("\r\n", "\n").replace("\r", "\n")
-    for fmt in _registry().values():
+    for fmt in FORMATS:
         if fmt.sniff(head):
             return fmt.name
-    known = ", ".join(_registry())
+    known = ", ".join(formats())
     raise InputError(
         "cannot tell the format of this file from its content", where=str(path),
         fix=f"pass --format with one of: {known}; or export again as RIS or MEDLINE",
@@ -123,7 +122,7 @@ def stream_file(path: Path, fmt: str = "auto", *, skip_bad: bool = False,
     :class:`Identities`).
     """
     name = detect_format(path) if fmt == "auto" else fmt
-    registry = _registry()
+    registry = formats()
     if name not in registry:
         raise InputError(f"unknown format '{name}'", where=str(path),
                          fix=f"use one of: auto, {', '.join(registry)}")

@@ -20,8 +20,10 @@ from rispy.parser import RisParser
 from review_pipeline.formats.base import Bad, Decoder, Reading, iter_blocks
 from review_pipeline.model.errors import CountMismatchError, InputError
 from review_pipeline.model.record import (
+    CONFERENCE_ABSTRACT,
     Record,
     expand_pages,
+    kind_of,
     normalize_author,
     normalize_doi,
     normalize_language,
@@ -33,7 +35,6 @@ from review_pipeline.model.record import (
 # ``[^\S\n]`` is the whitespace of one line.
 _MARKERS = re.compile(rb"\n[^\S\n]*(?:(?P<start>TY)|ER)  -")
 _PMID_NOTE = re.compile(r"PMID:?\s*(\d+)")
-_CONFERENCE = ("ABST", "CONF", "CPAPER")
 # rispy adds a wrapped line to a single-valued tag with a space between, and to a list tag
 # as an item of its own; notes are joined with spaces anyway (``_record``). So a wrapped
 # line is joined to its tag before parsing (a Scopus record has ~190 wrapped reference
@@ -210,8 +211,7 @@ def _record(entry: dict[str, Any]) -> Record:
         publication_types=[t] if (t := _first(entry, "type_of_work")) else [],
         keywords=[k.strip() for k in entry.get("keywords") or [] if k.strip()],
         note=notes,
-        kind="conference_abstract" if entry.get("type_of_reference") in _CONFERENCE
-        else "journal_article",
+        kind=kind_of([entry.get("type_of_reference", "")]),
         extra={"ris_type": entry.get("type_of_reference", "")},
     )
 
@@ -228,7 +228,7 @@ def dumps(records: list[Record]) -> str:
             notes.append(f"PMID: {record.pmid}")
         kind = str(record.extra.get("ris_type") or "")
         if not kind:
-            kind = {"conference_abstract": "ABST", "book": "BOOK"}.get(record.kind, "JOUR")
+            kind = {CONFERENCE_ABSTRACT: "ABST", "book": "BOOK"}.get(record.kind, "JOUR")
         entry: dict[str, Any] = {
             "type_of_reference": kind, "accession_number": record.source_record_id,
             "title": record.title, "abstract": record.abstract, "authors": record.authors,

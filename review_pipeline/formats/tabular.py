@@ -21,6 +21,7 @@ from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import (
     Record,
     expand_pages,
+    kind_of,
     normalize_author,
     normalize_doi,
     normalize_language,
@@ -63,7 +64,6 @@ _HEADER_TO_FIELD = {alias: name for name, aliases in ALIASES.items() for alias i
 _EMBASE_SOURCE = re.compile(r"^(?P<journal>.+?) \((?P<year>\d{4})\)(?: (?P<volume>[^\s:(]+)"
                             r"(?::(?P<issue>[^\s(]+))?)?(?: \((?P<pages>[^)]*)\))?")
 _ISSN = re.compile(r"^\d{4}-?\d{3}[\dXx]$")
-_CONFERENCE = ("conference", "meeting abstract", "proceedings", "inproceedings")
 
 
 def _key(header: str) -> str:
@@ -220,7 +220,6 @@ def _record(values: dict[str, str], others: dict[str, str]) -> Record:
         publication_types=types,
         keywords=keywords,
         note=values.get("note", ""),
-        kind="conference_abstract" if any(c in t.lower() for t in types for c in _CONFERENCE)
-        else "journal_article",
+        kind=kind_of(types),
         extra=extra,
     )

@@ -15,6 +15,7 @@ from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import (
     Record,
     expand_pages,
+    kind_of,
     normalize_author,
     normalize_doi,
     normalize_language,
@@ -25,7 +26,6 @@ from review_pipeline.model.record import (
 # A record's first and last lines, each from the line break before it (``split_records``);
 # ``[^\S\n]`` is the whitespace of one line.
 _MARKERS = re.compile(rb"\n(?:(?P<start>PT) |ER[^\S\n]*(?=\n|$))")
-_CONFERENCE = ("Meeting Abstract", "Proceedings Paper")
 
 
 def sniff(head: str) -> bool:
@@ -68,7 +68,6 @@ def _record(entry: dict[str, Any]) -> Record:
         language=normalize_language(languages[0]) if languages else "",
         publication_types=types,
         keywords=_list(entry, "author_keywords") + _list(entry, "keywords_plus"),
-        kind="conference_abstract" if any(t in _CONFERENCE for t in types)
-        else "journal_article",
+        kind=kind_of(types),
         extra={"wos_type": entry.get("publication_type", "")},
     )

@@ -65,3 +65,19 @@ class DatabaseError(ReviewError):
 
 class CheckError(ReviewError):
     """A derived number failed an arithmetic check (e.g. PRISMA boxes that do not add up)."""
+
+
+class Problems(list[str]):
+    """Problems found in people's files, collected so that one run reports them all, and
+    raised together before anything is loaded."""
+
+    SHOWN = 20
+
+    def fail(self, what: str, fix: str) -> None:
+        """Raise the problems found in ``what``, if any, as one :class:`InputError`."""
+        if self:
+            shown = "\n  ".join(self[:self.SHOWN])
+            more = len(self) - self.SHOWN
+            raise InputError(
+                f"{len(self)} problem(s) in {what}; nothing was loaded:\n  {shown}"
+                + (f"\n  ... and {more} more" if more > 0 else ""), fix=fix)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -18,6 +19,23 @@ LANGUAGE_CODES = {
     "hebrew": "heb", "arabic": "ara", "persian": "per",
 }
 """Language names as exports spell them, mapped to MEDLINE's three-letter codes."""
+
+
+CONFERENCE_ABSTRACT = "conference_abstract"
+"""The kind of a record that reports a meeting abstract or conference paper."""
+_CONFERENCE_CODES = frozenset({"abst", "conf", "cpaper"})
+_CONFERENCE_WORDS = ("conference", "meeting abstract", "proceedings")
+
+
+def kind_of(types: Iterable[str], default: str = "journal_article") -> str:
+    """A record's kind from its publication types, in any format's words: RIS's codes
+    (ABST, CONF, CPAPER) or a type naming a conference, meeting abstract or proceedings
+    (Web of Science, Ovid, EndNote, Scopus, BibTeX's inproceedings)."""
+    for kind in types:
+        folded = kind.strip().lower()
+        if folded in _CONFERENCE_CODES or any(w in folded for w in _CONFERENCE_WORDS):
+            return CONFERENCE_ABSTRACT
+    return default
 
 
 @dataclass

@@ -24,9 +24,15 @@ from review_pipeline.store.records import (
     remove_batches,
     set_state,
 )
-from review_pipeline.store.schema import DEFAULT_DB, migrations, open_db, schema_version
+from review_pipeline.store.schema import (
+    DEFAULT_DB,
+    file_of,
+    migrations,
+    open_db,
+    schema_version,
+)
 
-__all__ = ["ACTOR_SYSTEM", "DEFAULT_DB", "add_batch", "audit", "counts_by", "find_batch",
-           "insert_row", "insert_rows", "make_record_id", "migrations", "missing_record",
-           "move_to", "note_refused", "now", "open_db", "record_from_row", "remove_batches",
-           "schema_version", "set_state"]
+__all__ = ["ACTOR_SYSTEM", "DEFAULT_DB", "add_batch", "audit", "counts_by", "file_of",
+           "find_batch", "insert_row", "insert_rows", "make_record_id", "migrations",
+           "missing_record", "move_to", "note_refused", "now", "open_db", "record_from_row",
+           "remove_batches", "schema_version", "set_state"]

@@ -298,3 +298,9 @@ def _check_not_newer(db: Database, path: Path) -> None:
 
 def schema_version(db: Database) -> int:
     return len(migrations.applied(db))
+
+
+def file_of(db: Database) -> Path:
+    """The file ``db`` is stored in (the default database's path when it is in memory)."""
+    name = db.execute("PRAGMA database_list").fetchone()[2]
+    return Path(name) if name else DEFAULT_DB

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
-from review_pipeline.model.record import fold
+from review_pipeline.model.record import CONFERENCE_ABSTRACT, fold
 
 TITLE_BLOCK = 24
 """Characters of the folded title (start and end) that make a blocking key."""
@@ -161,7 +161,7 @@ class Entry:
         self.numbers = tuple(n.lstrip("0") for n in _NUMBER.findall(self.title_key))
         self.generic = bool(self.title_key) and (bool(_GENERIC.match(self.title_key))
                                                  or len(self.title_key) < MIN_TITLE)
-        self.conference = self.kind == "conference_abstract" or any(
+        self.conference = self.kind == CONFERENCE_ABSTRACT or any(
             _CONFERENCE.search(j) for j in self.journals) or self.issue == "var.pagings"
         self.preprint = self.preprint or bool(_PREPRINT_DOI.match(self.doi)) or any(
             _PREPRINT_SERVER.search(j) for j in self.journals)
@@ -248,6 +248,23 @@ class Verdict:
     why: str
     title: float = 0.0
     authors: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.same and self.rule not in _RANK:
+            raise ValueError(f"rule '{self.rule}' joins records but has no place in JOINING")
+
+
+JOINING = ("pmid", "doi", "cochrane_update", "doi_alias", "citation", "translated_title",
+           "generic_citation", "abstract_listed_twice", "title_citation", "title_issue",
+           "title_pages", "title_authors", "same_meeting", "online_first", "preprint")
+"""The rules that join records, strongest first: a stronger link is made before a weaker one
+that might conflict with it. A verdict of the same publication must name one of them."""
+_RANK = {rule: rank for rank, rule in enumerate(JOINING)}
+
+
+def strength(rule: str) -> int:
+    """Where a joining rule stands in :data:`JOINING` (0 is the strongest)."""
+    return _RANK[rule]
 
 
 def title_similarity(a: Entry, b: Entry) -> float:

@@ -1,7 +1,7 @@
 """The dedup stage: link records that report the same publication; delete nothing.
 
 Candidate pairs come from blocking keys and each gets a verdict from the rules of
-:mod:`review_pipeline.stages.dedup.matching` (same, not the same, or uncertain). Same pairs are joined,
+:mod:`.matching` (same, not the same, or uncertain). Same pairs are joined,
 strongest rule first, into clusters; a join that would put two PMIDs, two DOIs (Cochrane
 updates aside), or a meeting abstract and an article in one cluster is refused. Each cluster
 keeps one record; the others get ``duplicate_of`` and the ``duplicate`` state.
@@ -38,6 +38,7 @@ from review_pipeline.stages.dedup.matching import (
     compare,
     embase_volume,
     journal_names,
+    strength,
 )
 
 DEFAULT_DECISIONS = layout.DEDUP_DECISIONS
@@ -122,14 +123,6 @@ class _Groups:
         return True
 
 
-STRENGTH = ("pmid", "doi", "cochrane_update", "doi_alias", "citation", "translated_title",
-            "generic_citation",
-            "abstract_listed_twice", "title_citation", "title_issue", "title_pages",
-            "title_authors", "same_meeting", "online_first", "preprint")
-"""Rules that join records, strongest first: a stronger link is made before a weaker one
-that might conflict with it."""
-
-
 @dataclass
 class Clustering:
     clusters: dict[str, list[str]]
@@ -163,7 +156,7 @@ def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (), 
     pairs = [*judged, *((a.record_id, b.record_id, v)
                         for a, b, v in compare(entries, fresh, preprints=preprints))]
     same = sorted((p for p in pairs if p[2].same), key=lambda p: (
-        STRENGTH.index(p[2].rule) if p[2].rule in STRENGTH else len(STRENGTH), p[0], p[1]))
+        strength(p[2].rule), p[0], p[1]))
     for a, b, verdict in same:
         if groups.find(a) == groups.find(b) or groups.join(a, b, rule=verdict.rule):
             rule_of.setdefault(a, verdict.rule)
@@ -251,9 +244,9 @@ QUEUE_COLUMNS = (*PAIR_COLUMNS, "why", "title_score", "authors_score",
 
 
 def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
-          preprints: bool = True, decisions_file: Path = DEFAULT_DECISIONS,
-          queue_file: Path = DEFAULT_QUEUE, on_progress: Progress | None = None
-          ) -> DedupResult:
+        preprints: bool = True, decisions_file: Path = DEFAULT_DECISIONS,
+        queue_file: Path = DEFAULT_QUEUE, on_progress: Progress | None = None
+        ) -> DedupResult:
     """Bring every record's duplicate links and state in line with the rules and the
     reviewer's decisions, and rewrite the review queue (keeping every decision a reviewer
     wrote in it).

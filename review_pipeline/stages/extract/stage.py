@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from review_pipeline import layout, store
 from review_pipeline.formats.sheets import SUFFIXES, read_sheet
-from review_pipeline.model.errors import InputError
+from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.state import State
 from review_pipeline.stages.extract.fields import (
     NOT_REPORTED,
@@ -44,7 +44,6 @@ ACTION = "extraction"
 SIDE_BY_SIDE = " | "
 """Joins reviewers' different values of a field that is not compared (such as notes)."""
 REVIEWER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-MAX_PROBLEMS = 30
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+\s*%?$")
 
 RowKey = tuple[str, str, str]
@@ -110,15 +109,7 @@ class ExtractResult:
     unresolved: int
 
 
-class Problems(list[str]):
-    def fail(self, what: str) -> None:
-        if self:
-            shown = "\n  ".join(self[:MAX_PROBLEMS])
-            more = len(self) - MAX_PROBLEMS
-            raise InputError(
-                f"{len(self)} problem(s) in {what}; nothing was loaded:\n  {shown}"
-                + (f"\n  ... and {more} more" if more > 0 else ""),
-                fix="correct those cells and run `make extract` again")
+_FIX = "correct those cells and run `make extract` again"
 
 
 def run(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> ExtractResult:
@@ -136,10 +127,10 @@ def run(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> Extr
     copies = read_copies(folder, forms, included, known, problems,
                          lambda record_id: store.missing_record(db, record_id))
     decided = read_consensus(folder / CONSENSUS, forms, copies, problems)
-    problems.fail(f"the extraction sheets and {folder / CONSENSUS}")
+    problems.fail(f"the extraction sheets and {folder / CONSENSUS}", _FIX)
     merged = merge(forms, copies, decided, reviewers)
     check_rows(forms, merged.final, problems, f"the merged tables ({folder / CONSENSUS})")
-    problems.fail("the merged tables")
+    problems.fail("the merged tables", _FIX)
     with db.atomic():
         _restore_audit(db, folder / AUDIT)
         changes = _changes(db, copies, decided)

@@ -75,9 +75,9 @@ class LiveSettings:
 
 
 def run(db: Database, protocol: Protocol, *, offline: bool = False, live_only: bool = False,
-          live: LiveSettings | None = None, raw_dir: Path = layout.RAW,
-          client: Eutils | None = None, on_progress: Progress | None = None,
-          forget: bool = True) -> FetchSummary:
+        live: LiveSettings | None = None, raw_dir: Path = layout.RAW,
+        client: Eutils | None = None, on_progress: Progress | None = None,
+        forget: bool = True) -> FetchSummary:
     """Run the fetch stage for each of the protocol's PubMed searches (see the module
     docstring for the order of the three ways), then, with ``forget``, take out the runs of
     searches the protocol no longer has: records a current run holds too stay as they are.

@@ -22,8 +22,6 @@ from review_pipeline.formats.registry import stream_file
 from review_pipeline.model.errors import InputError
 from review_pipeline.protocol import Protocol
 
-QUARANTINE = layout.QUARANTINE
-
 
 @dataclass
 class ImportResult:
@@ -51,15 +49,16 @@ class ImportSummary:
 
 def import_file(db: Database, path: Path, *, source: str, branch: str = "databases",
                 fmt: str = "auto", skip_bad: bool = False,
-                quarantine_dir: Path = QUARANTINE) -> ImportResult:
-    """Import one export file as a batch of ``source``; a file seen before is a no-op."""
+                quarantine_dir: Path | None = None) -> ImportResult:
+    """Import one export file as a batch of ``source``; a file seen before is a no-op.
+    Refused records (``skip_bad``) go to ``quarantine_dir``, by default beside the database."""
     return _import(db, [(path, source, branch, fmt)], skip_bad, quarantine_dir)[0]
 
 
 def run(db: Database, protocol: Protocol,
-                            on_file: Callable[[ImportResult], None] | None = None, *,
-                            skip_bad: bool = False, quarantine_dir: Path = QUARANTINE,
-                            ) -> ImportSummary:
+        on_file: Callable[[ImportResult], None] | None = None, *,
+        skip_bad: bool = False, quarantine_dir: Path | None = None,
+        ) -> ImportSummary:
     """Make the review hold exactly the files the protocol lists under ``[[sources]]``: import
     the new ones (all or none) and take out the files no longer listed, or listed in another
     version, with the records only they held."""
@@ -97,11 +96,12 @@ class _ReadAgain(Exception):
 
 
 def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bool,
-            quarantine_dir: Path) -> list[ImportResult]:
+            quarantine_dir: Path | None) -> list[ImportResult]:
     """All files in one transaction, each streamed into the database as it is read: a file
     whose check fails (which shows only once it is read) rolls back every file."""
     results: list[ImportResult] = []
     refused: list[tuple[Path, Path, str, list[Bad]]] = []
+    folder = quarantine_dir or layout.quarantine(store.file_of(db))
     with db.atomic():
         for path, source, branch, fmt in wanted:
             sha = sha256_file(path) if path.is_file() else ""
@@ -124,7 +124,7 @@ def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bo
             skipped = sum(b.records for b in reading.bad)
             report = ""
             if skipped:
-                where = quarantine_dir / f"{source}-{path.name}-{sha[:8]}.txt"
+                where = folder / f"{source}-{path.name}-{sha[:8]}.txt"
                 report = display_path(where)
                 store.note_refused(db, batch_id, skipped, report)
                 refused.append((where, path, sha, reading.bad))

@@ -27,7 +27,7 @@ from sqlite_utils import Database
 
 from review_pipeline import layout, store
 from review_pipeline.formats.sheets import SUFFIXES, Row, extend_sheet, read_sheet
-from review_pipeline.model.errors import InputError
+from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.progress import Progress, tracked
 from review_pipeline.model.state import STAGE_ENTRY, State, onward
 from review_pipeline.protocol import Protocol
@@ -44,7 +44,6 @@ INFO_COLUMNS = ("title", "authors", "year", "journal", "abstract", "keywords", "
                 "publication_types")
 """Columns a worksheet may carry for the reviewer's eyes; they are not read back."""
 _FILE = re.compile(r"^(ta|ft)-([a-z0-9][a-z0-9_-]*)\.(csv|xlsx)$")
-MAX_PROBLEMS = 20
 
 Outcome = tuple[str, str]
 """(decision, reason) of one stage, or ("conflict", "") or ("waiting", "k of n decisions")."""
@@ -202,13 +201,8 @@ def _report(found: list[str], problems: list[str] | None) -> None:
 
 
 def _raise(problems: list[str]) -> None:
-    if not problems:
-        return
-    shown = problems[:MAX_PROBLEMS]
-    more = len(problems) - len(shown)
-    text = "\n  ".join(shown) + (f"\n  ... and {more} more" if more else "")
-    raise InputError(f"{len(problems)} problem(s) in the screening sheets; nothing was "
-                     f"loaded:\n  {text}", fix="correct those rows and run `make screen` again")
+    Problems(problems).fail("the screening sheets",
+                            "correct those rows and run `make screen` again")
 
 
 def _passes(decision: str) -> str:
@@ -263,7 +257,7 @@ def target_state(branch: str, verdict: Verdict, ta: Outcome | None,
 
 
 def run(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
-           on_progress: Progress | None = None) -> ScreenResult:
+        on_progress: Progress | None = None) -> ScreenResult:
     """Apply the rules, the decision sheets and the resolutions; bring every kept record to
     its state."""
     # Every problem of every sheet is gathered and reported at once, before anything loads.
