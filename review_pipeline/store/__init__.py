@@ -4,26 +4,39 @@ review's files, one module per concern, so every query of a table is found in on
 - :mod:`.schema`: the tables, their migrations, opening the database;
 - :mod:`.records`: batches and records, loaded, removed, and moved between states (the only
   writer of ``records.status``);
-- :mod:`.audit`: the append-only audit log.
+- :mod:`.searches`: search runs and the batches they loaded;
+- :mod:`.links`: dedup's pairs, runs, clusters and each record's link;
+- :mod:`.screening`: rule verdicts, reviewers' decisions, resolutions, stage outcomes;
+- :mod:`.extraction`: the forms' fields, every reviewer's cells, the final tables;
+- :mod:`.audit_log`: the append-only audit log;
+- :mod:`.rows`: inserting rows in bulk.
 
-The names below are what stages use, as ``store.add_batch(db, ...)``.
+The names below (records, batches, audit) are what every stage uses, as
+``store.add_batch(db, ...)``; a stage imports the module of its own tables.
 """
 
-from review_pipeline.store.audit import ACTOR_SYSTEM, audit, now
+from review_pipeline.store.audit_log import ACTOR_SYSTEM, audit, now
 from review_pipeline.store.records import (
     add_batch,
+    all_records,
     counts_by,
     find_batch,
-    insert_row,
-    insert_rows,
+    import_batches,
     make_record_id,
     missing_record,
     move_to,
     note_refused,
+    per_source,
     record_from_row,
+    record_ids,
+    records_at,
     remove_batches,
+    set_branches,
     set_state,
+    sources_loaded,
+    tally,
 )
+from review_pipeline.store.rows import insert_row, insert_rows
 from review_pipeline.store.schema import (
     DEFAULT_DB,
     file_of,
@@ -32,7 +45,9 @@ from review_pipeline.store.schema import (
     schema_version,
 )
 
-__all__ = ["ACTOR_SYSTEM", "DEFAULT_DB", "add_batch", "audit", "counts_by", "file_of",
-           "find_batch", "insert_row", "insert_rows", "make_record_id", "migrations",
-           "missing_record", "move_to", "note_refused", "now", "open_db", "record_from_row",
-           "remove_batches", "schema_version", "set_state"]
+__all__ = ["ACTOR_SYSTEM", "DEFAULT_DB", "add_batch", "all_records", "audit", "counts_by",
+           "file_of", "find_batch", "import_batches", "insert_row", "insert_rows",
+           "make_record_id", "migrations", "missing_record", "move_to", "note_refused", "now",
+           "open_db", "per_source", "record_from_row", "record_ids",
+           "records_at", "remove_batches",
+           "schema_version", "set_branches", "set_state", "sources_loaded", "tally"]

@@ -18,7 +18,8 @@ from sqlite_utils import Database
 from review_pipeline.model.errors import StateError
 from review_pipeline.model.record import Record, content_digest
 from review_pipeline.model.state import TRANSITIONS, State, path_between
-from review_pipeline.store.audit import ACTOR_SYSTEM, audit, now
+from review_pipeline.store.audit_log import ACTOR_SYSTEM, audit, now
+from review_pipeline.store.rows import insert_row, insert_rows
 
 
 def set_state(db: Database, record_id: str, new: State, *, actor: str = ACTOR_SYSTEM,
@@ -50,15 +51,6 @@ def move_to(db: Database, record_id: str, target: State, current: State, *,
     for step in steps:
         set_state(db, record_id, step, actor=actor, reason=reason)
     return bool(steps)
-
-
-def insert_row(db: Database, table: str, row: dict[str, Any]) -> int:
-    """Insert one row into a table with an integer key and return that key."""
-    cursor = db.execute(
-        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-        list(row.values()),
-    )
-    return int(cursor.lastrowid or 0)
 
 
 def make_record_id(source: str, source_record_id: str) -> str:
@@ -242,19 +234,6 @@ def note_refused(db: Database, batch_id: int, skipped: int, quarantine: str) -> 
                [skipped, quarantine, batch_id])
 
 
-def insert_rows(db: Database, table: str, rows: Sequence[dict[str, Any]],
-                verb: str = "") -> None:
-    """Rows with the same keys, inserted in one statement: sqlite-utils' insert_all checks
-    every value's type, which costs more than the insert on an import of 100,000 records.
-    Names are quoted, since extraction tables take theirs from fields.csv."""
-    if rows:
-        columns = list(rows[0])
-        db.conn.executemany(
-            f"INSERT {verb} INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))})",
-            [[row[c] for c in columns] for row in rows])
-
-
 _JSON = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps would build one per call
 
 
@@ -285,3 +264,48 @@ def record_from_row(row: dict[str, Any]) -> Record:
 def counts_by(db: Database, column: str, where: str = "1") -> dict[str, int]:
     sql = f"SELECT {column}, count(*) FROM records WHERE {where} GROUP BY {column} ORDER BY 1"
     return {str(k): int(n) for k, n in db.execute(sql).fetchall()}
+
+
+def records_at(db: Database, state: State, columns: str = "*",
+               order: str = "record_id") -> list[dict[str, Any]]:
+    """The rows (``columns``) of the records now at ``state``, in ``order``."""
+    return list(db.query(f"SELECT {columns} FROM records WHERE status = ? ORDER BY {order}",
+                         [state.value]))
+
+
+def all_records(db: Database, columns: str = "*") -> list[dict[str, Any]]:
+    """Every record's row, duplicates included, by id."""
+    return list(db.query(f"SELECT {columns} FROM records ORDER BY record_id"))
+
+
+def tally(db: Database) -> list[dict[str, Any]]:
+    """Records counted by source, branch, state and the reason for it (``n``)."""
+    return list(db.query("SELECT source, branch, status, status_reason, count(*) AS n "
+                         "FROM records GROUP BY source, branch, status, status_reason"))
+
+
+def per_source(db: Database) -> list[dict[str, Any]]:
+    """Records and duplicates of each source (and its branch)."""
+    return list(db.query("SELECT source, branch, count(*) AS records, sum(status = 'duplicate') "
+                         "AS duplicates FROM records GROUP BY source, branch ORDER BY source"))
+
+
+def set_branches(db: Database, branch_of: dict[str, str]) -> None:
+    """Put each source's records in the branch of the flow (databases, other) it now has."""
+    for source, branch in branch_of.items():
+        db.execute("UPDATE records SET branch = ? WHERE source = ? AND branch != ?",
+                   [branch, source, branch])
+
+
+def import_batches(db: Database) -> list[dict[str, Any]]:
+    """Every batch that an import (not a search) loaded, in order."""
+    return list(db.query("SELECT * FROM batches WHERE kind = 'import' ORDER BY batch_id"))
+
+
+def sources_loaded(db: Database) -> set[str]:
+    """The sources of which the review holds a batch."""
+    return {row[0] for row in db.execute("SELECT DISTINCT source FROM batches")}
+
+
+def record_ids(db: Database) -> set[str]:
+    return {r[0] for r in db.execute("SELECT record_id FROM records")}

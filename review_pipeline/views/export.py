@@ -23,7 +23,7 @@ def export_records_csv(db: Database) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in db.query(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM records ORDER BY record_id"):
+    for row in store.all_records(db, ", ".join(EXPORT_COLUMNS)):
         for key in ("authors", "publication_types"):
             row[key] = "; ".join(json.loads(row[key] or "[]"))
         writer.writerow(row)
@@ -32,6 +32,5 @@ def export_records_csv(db: Database) -> str:
 
 def export_records_ris(db: Database) -> tuple[str, int]:
     """Every record as RIS (and how many), written so that importing it gives them back."""
-    records = [store.record_from_row(row)
-               for row in db.query("SELECT * FROM records ORDER BY record_id")]
+    records = [store.record_from_row(row) for row in store.all_records(db)]
     return ris.dumps(records), len(records)

@@ -14,31 +14,25 @@ from review_pipeline.stages.extract import summary as extraction_summary
 from review_pipeline.stages.fetch import search_log
 from review_pipeline.stages.prisma import as_template, counts, load_previous
 from review_pipeline.stages.screen import awaiting, stage_summary
+from review_pipeline.store import links, screening
 
 
 def status(db: Database, protocol: Protocol) -> dict[str, Any]:
     """Records per source, duplicates, records per state, decisions pending, PRISMA."""
     per_source = []
-    sql = ("SELECT source, branch, count(*) AS records, "
-           "sum(status = 'duplicate') AS duplicates FROM records GROUP BY source, branch "
-           "ORDER BY source")
-    for row in db.query(sql):
+    for row in store.per_source(db):
         per_source.append({**row, "kept": row["records"] - row["duplicates"]})
     states = store.counts_by(db, "status")
-    decisions = {f"{stage}-{reviewer}": n for stage, reviewer, n in db.execute(
-        "SELECT stage, reviewer, count(*) FROM decisions GROUP BY stage, reviewer "
-        "ORDER BY stage DESC, reviewer").fetchall()}
     return {
         "review": protocol.review.title,
         "schema_version": store.schema_version(db),
         "records": sum(states.values()),
         "sources": per_source,
         "duplicates": states.get(State.DUPLICATE, 0),
-        "clusters_with_duplicates": db.execute(
-            "SELECT count(*) FROM clusters WHERE size > 1").fetchone()[0],
+        "clusters_with_duplicates": links.clusters_with_duplicates(db),
         "states": {s.value: states.get(s.value, 0) for s in State},
         "awaiting": awaiting(db),
-        "decisions": decisions,
+        "decisions": screening.decisions_per_sheet(db),
         "screening": stage_summary(db),
         "extraction": extraction_summary(db, protocol.extraction.reviewers),
         "search_runs": search_log(db),

@@ -40,6 +40,7 @@ from review_pipeline.stages.dedup.matching import (
     journal_names,
     strength,
 )
+from review_pipeline.store import links
 
 DEFAULT_DECISIONS = layout.DEDUP_DECISIONS
 DEFAULT_QUEUE = layout.DEDUP_QUEUE
@@ -265,14 +266,11 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
     decisions = read_pair_decisions(decisions_file, set(by_id), unknown_record=unknown) + (
         decided)
     rules = f"matcher {MATCHER_VERSION}; preprints {'same' if preprints else 'different'}"
-    last = db.execute("SELECT rules FROM dedup_runs ORDER BY run_id DESC LIMIT 1").fetchone()
-    fresh = {r[0] for r in db.execute("SELECT record_id FROM records WHERE cluster_id IS NULL")
-             } if last and last[0] == rules else None
+    last = links.last_run(db)
+    fresh = links.unlinked(db) if last and last["rules"] == rules else None
     judged = [] if fresh is None else [
         (a, b, Verdict(_VERDICTS[verdict], rule, why, title, authors))
-        for a, b, verdict, rule, why, title, authors in db.execute(
-            "SELECT record_id, other_record_id, verdict, rule, why, title, authors "
-            "FROM dedup_pairs")]
+        for a, b, verdict, rule, why, title, authors in links.stored_pairs(db)]
     found = find_clusters(entries, decisions, judged=judged, fresh=fresh, preprints=preprints)
     changed, duplicates, by_rule = 0, 0, Counter[str]()
     cluster_rows = []
@@ -289,18 +287,14 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
                 if dup_of:
                     duplicates += 1
                     by_rule[rule or ""] += 1
-        db.execute("DELETE FROM clusters")
-        store.insert_rows(db, "clusters", cluster_rows)
-        if fresh is None:
-            db.execute("DELETE FROM dedup_pairs")
         # find_clusters lists the stored verdicts first: only the pairs after them are new.
-        store.insert_rows(db, "dedup_pairs", [
+        links.save(db, cluster_rows, [
             {"record_id": a, "other_record_id": b, "rule": v.rule, "why": v.why,
              "verdict": next(k for k, same in _VERDICTS.items() if same is v.same),
              "title": round(v.title, 1), "authors": round(v.authors, 1)}
-            for a, b, v in found.links[len(judged):]])
+            for a, b, v in found.links[len(judged):]], replace_pairs=fresh is None)
         if fresh is None or fresh or changed:
-            store.insert_row(db, "dedup_runs", {
+            links.add_run(db, {
                 "at": store.now(), "rules": rules, "records": len(entries),
                 "compared": len(entries) if fresh is None else len(fresh),
                 "reused": len(judged), "duplicates": duplicates})
@@ -319,9 +313,7 @@ def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]])
             path.unlink()
         return
     ids = sorted({r for a, b, _ in queue for r in (a, b)})
-    fields = {row["record_id"]: row for row in db.query(
-        f"SELECT record_id, {', '.join(QUEUE_FIELDS)} FROM records WHERE record_id IN "
-        f"(SELECT value FROM json_each(?))", [json.dumps(ids)])}
+    fields = links.fields_of(db, ids, QUEUE_FIELDS)
     rows = []
     for a, b, verdict in queue:
         row: dict[str, Any] = {"record_id": a, "other_record_id": b, "decision": "",
@@ -344,8 +336,7 @@ def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]])
 
 def _apply(db: Database, entry: Entry, cluster_id: str, dup_of: str | None,
            rule: str | None) -> int:
-    row = db.execute("SELECT cluster_id, duplicate_of FROM records WHERE record_id = ?",
-                     [entry.record_id]).fetchone()
+    row = links.link_of(db, entry.record_id) or (None, None)
     current = State(entry.status)
     if dup_of:
         target = State.DUPLICATE
@@ -353,10 +344,9 @@ def _apply(db: Database, entry: Entry, cluster_id: str, dup_of: str | None,
         target = State.IDENTIFIED if current == State.DUPLICATE else current
     moved = store.move_to(db, entry.record_id, target, current,
                           reason=f"{rule}: same as {dup_of}" if dup_of else "unique")
-    if tuple(row) == (cluster_id, dup_of) and not moved:
+    if row == (cluster_id, dup_of) and not moved:
         return 0
-    db.execute("UPDATE records SET cluster_id = ?, duplicate_of = ?, dedup_rule = ? "
-               "WHERE record_id = ?", [cluster_id, dup_of, rule, entry.record_id])
+    links.set_link(db, entry.record_id, cluster_id, dup_of, rule)
     if row[1] != dup_of:
         store.audit(db, actor=store.ACTOR_SYSTEM, action="dedup", entity="record",
                     entity_id=entry.record_id, field="duplicate_of", old=row[1], new=dup_of,
@@ -365,13 +355,10 @@ def _apply(db: Database, entry: Entry, cluster_id: str, dup_of: str | None,
 
 
 def load_entries(db: Database) -> list[Entry]:
-    # Plain tuples: sqlite-utils' dict rows cost a second per 80,000 records.
-    sql = ("SELECT record_id, source, branch, status, kind, pmid, doi, title, year, journal, "
-           "journal_full, volume, pages, authors, abstract, issue, publication_types "
-           "FROM records ORDER BY record_id")
     entries = []
     for (record_id, source, branch, status, kind, pmid, doi, title, year, journal,
-         journal_full, volume, pages, authors_json, abstract, issue, types) in db.execute(sql):
+         journal_full, volume, pages, authors_json, abstract, issue, types
+         ) in links.entry_rows(db):
         journal = journal or ""
         authors = json.loads(authors_json or "[]")
         filled = sum(1 for value in (pmid, doi, title, year, journal, volume, pages, abstract,
@@ -413,33 +400,28 @@ class Explanation:
 def explain(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISIONS,
             queue_file: Path = DEFAULT_QUEUE) -> Explanation:
     """Which records ``record_id`` was merged with, or kept apart from, and why."""
-    row = db.execute("SELECT cluster_id FROM records WHERE record_id = ?",
-                     [record_id]).fetchone()
+    row = links.link_of(db, record_id)
     if row is None:
         raise InputError(f"no record {record_id!r} in the review",
                          fix="use an id from `review export records` (source:id)")
-    if row[0] is None:
+    cluster = row[0]
+    if cluster is None:
         raise StateError(f"record {record_id!r} has not been through dedup yet",
                          fix="run `review dedup` first")
-    members = [r[0] for r in db.execute(
-        "SELECT record_id FROM records WHERE cluster_id = ? ORDER BY record_id", [row[0]])]
-    kept = db.execute("SELECT kept_record_id FROM clusters WHERE cluster_id = ?",
-                      [row[0]]).fetchone()
     order = {"same": 0, "uncertain": 1, "different": 2}
-    links = sorted((Link(r["other_record_id"] if r["record_id"] == record_id
+    judged = sorted((Link(r["other_record_id"] if r["record_id"] == record_id
                          else r["record_id"], r["verdict"], r["rule"], r["why"], r["title"],
                          r["authors"])
-                    for r in db.query("SELECT * FROM dedup_pairs WHERE record_id = ? OR "
-                                      "other_record_id = ?", [record_id, record_id])),
+                    for r in links.pairs_with(db, record_id)),
                    key=lambda link: (order[link.verdict], link.other))
-    ids = {r[0] for r in db.execute("SELECT record_id FROM records")}
+    ids = store.record_ids(db)
     rows = read_pair_decisions(decisions_file, ids) + read_pair_decisions(
         queue_file, ids, undecided_ok=True)
     decisions = [f"{d.where}: {d.record_id} {'same as' if d.same else 'different from'} "
                  f"{d.other_record_id}" for d in rows
                  if record_id in (d.record_id, d.other_record_id)]
-    return Explanation(record_id, row[0], kept[0] if kept else row[0], members, links,
-                       decisions)
+    return Explanation(record_id, cluster, links.kept_in(db, cluster) or cluster,
+                       links.members(db, cluster), judged, decisions)
 
 
 def split(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISIONS,
@@ -447,14 +429,11 @@ def split(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISI
     """Take ``record_id`` out of its cluster: a ``different`` row against every other
     member goes into the decisions file, so the split survives every re-run. Returns the
     records it was split from; run dedup to apply it."""
-    row = db.execute("SELECT cluster_id FROM records WHERE record_id = ?",
-                     [record_id]).fetchone()
+    row = links.link_of(db, record_id)
     if row is None or row[0] is None:
         raise InputError(f"no deduplicated record {record_id!r} in the review",
                          fix="use an id from `review export records`, after `review dedup`")
-    others = [r[0] for r in db.execute(
-        "SELECT record_id FROM records WHERE cluster_id = ? AND record_id != ? "
-        "ORDER BY record_id", [row[0], record_id])]
+    others = [r for r in links.members(db, row[0]) if r != record_id]
     if not others:
         return []
     new = not decisions_file.is_file()
@@ -482,7 +461,7 @@ def overlap(db: Database) -> Overlap:
     """How the sources overlap, counted in publications (clusters), not records."""
     by_cluster: dict[str, set[str]] = defaultdict(set)
     records: Counter[str] = Counter()
-    for source, cluster in db.execute("SELECT source, cluster_id FROM records"):
+    for source, cluster in links.sources_and_clusters(db):
         records[source] += 1
         by_cluster[cluster or ""].add(source)
     sources = sorted(records)

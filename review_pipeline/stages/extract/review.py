@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from review_pipeline import store
 from review_pipeline.formats.sheets import extend_sheet
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.state import State
@@ -38,6 +39,7 @@ from review_pipeline.stages.extract.stage import (
     Merged,
     merge,
 )
+from review_pipeline.store import audit_log, extraction
 
 
 def compare(db: Database, reviewers: int = 1) -> Merged:
@@ -72,8 +74,8 @@ def write_sheets(db: Database, reviewer: str, folder: Path = DEFAULT_FOLDER,
         raise InputError(f"reviewer name '{reviewer}' cannot name a folder",
                          fix="use lower-case letters, digits, '-' or '_' (e.g. alice)")
     forms = load_fields(folder / FIELDS)
-    studies = list(db.query("SELECT record_id, authors, year, title FROM records WHERE "
-                            "status = ? ORDER BY year, record_id", [State.INCLUDED.value]))
+    studies = store.records_at(db, State.INCLUDED, "record_id, authors, year, title",
+                               order="year, record_id")
     results = []
     for form in forms:
         path = folder / reviewer / f"{form.name}.{fmt}"
@@ -120,9 +122,7 @@ def help_text(forms: Forms) -> str:
 
 def history(db: Database, study: str) -> tuple[str, list[dict[str, Any]]]:
     """The audit trail of one study (a record id, or its PMID or snapshot id alone)."""
-    rows = db.execute("SELECT DISTINCT entity_id FROM audit_log WHERE action = ? AND "
-                      "(entity_id = ? OR entity_id LIKE ?)", [ACTION, study, f"%:{study}"])
-    found = [r[0] for r in rows]
+    found = audit_log.entities(db, ACTION, study)
     if len(found) != 1:
         raise InputError(
             f"no extraction history for '{study}'" if not found else
@@ -130,8 +130,7 @@ def history(db: Database, study: str) -> tuple[str, list[dict[str, Any]]]:
             fix="give the study's record_id as in the extraction sheets")
     trail = [{**{k: r[k] for k in ("at", "actor", "entity", "field", "old", "new")},
               **json.loads(r["detail"])}
-             for r in db.query("SELECT * FROM audit_log WHERE action = ? AND entity_id = ? "
-                               "ORDER BY audit_id", [ACTION, found[0]])]
+             for r in audit_log.trail(db, ACTION, found[0])]
     return found[0], trail
 
 
@@ -153,15 +152,13 @@ def copy_from_db(db: Database, who: str) -> dict[str, list[dict[str, str]]]:
     out: dict[str, list[dict[str, str]]] = {}
     if who == "final":
         for form, names in forms.items():
-            out[form] = [{k: _text(v) for k, v in row.items()} for row in db.query(
-                f"SELECT record_id, {', '.join(f'[{n}]' for n in names)} FROM [{form}] "
-                "ORDER BY rowid")]
+            out[form] = [{k: _text(v) for k, v in row.items()}
+                         for row in extraction.form_rows(db, form, names)]
         return out
     rows: dict[tuple[str, str, str], dict[str, str]] = {}
-    for t, rid, label, name, value in db.execute(
-            "SELECT table_name, record_id, row, field, value FROM extraction_cells "
-            "WHERE reviewer = ?", [who]):
-        rows.setdefault((t, rid, label), {"record_id": rid})[name] = value
+    for cell in extraction.cells(db, who):
+        rows.setdefault((cell["table_name"], cell["record_id"], cell["row"]),
+                        {"record_id": cell["record_id"]})[cell["field"]] = cell["value"]
     for (t, _, _), row in sorted(rows.items()):
         out.setdefault(t, []).append({n: row.get(n, "") for n in ["record_id", *forms[t]]})
     return out
@@ -169,9 +166,8 @@ def copy_from_db(db: Database, who: str) -> dict[str, list[dict[str, str]]]:
 
 def _stored_forms(db: Database) -> dict[str, list[str]]:
     forms: dict[str, list[str]] = {}
-    for t, name in db.execute("SELECT table_name, field FROM extraction_fields "
-                              "ORDER BY table_name, position"):
-        forms.setdefault(t, []).append(name)
+    for f in extraction.fields(db):
+        forms.setdefault(f["table_name"], []).append(f["field"])
     return forms
 
 
@@ -184,15 +180,14 @@ def _text(value: object) -> str:
 def loaded(db: Database) -> tuple[Forms, dict[str, Copy], dict[CellKey, Decided]]:
     """The forms, reviewers' copies and consensus cells as the last load stored them."""
     fields: dict[str, list[Field]] = {}
-    for r in db.query("SELECT * FROM extraction_fields ORDER BY table_name, position"):
+    for r in extraction.fields(db):
         fields.setdefault(r["table_name"], []).append(Field(
             r["table_name"], r["field"], r["type"], key=bool(r["key"]),
             compare=bool(r["compare"])))
     forms = Forms(Path(FIELDS), {t: Form(t, tuple(fs)) for t, fs in fields.items()})
     copies: dict[str, Copy] = {}
     decided: dict[CellKey, Decided] = {}
-    for r in db.query("SELECT * FROM extraction_cells ORDER BY reviewer, table_name, "
-                      "record_id, row"):
+    for r in extraction.cells(db):
         key = (r["table_name"], r["record_id"], r["row"])
         if r["reviewer"] == CONSENSUS_WHO:
             decided[(*key, r["field"])] = Decided(r["value"], r["file"], r["line"])

@@ -28,6 +28,8 @@ from review_pipeline.stages.extract.fields import (
     parse,
     typed,
 )
+from review_pipeline.store import audit_log, extraction
+from review_pipeline.store.extraction import FormTable
 
 DEFAULT_FOLDER = layout.EXTRACTION
 FIELDS = layout.FIELDS
@@ -143,10 +145,8 @@ def run(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> Extr
 
 
 def _studies(db: Database) -> tuple[set[str], set[str]]:
-    included = {r[0] for r in db.execute("SELECT record_id FROM records WHERE status = ?",
-                                         [State.INCLUDED.value])}
-    known = {r[0] for r in db.execute("SELECT record_id FROM records")}
-    return included, known
+    included = {r["record_id"] for r in store.records_at(db, State.INCLUDED, "record_id")}
+    return included, store.record_ids(db)
 
 
 def read_copies(folder: Path, forms: Forms, included: set[str], known: set[str],
@@ -388,8 +388,7 @@ def _merge_row(form: Form, key: RowKey, mine: dict[str, dict[str, str] | None],
 def _restore_audit(db: Database, path: Path) -> None:
     """A rebuilt database starts its trail from ``audit.csv``, so no change is lost or
     recorded twice."""
-    if not path.exists() or db.execute("SELECT 1 FROM audit_log WHERE action = ? LIMIT 1",
-                                       [ACTION]).fetchone():
+    if not path.exists() or audit_log.has_trail(db, ACTION):
         return
     store.insert_rows(db, "audit_log", [
         _audit_row({**row.values, "line": int(row.values["line"] or 0)})
@@ -400,10 +399,9 @@ def _changes(db: Database, copies: dict[str, Copy],
              decided: dict[CellKey, Decided]) -> list[dict[str, Any]]:
     """Audit rows for every cell that differs from the state the trail ends in."""
     last: dict[tuple[str, str, str, str, str], str] = {}
-    for actor, table, record_id, fld, new, detail in db.execute(
-            "SELECT actor, entity, entity_id, field, new, detail FROM audit_log "
-            "WHERE action = ? ORDER BY audit_id", [ACTION]):
-        last[(actor, table, record_id, json.loads(detail)["row"], fld)] = new or ""
+    for r in audit_log.trail(db, ACTION):
+        last[(r["actor"], r["entity"], r["entity_id"], json.loads(r["detail"])["row"],
+              r["field"])] = r["new"] or ""
     now: dict[tuple[str, str, str, str, str], tuple[str, str, int]] = {}
     for who, copy in copies.items():
         for (table, record_id, label), values in copy.rows.items():
@@ -450,11 +448,6 @@ def _append_audit(path: Path, changes: list[dict[str, Any]]) -> None:
 
 def _store(db: Database, forms: Forms, copies: dict[str, Copy],
            decided: dict[CellKey, Decided], final: Copy) -> None:
-    for (name,) in db.execute("SELECT DISTINCT table_name FROM extraction_fields").fetchall():
-        db.execute(f"DROP TABLE IF EXISTS [{name}]")
-    db.execute("DELETE FROM extraction_fields")
-    db.execute("DELETE FROM extraction_cells")
-    store.insert_rows(db, "extraction_fields", fields_rows(forms))
     cells = [{"table_name": t, "record_id": rid, "row": label, "reviewer": who, "field": name,
               "value": value, "file": copy.where[(t, rid, label)][0],
               "line": copy.where[(t, rid, label)][1]}
@@ -463,14 +456,11 @@ def _store(db: Database, forms: Forms, copies: dict[str, Copy],
     cells += [{"table_name": t, "record_id": rid, "row": label, "reviewer": CONSENSUS_WHO,
                "field": name, "value": d.value, "file": d.file, "line": d.line}
               for (t, rid, label, name), d in decided.items()]
-    store.insert_rows(db, "extraction_cells", cells)
-    for form in forms:
-        columns = ", ".join(f"[{f.name}] {SQL_TYPES.get(f.type, 'TEXT')}" for f in form.fields)
-        keys = ", ".join(f"[{k}]" for k in ("record_id", *form.keys))
-        db.execute(f"CREATE TABLE [{form.name}] (record_id TEXT NOT NULL REFERENCES "
-                   f"records(record_id), {columns}, PRIMARY KEY ({keys}))")
-        rows = [{"record_id": rid, **{f.name: typed(f, values[f.name]) for f in form.fields}}
-                for (t, rid, _), values in sorted(final.rows.items()) if t == form.name]
-        store.insert_rows(db, form.name, rows)
+    extraction.replace(db, fields_rows(forms), cells, [
+        FormTable(form.name, [(f.name, SQL_TYPES.get(f.type, "TEXT")) for f in form.fields],
+                  form.keys,
+                  [{"record_id": rid, **{f.name: typed(f, values[f.name]) for f in form.fields}}
+                   for (t, rid, _), values in sorted(final.rows.items()) if t == form.name])
+        for form in forms])
 
 

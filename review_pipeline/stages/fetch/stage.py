@@ -36,6 +36,7 @@ from review_pipeline.model.progress import Progress
 from review_pipeline.model.record import Record
 from review_pipeline.protocol import Protocol, Search
 from review_pipeline.stages.fetch.eutils import DEFAULT_BASE_URL, Eutils, PubmedUnreachable
+from review_pipeline.store import searches
 
 SOURCE = "pubmed"
 PLAN = "search.json"
@@ -123,9 +124,7 @@ def _forget_other_searches(db: Database, protocol: Protocol) -> tuple[int, int]:
     has, and snapshot loads of a snapshot file that has changed since; return (runs, records)."""
     current = {_search_identity(s): s for s in protocol.searches}
     stale: dict[int, list[int]] = {}
-    for row in db.query("SELECT r.run_id, r.mode, r.query, r.date_field, r.min_date, "
-                        "r.max_date, b.batch_id, b.sha256 FROM search_runs r LEFT JOIN "
-                        "batches b USING (run_id)"):
+    for row in searches.runs_and_batches(db):
         search = current.get(_identity(row["query"], row["date_field"], row["min_date"],
                                        row["max_date"]))
         if search is None or (row["mode"] == "snapshot" and not (
@@ -134,11 +133,8 @@ def _forget_other_searches(db: Database, protocol: Protocol) -> tuple[int, int]:
             batches = stale.setdefault(row["run_id"], [])
             if row["batch_id"] is not None:
                 batches.append(row["batch_id"])
-    with db.atomic():
-        removed = store.remove_batches(db, [b for batches in stale.values() for b in batches],
-                                       "the protocol no longer has this search or snapshot")
-        db.execute(f"DELETE FROM search_runs WHERE run_id IN ({', '.join('?' * len(stale))})",
-                   list(stale))
+    removed = searches.remove_runs(db, stale,
+                                   "the protocol no longer has this search or snapshot")
     return len(stale), removed
 
 
@@ -209,7 +205,7 @@ def _live(db: Database, search: Search, client: Eutils, raw_dir: Path, batch_siz
                 "files": [{"file": p.name, "sha256": sha256_file(p)} for p in files]}
     write_atomic(run_dir / MANIFEST, json.dumps(manifest, indent=2).encode())
     retrieved = len(ids) - len(missing)
-    _finish_run(db, run_id, retrieved,
+    searches.finish_run(db, run_id, retrieved,
                 note=f"missing after retry: {missing}" if missing else "")
     if reused:
         messages.append(f"{reused} of {len(batches)} batches were already kept and were not "
@@ -280,8 +276,9 @@ def unfinished_run(raw_dir: Path, search: Search) -> Path | None:
 def _run_row(db: Database, search: Search, run_dir: Path, plan: dict[str, Any]) -> int:
     """The search run of ``run_dir``: the row a resumed run started, or a new one."""
     folder = display_path(run_dir)
-    for row in db.table("search_runs").rows_where("raw_folder = ?", [folder]):
-        return int(row["run_id"])
+    resumed = searches.run_in_folder(db, folder)
+    if resumed is not None:
+        return resumed
     return _start_run(db, search, "live", plan["started_at"], count=plan["count"],
                       translation=plan["query_translation"], warnings=plan["warnings"],
                       raw_folder=folder, ranges=plan["ranges"])
@@ -314,7 +311,7 @@ def _replay(db: Database, search: Search, run_dir: Path, why: str) -> FetchResul
                             translation=manifest["query_translation"],
                             warnings=manifest["warnings"], note=message)
         new = sum(_load_xml(db, path, run_id) for path in pending)
-        _finish_run(db, run_id, records)
+        searches.finish_run(db, run_id, records)
     return FetchResult("replay", run_id, records, new, [message])
 
 
@@ -338,7 +335,7 @@ def _snapshot(db: Database, search: Search, why: str) -> FetchResult:
         new = 0 if _claim(db, sha, run_id) else store.add_batch(
             db, records, kind="search", source=SOURCE, branch="databases",
             file=display_path(path), sha256=sha, fmt=fmt, run_id=run_id)[1]
-        _finish_run(db, run_id, len(records))
+        searches.finish_run(db, run_id, len(records))
     return FetchResult("snapshot", run_id, len(records), new, [message])
 
 
@@ -359,20 +356,15 @@ def _load_xml(db: Database, path: Path, run_id: int,
 
 def _held(db: Database, sha: str, search: Search) -> bool:
     """Whether a run of ``search`` already holds the batch of this content."""
-    row = db.execute("SELECT r.query, r.date_field, r.min_date, r.max_date FROM batches b "
-                     "JOIN search_runs r USING (run_id) WHERE b.source = ? AND b.sha256 = ?",
-                     [SOURCE, sha]).fetchone()
-    return row is not None and _identity(*row) == _search_identity(search)
+    held = searches.search_holding(db, SOURCE, sha)
+    return held is not None and _identity(*held) == _search_identity(search)
 
 
 def _claim(db: Database, sha: str, run_id: int) -> bool:
     """Make the batch of this content, if one was loaded before, a batch of ``run_id``: a
     search whose query or dates changed, but whose answer did not, keeps its records when
     the run of the old search leaves the review."""
-    batch = store.find_batch(db, SOURCE, sha)
-    if batch is not None and batch["run_id"] != run_id:
-        db.execute("UPDATE batches SET run_id = ? WHERE batch_id = ?", [run_id, batch["batch_id"]])
-    return batch is not None
+    return searches.claim_batch(db, SOURCE, sha, run_id)
 
 
 def search_log(db: Database) -> list[dict[str, Any]]:
@@ -380,10 +372,7 @@ def search_log(db: Database) -> list[dict[str, Any]]:
     limits, when it ran (UTC), PubMed's count, the records retrieved, and each raw file
     loaded with its sha256."""
     runs = []
-    for run in db.query("SELECT * FROM search_runs ORDER BY run_id"):
-        files = [dict(f) for f in db.query(
-            "SELECT file, sha256, records FROM batches WHERE run_id = ? ORDER BY batch_id",
-            [run["run_id"]])]
+    for run in searches.runs(db):
         limits = (f"{run['date_field']} {run['min_date']} to {run['max_date']}"
                   if run["min_date"] else "")
         runs.append({
@@ -396,7 +385,7 @@ def search_log(db: Database) -> list[dict[str, Any]]:
             "warnings": json.loads(run["warnings"] or "[]"),
             "ranges": json.loads(run["ranges"] or "[]"), "raw_folder": run["raw_folder"] or "",
             "snapshot": run["snapshot_file"] or "", "snapshot_date": run["snapshot_date"] or "",
-            "note": run["note"] or "", "files": files,
+            "note": run["note"] or "", "files": run["files"],
         })
     return runs
 
@@ -416,11 +405,4 @@ def _start_run(db: Database, search: Search, mode: str, started: str, *, count: 
         "snapshot_date": search.snapshot_date if snapshot else None,
         "raw_folder": raw_folder or None, "ranges": json.dumps(ranges) if ranges else None,
     }
-    return store.insert_row(db, "search_runs", row)
-
-
-def _finish_run(db: Database, run_id: int, records: int, note: str = "") -> None:
-    update: dict[str, Any] = {"finished_at": store.now(), "records": records}
-    if note:
-        update["note"] = note
-    db.table("search_runs").update(run_id, update)
+    return searches.start_run(db, row)

@@ -72,16 +72,13 @@ def run(db: Database, protocol: Protocol,
         results = _import(db, wanted, skip_bad, quarantine_dir)
         listed = {(source, sha256_file(path)) for path, source, *_ in wanted}
         files = {display_path(path) for path, *_ in wanted}
-        stale = [(b["batch_id"], b["file"]) for b in db.query(
-            "SELECT batch_id, file, source, sha256 FROM batches WHERE kind = 'import'")
-            if (b["source"], b["sha256"]) not in listed]
+        stale = [(b["batch_id"], b["file"]) for b in store.import_batches(db)
+                 if (b["source"], b["sha256"]) not in listed]
         removed = store.remove_batches(db, [batch_id for batch_id, _ in stale],
                                        "the protocol no longer lists this version of the file")
         # A source whose kind changed moves to the other column of the flow; the screen stage
         # then brings its records to the states of that column.
-        for source in protocol.sources:
-            db.execute("UPDATE records SET branch = ? WHERE source = ? AND branch != ?",
-                       [source.branch, source.name, source.branch])
+        store.set_branches(db, {s.name: s.branch for s in protocol.sources})
     for result in results:
         if on_file:
             on_file(result)

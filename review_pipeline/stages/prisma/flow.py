@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from review_pipeline import layout
+from review_pipeline import layout, store
 from review_pipeline.model.eligibility import AUTOMATIC_BOXES
 from review_pipeline.model.errors import CheckError
 from review_pipeline.model.state import State, onward
@@ -105,10 +105,8 @@ def counts(db: Database, protocol: Protocol, previous: Previous | None = None) -
     reasons: dict[tuple[str, str], int] = defaultdict(int)
     automatic = dict.fromkeys(AUTOMATIC_BOXES, 0)
     boxes = {f"rule {r.id}": r.prisma for r in protocol.eligibility.rules}
-    sql = ("SELECT source, branch, status, status_reason, count(*) AS n FROM records "
-           "GROUP BY source, branch, status, status_reason")
     per_source: dict[str, int] = defaultdict(int)
-    for row in db.query(sql):
+    for row in store.tally(db):
         tally[(row["branch"], row["source"], row["status"])] += row["n"]
         per_source[row["source"]] += row["n"]
         if row["status"] == State.EXCLUDED_FT:
@@ -228,17 +226,15 @@ def _check_branch(name: str, b: Branch) -> list[str]:
 
 def unreasoned_exclusions(db: Database, protocol: Protocol) -> list[str]:
     """Full-text exclusions without exactly one known reason code (records named)."""
-    rows = db.execute("SELECT record_id, status_reason FROM records WHERE status = ?",
-                      [State.EXCLUDED_FT.value]).fetchall()
-    return [rid for rid, reason in rows if reason not in protocol.reason_codes]
+    rows = store.records_at(db, State.EXCLUDED_FT, "record_id, status_reason")
+    return [r["record_id"] for r in rows if r["status_reason"] not in protocol.reason_codes]
 
 
 def unknown_rules(db: Database, protocol: Protocol) -> list[str]:
     """Records removed before screening by a rule the protocol no longer has."""
     known = {f"rule {r.id}" for r in protocol.eligibility.rules if r.automatic}
-    rows = db.execute("SELECT record_id, status_reason FROM records WHERE status = ?",
-                      [State.INELIGIBLE.value]).fetchall()
-    return [rid for rid, reason in rows if reason not in known]
+    rows = store.records_at(db, State.INELIGIBLE, "record_id, status_reason")
+    return [r["record_id"] for r in rows if r["status_reason"] not in known]
 
 
 def checked_counts(db: Database, protocol: Protocol,

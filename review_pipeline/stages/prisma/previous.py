@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from review_pipeline import store
 from review_pipeline.formats.sheets import read_sheet
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import normalize_doi, normalize_pmid
@@ -90,8 +91,8 @@ def counted_again(db: Database, previous: Previous) -> list[str]:
     pmids = {r.pmid: r for r in previous.reports if r.pmid}
     dois = {r.doi: r for r in previous.reports if r.doi}
     problems = []
-    for rid, pmid, doi in db.execute("SELECT record_id, pmid, doi FROM records WHERE status = ?",
-                                     [State.INCLUDED.value]).fetchall():
+    for row in store.records_at(db, State.INCLUDED, "record_id, pmid, doi"):
+        rid, pmid, doi = row["record_id"], row["pmid"], row["doi"]
         found = pmids.get(pmid or "") or dois.get(normalize_doi(doi))
         if found:
             problems.append(f"record {rid} is included as new but is the previous version's "

@@ -14,8 +14,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from review_pipeline import store
 from review_pipeline.protocol import DATABASE_BRANCH, Protocol
 from review_pipeline.stages.fetch import search_log as search_runs
+from review_pipeline.store import links
 
 KIND_TITLES = {"database": "Databases", "register": "Study registers",
                "citation_searching": "Citation searching", "website": "Websites",
@@ -49,13 +51,13 @@ def search_log(db: Database, protocol: Protocol) -> SearchLog:
     """Everything the log reports, from the database and the protocol: only what ran, and
     apart from it, the sources still planned."""
     imports = []
-    for b in db.query("SELECT * FROM batches WHERE kind = 'import' ORDER BY batch_id"):
+    for b in store.import_batches(db):
         label, kind = protocol.source_label_kind(b["source"])
         source = protocol.source(b["source"])
         imports.append({"source": label, "kind": kind, "file": b["file"], "format": b["format"],
                         "sha256": b["sha256"], "imported_at": b["created_at"],
                         "records": b["records"], "notes": source.notes if source else ""})
-    imported = {b["source"] for b in db.query("SELECT DISTINCT source FROM batches")}
+    imported = store.sources_loaded(db)
     planned = [{"source": s.label, "kind": s.kind, "notes": s.notes}
                for s in protocol.sources if s.name not in imported]
     notes = {(s.query, s.min_date, s.max_date): s.notes for s in protocol.searches}
@@ -66,15 +68,12 @@ def search_log(db: Database, protocol: Protocol) -> SearchLog:
 
 
 def _dedup(db: Database) -> dict[str, Any]:
-    last = db.execute("SELECT at, rules, records, duplicates FROM dedup_runs "
-                      "ORDER BY run_id DESC LIMIT 1").fetchone()
+    last = links.last_run(db)
     if last is None:
         return {}
-    merged = dict(db.execute("SELECT dedup_rule, count(*) FROM records WHERE "
-                             "status = 'duplicate' GROUP BY dedup_rule ORDER BY 2 DESC"))
-    queue = db.execute("SELECT count(*) FROM dedup_pairs WHERE verdict = 'uncertain'")
-    return {"at": last[0], "rules": last[1], "records": last[2], "duplicates": last[3],
-            "merged_by_rule": merged, "uncertain_pairs": queue.fetchone()[0],
+    return {"at": last["at"], "rules": last["rules"], "records": last["records"],
+            "duplicates": last["duplicates"], "merged_by_rule": links.duplicates_by_rule(db),
+            "uncertain_pairs": links.uncertain_pairs(db),
             "software": _software()}
 
 

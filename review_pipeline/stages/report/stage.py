@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from review_pipeline import store
 from review_pipeline.model.state import State
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.extract.fields import number_text
@@ -23,6 +24,7 @@ from review_pipeline.stages.prisma import (
 )
 from review_pipeline.stages.prisma.search_log import count_text
 from review_pipeline.stages.report.summary import Summary, risk_of_bias, treatment_summary
+from review_pipeline.store import extraction
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
@@ -151,8 +153,7 @@ def _risk_of_bias(db: Database) -> str:
 
 def _short_names(db: Database) -> dict[str, str]:
     names = {}
-    for r in db.query("SELECT record_id, authors, year, title FROM records WHERE status = ?",
-                      [State.INCLUDED.value]):
+    for r in store.records_at(db, State.INCLUDED, "record_id, authors, year, title"):
         authors = json.loads(r["authors"] or "[]")
         # without authors, the title's opening words name the study well enough
         first = (authors[0].split(",")[0].split(" ")[0] if authors
@@ -170,16 +171,15 @@ def _citation(row: dict[str, Any]) -> str:
 
 def _included(db: Database) -> str:
     fields: dict[str, list[tuple[str, str]]] = {}
-    for r in db.query("SELECT table_name, field, unit FROM extraction_fields "
-                      "ORDER BY rowid"):
+    for r in extraction.fields(db, order="rowid"):
         fields.setdefault(r["table_name"], []).append((r["field"], r["unit"] or ""))
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for table in fields:
-        for row in db.query(f"SELECT * FROM [{table}]"):
+        for row in extraction.form_rows(db, table):
             rows.setdefault((table, row["record_id"]), []).append(row)
     items = []
-    for r in db.query("SELECT record_id, title, authors, year, journal FROM records "
-                      "WHERE status = ? ORDER BY year, record_id", [State.INCLUDED.value]):
+    for r in store.records_at(db, State.INCLUDED, "record_id, title, authors, year, journal",
+                              order="year, record_id"):
         blocks = [_extracted(table, columns, rows.get((table, r["record_id"]), []))
                   for table, columns in fields.items()]
         items.append(f"<tr><td>{escape(_citation(r))}<br><span class=\"note\">"

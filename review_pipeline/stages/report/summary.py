@@ -18,6 +18,7 @@ from sqlite_utils import Database
 
 from review_pipeline.protocol import Report
 from review_pipeline.stages.extract.fields import number_text
+from review_pipeline.store import extraction
 
 WHOLE_STUDY = "Whole study (several treatments)"
 NOT_GIVEN = "(not given)"
@@ -52,10 +53,7 @@ class Summary:
 
 
 def _fields(db: Database) -> dict[tuple[str, str], dict[str, Any]]:
-    if not db["extraction_fields"].exists():
-        return {}
-    return {(f["table_name"], f["field"]): f
-            for f in db.query("SELECT * FROM extraction_fields ORDER BY position")}
+    return {(f["table_name"], f["field"]): f for f in extraction.fields(db, order="position")}
 
 
 def treatment_summary(db: Database, spec: Report) -> Summary:
@@ -71,7 +69,7 @@ def treatment_summary(db: Database, spec: Report) -> Summary:
     rate = spec.rate.split(".")[1]
     arm_keys = [f for (t, f), d in fields.items() if t == arm_table and d["key"]]
     arms: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
-    for row in db.query(f"SELECT * FROM [{arm_table}]"):
+    for row in extraction.form_rows(db, arm_table):
         arms[row["record_id"]][tuple(row[k] for k in arm_keys)] = row
     order = _choices(fields, arm_table, treatment)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -89,7 +87,7 @@ def treatment_summary(db: Database, spec: Report) -> Summary:
     values: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
     sort_key: dict[str, tuple[Any, ...]] = {}
     outcome_order = _choices(fields, result_table, outcome)
-    for row in db.query(f"SELECT * FROM [{result_table}] WHERE [{rate}] IS NOT NULL"):
+    for row in extraction.form_rows(db, result_table, where=f"[{rate}] IS NOT NULL"):
         study = arms.get(row["record_id"], {})
         arm = (study.get((row[link],)) if link and len(arm_keys) == 1 and row[link]
                else next(iter(study.values())) if len(study) == 1 else None)
@@ -132,6 +130,6 @@ def risk_of_bias(db: Database) -> list[RiskOfBias]:
     for table in dict.fromkeys(t for t, _ in fields if t.startswith("rob")):
         domains = [(f, d["help"] or f) for (t, f), d in fields.items()
                    if t == table and d["type"] == "choice"]
-        rows = [dict(r) for r in db.query(f"SELECT * FROM [{table}] ORDER BY record_id")]
+        rows = extraction.form_rows(db, table, order="record_id")
         out.append(RiskOfBias(table, domains, rows))
     return out

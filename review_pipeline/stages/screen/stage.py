@@ -32,6 +32,7 @@ from review_pipeline.model.progress import Progress, tracked
 from review_pipeline.model.state import STAGE_ENTRY, State, onward
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.screen.rules import Verdict, evaluate, read_record
+from review_pipeline.store import screening
 
 DEFAULT_FOLDER = layout.SCREENING
 RESOLUTIONS = layout.RESOLUTIONS
@@ -264,7 +265,7 @@ def run(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
     problems: list[str] = []
     decisions = read_decisions(folder, protocol.reason_codes, problems)
     resolutions = read_resolutions(folder, protocol.reason_codes, problems)
-    rows = {r["record_id"]: r for r in db.query("SELECT * FROM records ORDER BY record_id")}
+    rows = {r["record_id"]: r for r in store.all_records(db)}
     by_stage: dict[tuple[str, str], list[Decision]] = defaultdict(list)
     for decision in decisions:
         by_stage[(decision.record_id, decision.stage)].append(decision)
@@ -315,22 +316,20 @@ def _store(db: Database, decisions: list[Decision], resolutions: list[Resolution
            targets: dict[str, tuple[State, str]], rows: dict[str, dict[str, Any]]) -> int:
     changed = 0
     with db.atomic():
-        for table in ("decisions", "resolutions", "verdicts", "stage_outcomes"):
-            db.execute(f"DELETE FROM {table}")
-        store.insert_rows(db, "decisions", [asdict(d) for d in decisions])
-        store.insert_rows(db, "resolutions", [asdict(r) for r in resolutions])
-        store.insert_rows(db, "verdicts", [
-            {"record_id": rid, "verdict": v.verdict, "rule_id": v.rule_id or None,
-             "automatic": v.automatic, "reason": v.reason or None, "design": design,
-             "patients": patients} for rid, (v, design, patients) in verdicts.items()])
-        store.insert_rows(db, "stage_outcomes", outcomes)
+        screening.replace(
+            db, decisions=[asdict(d) for d in decisions],
+            resolutions=[asdict(r) for r in resolutions],
+            verdicts=[{"record_id": rid, "verdict": v.verdict, "rule_id": v.rule_id or None,
+                       "automatic": v.automatic, "reason": v.reason or None, "design": design,
+                       "patients": patients}
+                      for rid, (v, design, patients) in verdicts.items()],
+            outcomes=outcomes)
         for record_id, (target, reason) in targets.items():
             current = State(rows[record_id]["status"])
             if current == target and (rows[record_id]["status_reason"] or "") == reason:
                 continue
             if current == target:
-                db.execute("UPDATE records SET status_reason = ? WHERE record_id = ?",
-                           [reason or None, record_id])
+                screening.set_reason(db, record_id, reason)
             else:
                 store.move_to(db, record_id, target, current, actor="screen", reason=reason)
             changed += 1
@@ -381,16 +380,9 @@ def sheet_rows(db: Database, stage: str, reviewer: str) -> list[dict[str, Any]]:
     """The records awaiting ``reviewer`` at ``stage``, with what a reviewer reads."""
     # Every record that reached the stage goes to every reviewer, whatever became of it
     # since, so that their decisions stay independent.
-    states = ", ".join(f"'{s}'" for s in onward(STAGE_ENTRY[stage]))
-    branch = "AND r.branch = 'databases'" if stage == "ta" else ""
-    sql = f"""
-        SELECT r.*, v.verdict, v.rule_id, v.design, v.patients FROM records r
-        LEFT JOIN verdicts v USING (record_id)
-        WHERE r.status IN ({states}) {branch} AND r.record_id NOT IN (
-            SELECT record_id FROM decisions WHERE stage = ? AND reviewer = ?)
-        ORDER BY r.record_id"""
     out = []
-    for row in db.query(sql, [stage, reviewer]):
+    for row in screening.awaiting_reviewer(db, onward(STAGE_ENTRY[stage]), reviewer, stage,
+                                           databases_only=stage == "ta"):
         record = store.record_from_row(row)
         out.append({
             "record_id": row["record_id"], "decision": "", "reason": "", "note": "",
@@ -448,15 +440,9 @@ class Conflict:
 
 def conflicts(db: Database, stage: str | None = None) -> list[Conflict]:
     """Every disagreement found by the last screen, resolved or not."""
-    sql = """
-        SELECT o.record_id, o.stage, r.title, o.resolved, o.outcome FROM stage_outcomes o
-        JOIN records r USING (record_id) WHERE o.conflict AND (? IS NULL OR o.stage = ?)
-        ORDER BY o.stage DESC, o.record_id"""
     out = []
-    for record_id, found_stage, title, resolved, outcome in db.execute(sql, [stage, stage]):
-        decided = tuple((d, v, r or "") for d, v, r in db.execute(
-            "SELECT reviewer, decision, reason FROM decisions WHERE record_id = ? AND "
-            "stage = ? ORDER BY reviewer", [record_id, found_stage]))
+    for record_id, found_stage, title, resolved, outcome in screening.conflicts(db, stage):
+        decided = tuple(screening.decisions_on(db, record_id, found_stage))
         out.append(Conflict(record_id, found_stage, title or "", decided,
                             outcome if resolved else ""))
     return out
@@ -511,11 +497,8 @@ def cohen_kappa(both_include: int, first_only: int, second_only: int,
 def agreement(db: Database) -> list[Agreement]:
     """Kappa for every pair of reviewers at every stage, from the loaded decisions of the
     records still in the review (duplicates left out)."""
-    sql = """SELECT d.stage, d.reviewer, d.record_id, d.decision FROM decisions d
-             JOIN records r USING (record_id)
-             WHERE r.status != 'duplicate' AND d.decision != 'not_retrieved'"""
     by: dict[str, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
-    for stage, reviewer, record_id, decision in db.execute(sql):
+    for stage, reviewer, record_id, decision in screening.paired_decisions(db):
         by[stage][reviewer][record_id] = _passes(decision)
     out = []
     for stage in STAGES:
@@ -549,9 +532,7 @@ def stage_summary(db: Database) -> dict[str, dict[str, Any]]:
         kappas[pair.stage].append(pair)
     out: dict[str, dict[str, Any]] = {}
     for stage in STAGES:
-        rows = db.execute(
-            "SELECT outcome, conflict, resolved FROM stage_outcomes o JOIN records r "
-            "USING (record_id) WHERE stage = ? AND r.status != 'duplicate'", [stage]).fetchall()
+        rows = screening.outcomes_at(db, stage)
         outcomes = Counter(outcome for outcome, _, _ in rows)
         found = kappas[stage]
         out[STAGES[stage]] = {
