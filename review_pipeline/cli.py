@@ -6,9 +6,7 @@ reports usage errors with exit status 2.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import os
 from collections.abc import Callable
@@ -18,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from review_pipeline import __version__, layout
+from review_pipeline.api import Review
 from review_pipeline.formats.registry import NAMES as FORMAT_NAMES
 from review_pipeline.model.errors import ReviewError
-from review_pipeline.protocol import SOURCE_KINDS, Protocol, load_protocol
+from review_pipeline.protocol import SOURCE_KINDS
 
 if TYPE_CHECKING:
-    from sqlite_utils import Database
     from tqdm import tqdm
 
     from review_pipeline.model.progress import Progress
@@ -51,38 +49,13 @@ class _Group(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
-@dataclasses.dataclass
-class _Context:
-    db_path: Path
-    protocol_path: Path
-    _db: Database | None = None
-
-    def db(self, create: bool = False) -> Database:
-        """The review database, opened once per command; only the stages that bring
-        records in (``create``) may make it, so a mistyped --db is an error, not a new
-        empty review."""
-        from review_pipeline.store import open_db
-
-        if self._db is None:
-            self._db = open_db(self.db_path, create=create)
-        return self._db
-
-    def protocol(self) -> Protocol:
-        return load_protocol(self.protocol_path)
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-
-pass_ctx = click.make_pass_decorator(_Context)
+pass_ctx = click.make_pass_decorator(Review)
 
 
 def _override(field: str) -> Callable[[click.Context, click.Parameter, Path | None], None]:
     def callback(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
         # The group's callback has made the context before a command's options are parsed.
-        obj = ctx.find_object(_Context)
+        obj = ctx.find_object(Review)
         if value is not None and obj is not None:
             setattr(obj, field, value)
     return callback
@@ -117,7 +90,7 @@ def cli(ctx: click.Context, db_path: Path, protocol_path: Path) -> None:
     Example:
         review --db data/review.db status
     """
-    ctx.obj = _Context(db_path, protocol_path)
+    ctx.obj = Review(protocol=protocol_path, db=db_path)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -167,7 +140,7 @@ def init_(folder: Path, title: str) -> None:
               help="PMIDs per EFetch request.")
 @common_options
 @pass_ctx
-def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url: str | None,
+def fetch(obj: Review, offline: bool, live: bool, query: str | None, base_url: str | None,
           raw_dir: Path, batch_size: int) -> None:
     """Run the protocol's PubMed searches (none, one or several) and load the records.
 
@@ -183,32 +156,20 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
         NCBI_EMAIL=you@example.org review fetch --live
         review fetch --offline
     """
-    from review_pipeline.protocol import Search
     from review_pipeline.stages.fetch import LiveSettings
-    from review_pipeline.stages.fetch import run as run_fetch
 
     if offline and live:
         raise click.UsageError("--offline and --live exclude each other")
-    protocol = obj.protocol()
-    if query:
-        if len(protocol.searches) > 1:
-            raise click.UsageError("--query replaces the query of the protocol's one search; "
-                                   "this protocol has several")
-        search = protocol.searches[0] if protocol.searches else Search(query)
-        protocol = dataclasses.replace(
-            protocol, searches=(dataclasses.replace(search, query=query, snapshot=None),))
     settings = LiveSettings(email=os.environ.get("NCBI_EMAIL", ""),
                             api_key=os.environ.get("NCBI_API_KEY", ""), batch_size=batch_size,
                             **({"base_url": base_url} if base_url else {}))
     with _progress("fetch", "record") as progress:
-        # a search of --query is not the protocol's: the protocol's runs stay
-        summary = run_fetch(obj.db(create=True), protocol, offline=offline, live_only=live,
-                            live=settings, raw_dir=raw_dir, on_progress=progress,
-                            forget=not query)
+        summary = obj.fetch(offline=offline, live_only=live, live=settings, query=query,
+                            raw_dir=raw_dir, on_progress=progress)
     if summary.removed_runs:
         click.echo(f"fetch: took out {summary.removed_runs} search runs the protocol no longer "
                    f"has, with {summary.removed_records} records only they held")
-    if not protocol.searches:
+    if not summary.searches:
         click.echo("fetch: the protocol has no PubMed search; nothing to fetch")
     for number, result in enumerate(summary.searches, 1):
         _echo_lines(result.messages)
@@ -239,7 +200,7 @@ def fetch(obj: _Context, offline: bool, live: bool, query: str | None, base_url:
               "the others to a quarantine report (next to the database), instead of stopping.")
 @common_options
 @pass_ctx
-def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add: bool,
+def import_(obj: Review, file: Path | None, source: str | None, fmt: str, add: bool,
             kind: str | None, label: str | None, skip_bad: bool) -> None:
     """Import export files from other databases and sources.
 
@@ -258,16 +219,12 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add:
         review import refs.ris --source handsearch --add --kind citation_searching
     """
     from review_pipeline.formats.base import display_path
-    from review_pipeline.init import add_source
-    from review_pipeline.stages.import_ import import_file
-    from review_pipeline.stages.import_ import run as import_protocol_sources
 
     if file is None:
         if source or add:
             raise click.UsageError("--source and --add go with a FILE; without one the "
                                    "protocol's [[sources]] are imported")
-        summary = import_protocol_sources(obj.db(create=True), obj.protocol(),
-                                          on_file=_echo_import, skip_bad=skip_bad)
+        summary = obj.import_(on_file=_echo_import, skip_bad=skip_bad)
         for removed, replaced in summary.removed_files:
             click.echo(f"import: {removed} " + (
                 "changed since it was imported; the new version replaces the old" if replaced
@@ -283,20 +240,15 @@ def import_(obj: _Context, file: Path | None, source: str | None, fmt: str, add:
     if (kind or label) and not add:
         raise click.UsageError("--kind and --label go with --add")
     if add:
-        added = add_source(obj.protocol_path, file, source, kind=kind, label=label, fmt=fmt)
+        added = obj.add_source(file, source, kind=kind, label=label, fmt=fmt)
         if added.copied:
             click.echo(f"import: copied {file} to {display_path(added.file)}")
         listed = "listed" if added.listed else "already listed"
         click.echo(f"import: {listed} {display_path(added.file)} under source '{added.name}' "
                    f"({added.label}, {added.kind}) in {obj.protocol_path}")
         file = added.file
-    protocol = obj.protocol() if obj.protocol_path.exists() else None
-    declared = protocol.source(source) if protocol else None
-    branch = declared.branch if declared else "databases"
-    _echo_import(import_file(obj.db(create=True), file, source=source, branch=branch, fmt=fmt,
-                             skip_bad=skip_bad))
-    if protocol and not add and file.resolve() not in {
-            f.resolve() for s in protocol.sources if s.name == source for f in s.files}:
+    _echo_import(obj.import_file(file, source, fmt=fmt, skip_bad=skip_bad))
+    if not add and not obj.listed(file, source):
         click.echo(f"note: {file} is not listed in {obj.protocol_path}: the next `review "
                    "import` (and `make all`) takes its records out again. To keep it: review "
                    f"import {file} --source {source} --add")
@@ -340,7 +292,7 @@ def _echo_import(result: ImportResult) -> None:
                    "member goes into the decisions file), then run dedup.")
 @common_options
 @pass_ctx
-def dedup_(obj: _Context, prefer: str, preprints: str, decisions: Path, queue: Path, overlap: Path,
+def dedup_(obj: Review, prefer: str, preprints: str, decisions: Path, queue: Path, overlap: Path,
            explain: str | None, split: str | None) -> None:
     """Find duplicate records and link them; nothing is deleted.
 
@@ -359,24 +311,19 @@ def dedup_(obj: _Context, prefer: str, preprints: str, decisions: Path, queue: P
         review dedup --explain embase:L2003155667
         review dedup --split embase:L2003155667
     """
-    from review_pipeline.stages.dedup import explain as run_explain
-    from review_pipeline.stages.dedup import overlap as run_overlap
     from review_pipeline.stages.dedup import overlap_csv
-    from review_pipeline.stages.dedup import run as run_dedup
-    from review_pipeline.stages.dedup import split as run_split
 
     if explain:
-        _explain(run_explain(obj.db(), explain, decisions_file=decisions, queue_file=queue))
+        _explain(obj.explain(explain, decisions=decisions, queue=queue))
         return
     if split:
-        others = run_split(obj.db(), split, decisions_file=decisions)
+        others = obj.split(split, decisions=decisions)
         click.echo(f"dedup: {split} split from {', '.join(others) or 'nothing (it stands alone)'}"
                    f"; the rows are in {decisions}")
     preference = tuple(p.strip() for p in prefer.split(",") if p.strip())
     with _progress("dedup", "cluster") as progress:
-        result = run_dedup(obj.db(), preference=preference, preprints=preprints == "same",
-                           decisions_file=decisions,
-                           queue_file=queue, on_progress=progress)
+        result = obj.dedup(preference=preference, preprints=preprints == "same",
+                           decisions=decisions, queue=queue, on_progress=progress)
     rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.by_rule.items())) or "none"
     fresh = "" if result.compared == result.records else (
         f"; compared the pairs of {result.compared} new records, kept the other verdicts"
@@ -387,7 +334,7 @@ def dedup_(obj: _Context, prefer: str, preprints: str, decisions: Path, queue: P
         click.echo(f"dedup: {result.queued} uncertain pairs wait in {queue}: write same or "
                    "different in their decision column, then run dedup again")
     overlap.parent.mkdir(parents=True, exist_ok=True)
-    overlap.write_text(overlap_csv(run_overlap(obj.db())), encoding="utf-8")
+    overlap.write_text(overlap_csv(obj.overlap()), encoding="utf-8")
     click.echo(f"dedup: how the sources overlap is in {overlap}")
 
 
@@ -409,7 +356,7 @@ def _explain(found: Explanation) -> None:
 @common_options
 @pass_ctx
 @click.pass_context
-def screen_(ctx: click.Context, obj: _Context, decisions: Path) -> None:
+def screen_(ctx: click.Context, obj: Review, decisions: Path) -> None:
     """Apply the protocol's eligibility rules, the reviewers' decisions and the resolutions
     of their conflicts; with a subcommand, work on the sheets instead.
 
@@ -420,16 +367,12 @@ def screen_(ctx: click.Context, obj: _Context, decisions: Path) -> None:
         review screen conflicts
         review screen agreement
     """
-    from review_pipeline.stages.screen import agreement as screening_agreement
-    from review_pipeline.stages.screen import run as run_screen
-
     ctx.meta["screening_folder"] = decisions
     if ctx.invoked_subcommand:
         return
     _given_folder_exists(ctx, "decisions", decisions)
-    protocol = obj.protocol()
     with _progress("screen", "record") as progress:
-        result = run_screen(obj.db(), protocol, decisions, on_progress=progress)
+        result = obj.screen(folder=decisions, on_progress=progress)
     states = ", ".join(f"{k} {v}" for k, v in result.states.items())
     click.echo(f"screen: {result.decisions} decisions, {result.resolutions} resolutions; "
                f"{result.changed} records moved")
@@ -438,7 +381,7 @@ def screen_(ctx: click.Context, obj: _Context, decisions: Path) -> None:
     click.echo(f"  awaiting: title/abstract {a['title_abstract']} (conflicts "
                f"{a['title_abstract_conflicts']}), full text {a['full_text']} (conflicts "
                f"{a['full_text_conflicts']})")
-    for pair in screening_agreement(obj.db()):
+    for pair in obj.agreement():
         click.echo(f"  {_kappa_line(pair)}")
 
 
@@ -468,7 +411,7 @@ def _kappa_line(pair: Agreement) -> str:
 @common_options
 @pass_ctx
 @click.pass_context
-def screen_sheet(ctx: click.Context, obj: _Context, stage: str, reviewer: str,
+def screen_sheet(ctx: click.Context, obj: Review, stage: str, reviewer: str,
                  fmt: str) -> None:
     """Add the records awaiting a reviewer to their sheet (made if missing); rows already in
     it are kept as they are. Fill in decision, reason and note, then run `make screen`.
@@ -478,10 +421,7 @@ def screen_sheet(ctx: click.Context, obj: _Context, stage: str, reviewer: str,
         review screen sheet --stage ta --reviewer alice
         review screen sheet --stage ft --reviewer bob --format xlsx
     """
-    from review_pipeline.stages.screen import write_worksheet
-
-    folder = ctx.meta["screening_folder"]
-    result = write_worksheet(obj.db(), obj.protocol(), stage, reviewer, folder, fmt)
+    result = obj.screening_sheet(stage, reviewer, folder=ctx.meta["screening_folder"], fmt=fmt)
     click.echo(f"sheet: {result.path}: {result.added} records added to decide, "
                f"{result.kept} rows kept")
 
@@ -493,7 +433,7 @@ def screen_sheet(ctx: click.Context, obj: _Context, stage: str, reviewer: str,
 @common_options
 @pass_ctx
 @click.pass_context
-def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
+def screen_conflicts(ctx: click.Context, obj: Review, stage: str | None,
                      add_to_resolutions: bool) -> None:
     """List the records reviewers disagree on (as of the last `review screen`), and how
     each was resolved.
@@ -503,10 +443,7 @@ def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
         review screen conflicts --stage ta
         review screen conflicts --add-to-resolutions
     """
-    from review_pipeline.stages.screen import add_conflicts_to_resolutions
-    from review_pipeline.stages.screen import conflicts as screening_conflicts
-
-    found = screening_conflicts(obj.db(), stage)
+    found = obj.conflicts(stage)
     for c in found:
         votes = "; ".join(f"{who} {d}{f' ({r})' if r else ''}" for who, d, r in c.decisions)
         status = f"resolved: {c.resolution}" if c.resolution else "unresolved"
@@ -515,7 +452,7 @@ def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
     click.echo(f"conflicts: {len(found)}, unresolved {unresolved}")
     if add_to_resolutions:
         folder = ctx.meta["screening_folder"]
-        added = add_conflicts_to_resolutions(obj.db(), folder)
+        added = obj.add_conflicts_to_resolutions(folder=folder)
         click.echo(f"  added {added} rows to {folder / layout.RESOLUTIONS}")
 
 
@@ -523,7 +460,7 @@ def screen_conflicts(ctx: click.Context, obj: _Context, stage: str | None,
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @common_options
 @pass_ctx
-def screen_agreement(obj: _Context, as_json: bool) -> None:
+def screen_agreement(obj: Review, as_json: bool) -> None:
     """Cohen's kappa per stage and pair of reviewers, with its 2x2 counts ("maybe" counts
     as include; full-text "not_retrieved" is left out; resolutions do not change it).
 
@@ -531,9 +468,7 @@ def screen_agreement(obj: _Context, as_json: bool) -> None:
     Example:
         review screen agreement
     """
-    from review_pipeline.stages.screen import agreement as screening_agreement
-
-    pairs = screening_agreement(obj.db())
+    pairs = obj.agreement()
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(p) for p in pairs], indent=2))
         return
@@ -554,7 +489,7 @@ def screen_agreement(obj: _Context, as_json: bool) -> None:
 @common_options
 @pass_ctx
 @click.pass_context
-def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
+def extract_(ctx: click.Context, obj: Review, tables: Path) -> None:
     """Validate every reviewer's extraction sheets and load them, with the final tables
     merged from the copies and consensus.csv; nothing is loaded if any cell is wrong.
 
@@ -565,13 +500,12 @@ def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
         review extract compare
         review extract history 25401269
     """
-    from review_pipeline.stages.extract import run as run_extract
 
     ctx.meta["extraction_folder"] = tables
     if ctx.invoked_subcommand:
         return
     _given_folder_exists(ctx, "tables", tables)
-    result = run_extract(obj.db(), tables, obj.protocol().extraction.reviewers)
+    result = obj.extract(folder=tables)
     listed = ", ".join(f"{t} {n}" for t, n in result.tables.items()) or "no rows"
     copies = ", ".join(f"{who} {n}" for who, n in result.copies.items()) or "none"
     click.echo(f"extract: {result.studies} studies; final rows: {listed}")
@@ -593,7 +527,7 @@ def extract_(ctx: click.Context, obj: _Context, tables: Path) -> None:
 @common_options
 @pass_ctx
 @click.pass_context
-def extract_sheet(ctx: click.Context, obj: _Context, reviewer: str, fmt: str) -> None:
+def extract_sheet(ctx: click.Context, obj: Review, reviewer: str, fmt: str) -> None:
     """Give a reviewer one sheet per table, pre-filled with the included studies they do not
     have yet; rows already there are kept. Fill them in, then run `make extract`.
 
@@ -602,9 +536,8 @@ def extract_sheet(ctx: click.Context, obj: _Context, reviewer: str, fmt: str) ->
         review extract sheet --reviewer alice
         review extract sheet --reviewer bob --format xlsx
     """
-    from review_pipeline.stages.extract import write_sheets as write_extraction_sheets
 
-    for r in write_extraction_sheets(obj.db(), reviewer, ctx.meta["extraction_folder"], fmt):
+    for r in obj.extraction_sheets(reviewer, folder=ctx.meta["extraction_folder"], fmt=fmt):
         click.echo(f"sheet: {r.path}: {r.added} rows added, {r.kept} rows kept")
 
 
@@ -614,7 +547,7 @@ def extract_sheet(ctx: click.Context, obj: _Context, reviewer: str, fmt: str) ->
 @common_options
 @pass_ctx
 @click.pass_context
-def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -> None:
+def extract_compare(ctx: click.Context, obj: Review, add_to_consensus: bool) -> None:
     """List every cell where reviewers' copies differ (as of the last `review extract`) and
     the consensus value, if decided; then the study tables still waiting for a reviewer.
 
@@ -624,10 +557,8 @@ def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -
         review extract compare --add-to-consensus
     """
     needed = obj.protocol().extraction.reviewers
-    from review_pipeline.stages.extract import add_to_consensus as extraction_add_to_consensus
-    from review_pipeline.stages.extract import compare as extraction_compare
 
-    merged = extraction_compare(obj.db(), needed)
+    merged = obj.compare()
     for d in merged.disagreements:
         values = "; ".join(f"{who} {v or '(empty)'}" for who, v in d.values.items())
         status = "undecided" if d.decided is None else f"decided: {d.decided or 'NR'}"
@@ -641,7 +572,7 @@ def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -
                f"{len(merged.waiting)} study tables waiting")
     if add_to_consensus:
         folder = ctx.meta["extraction_folder"]
-        added = extraction_add_to_consensus(obj.db(), folder, needed)
+        added = obj.add_to_consensus(folder=folder)
         click.echo(f"  added {added} rows to {folder / layout.CONSENSUS}")
 
 
@@ -649,7 +580,7 @@ def extract_compare(ctx: click.Context, obj: _Context, add_to_consensus: bool) -
 @click.argument("study")
 @common_options
 @pass_ctx
-def extract_history(obj: _Context, study: str) -> None:
+def extract_history(obj: Review, study: str) -> None:
     """Every change to a study's extraction cells: when, who, which cell, old and new value
     and the file it came from (from the append-only audit log).
 
@@ -658,9 +589,7 @@ def extract_history(obj: _Context, study: str) -> None:
         review extract history pubmed:25401269
         review extract history 25401269
     """
-    from review_pipeline.stages.extract import history as extraction_history
-
-    record_id, trail = extraction_history(obj.db(), study)
+    record_id, trail = obj.history(study)
     click.echo(f"{record_id}: {len(trail)} changes")
     for t in trail:
         row = f" [{t['row']}]" if t["row"] else ""
@@ -674,7 +603,7 @@ def extract_history(obj: _Context, study: str) -> None:
               default=layout.REPORTS, show_default=True, help="Where to write the flow.")
 @common_options
 @pass_ctx
-def prisma_(obj: _Context, out_dir: Path) -> None:
+def prisma_(obj: Review, out_dir: Path) -> None:
     """Derive the PRISMA 2020 flow from the data, check it, and write prisma.json,
     prisma.csv (the PRISMA2020 template, filled), prisma.md, the diagram (prisma.svg,
     prisma.png) and the search log (search_log.md).
@@ -683,9 +612,7 @@ def prisma_(obj: _Context, out_dir: Path) -> None:
     Example:
         review prisma --out-dir reports
     """
-    from review_pipeline.stages.prisma import run as run_prisma
-
-    result = run_prisma(obj.db(), obj.protocol(), out_dir)
+    result = obj.prisma(out=out_dir)
     c = result.counts
     click.echo(f"prisma: {c.database_results + c.register_results} identified, "
                f"{c.duplicates} duplicates, "
@@ -700,23 +627,21 @@ def prisma_(obj: _Context, out_dir: Path) -> None:
               default=layout.REPORTS, show_default=True, help="Where to write index.html.")
 @common_options
 @pass_ctx
-def report_(obj: _Context, out_dir: Path) -> None:
+def report_(obj: Review, out_dir: Path) -> None:
     """Write the review as one self-contained HTML page.
 
     \b
     Example:
         review report --out-dir reports
     """
-    from review_pipeline.stages.report import run as run_report
-
-    click.echo(f"report: wrote {run_report(obj.db(), obj.protocol(), out_dir)}")
+    click.echo(f"report: wrote {obj.report(out=out_dir)}")
 
 
 @cli.command(name="status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @common_options
 @pass_ctx
-def status_(obj: _Context, as_json: bool) -> None:
+def status_(obj: Review, as_json: bool) -> None:
     """Show records per source, duplicates, states, pending decisions and PRISMA counts.
 
     \b
@@ -724,9 +649,8 @@ def status_(obj: _Context, as_json: bool) -> None:
         review status --json
     """
     from review_pipeline.views.status import render_status
-    from review_pipeline.views.status import status as run_status
 
-    report = run_status(obj.db(), obj.protocol())
+    report = obj.status()
     click.echo(json.dumps(report, indent=2) if as_json else render_status(report))
 
 
@@ -749,7 +673,7 @@ def export() -> None:
               help="Write to this file instead of standard output.")
 @common_options
 @pass_ctx
-def export_records(obj: _Context, fmt: str, out: Path | None) -> None:
+def export_records(obj: Review, fmt: str, out: Path | None) -> None:
     """Every record, duplicates included (CSV: with its cluster and state).
 
     \b
@@ -757,13 +681,7 @@ def export_records(obj: _Context, fmt: str, out: Path | None) -> None:
         review export records --format csv --out records.csv
         review export records --format ris --out records.ris
     """
-    from review_pipeline.views.export import export_records_csv, export_records_ris
-
-    if fmt == "ris":
-        text, count = export_records_ris(obj.db())
-    else:
-        text = export_records_csv(obj.db())
-        count = len(list(csv.reader(io.StringIO(text)))) - 1
+    text, count = obj.export(fmt)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")

@@ -18,16 +18,17 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_records_csv(db: Database) -> str:
-    """One row per record, duplicates included, with cluster and state."""
+def export_records_csv(db: Database) -> tuple[str, int]:
+    """One row per record, duplicates included, with cluster and state (and how many)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for row in store.all_records(db, ", ".join(EXPORT_COLUMNS)):
+    rows = store.all_records(db, ", ".join(EXPORT_COLUMNS))
+    for row in rows:
         for key in ("authors", "publication_types"):
             row[key] = "; ".join(json.loads(row[key] or "[]"))
         writer.writerow(row)
-    return out.getvalue()
+    return out.getvalue(), len(rows)
 
 
 def export_records_ris(db: Database) -> tuple[str, int]:

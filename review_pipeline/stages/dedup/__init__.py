@@ -2,7 +2,10 @@
 clusters, the reviewer's queue and decisions in :mod:`.stage`."""
 
 from review_pipeline.stages.dedup.stage import (
+    DEFAULT_PREFERENCE,
+    DedupResult,
     Explanation,
+    Overlap,
     PairDecision,
     choose_kept,
     explain,
@@ -14,5 +17,6 @@ from review_pipeline.stages.dedup.stage import (
     split,
 )
 
-__all__ = ["Explanation", "PairDecision", "choose_kept", "explain", "find_clusters",
-           "load_entries", "overlap", "overlap_csv", "run", "split"]
+__all__ = ["DEFAULT_PREFERENCE", "DedupResult", "Explanation", "Overlap", "PairDecision",
+           "choose_kept", "explain", "find_clusters", "load_entries", "overlap", "overlap_csv",
+           "run", "split"]

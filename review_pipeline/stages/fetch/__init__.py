@@ -3,6 +3,7 @@
 
 from review_pipeline.stages.fetch.stage import (
     FetchResult,
+    FetchSummary,
     LiveSettings,
     latest_run,
     run,
@@ -10,4 +11,5 @@ from review_pipeline.stages.fetch.stage import (
     unfinished_run,
 )
 
-__all__ = ["FetchResult", "LiveSettings", "latest_run", "run", "search_log", "unfinished_run"]
+__all__ = ["FetchResult", "FetchSummary", "LiveSettings", "latest_run", "run", "search_log",
+           "unfinished_run"]

@@ -1,6 +1,6 @@
 """The import stage: the database exports the protocol lists, read by
 :mod:`review_pipeline.formats` and held in the review exactly as listed."""
 
-from review_pipeline.stages.import_.stage import ImportResult, import_file, run
+from review_pipeline.stages.import_.stage import ImportResult, ImportSummary, import_file, run
 
-__all__ = ["ImportResult", "import_file", "run"]
+__all__ = ["ImportResult", "ImportSummary", "import_file", "run"]

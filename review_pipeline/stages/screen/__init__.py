@@ -3,7 +3,10 @@ conflicts, resolutions and agreement."""
 
 from review_pipeline.stages.screen.stage import (
     Agreement,
+    Conflict,
     Decision,
+    ScreenResult,
+    SheetResult,
     add_conflicts_to_resolutions,
     agreement,
     awaiting,
@@ -18,6 +21,7 @@ from review_pipeline.stages.screen.stage import (
     write_worksheet,
 )
 
-__all__ = ["Agreement", "Decision", "add_conflicts_to_resolutions", "agreement", "awaiting",
-           "cohen_kappa", "conflicts", "consensus", "landis_koch", "read_decisions", "run",
-           "stage_summary", "target_state", "write_worksheet"]
+__all__ = ["Agreement", "Conflict", "Decision", "ScreenResult", "SheetResult",
+           "add_conflicts_to_resolutions", "agreement", "awaiting", "cohen_kappa", "conflicts",
+           "consensus", "landis_koch", "read_decisions", "run", "stage_summary", "target_state",
+           "write_worksheet"]
