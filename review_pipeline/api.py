@@ -154,14 +154,17 @@ class Review:
 
     def dedup(self, *, preference: tuple[str, ...] | None = None, preprints: bool = True,
               decisions: Path | None = None, queue: Path | None = None,
-              on_progress: Progress | None = None) -> DedupResult:
-        """Link the duplicate records (nothing is deleted) and write the review queue."""
+              overlap: Path | None = None, on_progress: Progress | None = None
+              ) -> DedupResult:
+        """Link the duplicate records (nothing is deleted); write the review queue and the
+        table of how the sources overlap."""
         from review_pipeline.stages import dedup
 
         return dedup.run(self.db(), preference=preference or dedup.DEFAULT_PREFERENCE,
                          preprints=preprints,
                          decisions_file=decisions or self.path(layout.DEDUP_DECISIONS),
                          queue_file=queue or self.path(layout.DEDUP_QUEUE),
+                         overlap_file=overlap or self.path(layout.OVERLAP),
                          on_progress=on_progress)
 
     def explain(self, record_id: str, *, decisions: Path | None = None,

@@ -19,6 +19,7 @@ from review_pipeline import __version__, layout
 from review_pipeline.api import Review
 from review_pipeline.formats.registry import NAMES as FORMAT_NAMES
 from review_pipeline.model.errors import ReviewError
+from review_pipeline.model.state import STAGES
 from review_pipeline.protocol import SOURCE_KINDS
 
 if TYPE_CHECKING:
@@ -218,7 +219,7 @@ def import_(obj: Review, file: Path | None, source: str | None, fmt: str, add: b
         review import scopus.csv --source scopus --add --label "Scopus (Elsevier)"
         review import refs.ris --source handsearch --add --kind citation_searching
     """
-    from review_pipeline.formats.base import display_path
+    from review_pipeline.files import display_path
 
     if file is None:
         if source or add:
@@ -311,8 +312,6 @@ def dedup_(obj: Review, prefer: str, preprints: str, decisions: Path, queue: Pat
         review dedup --explain embase:L2003155667
         review dedup --split embase:L2003155667
     """
-    from review_pipeline.stages.dedup import overlap_csv
-
     if explain:
         _explain(obj.explain(explain, decisions=decisions, queue=queue))
         return
@@ -323,7 +322,8 @@ def dedup_(obj: Review, prefer: str, preprints: str, decisions: Path, queue: Pat
     preference = tuple(p.strip() for p in prefer.split(",") if p.strip())
     with _progress("dedup", "cluster") as progress:
         result = obj.dedup(preference=preference, preprints=preprints == "same",
-                           decisions=decisions, queue=queue, on_progress=progress)
+                           decisions=decisions, queue=queue, overlap=overlap,
+                           on_progress=progress)
     rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.by_rule.items())) or "none"
     fresh = "" if result.compared == result.records else (
         f"; compared the pairs of {result.compared} new records, kept the other verdicts"
@@ -333,8 +333,6 @@ def dedup_(obj: Review, prefer: str, preprints: str, decisions: Path, queue: Pat
     if result.queued:
         click.echo(f"dedup: {result.queued} uncertain pairs wait in {queue}: write same or "
                    "different in their decision column, then run dedup again")
-    overlap.parent.mkdir(parents=True, exist_ok=True)
-    overlap.write_text(overlap_csv(obj.overlap()), encoding="utf-8")
     click.echo(f"dedup: how the sources overlap is in {overlap}")
 
 
@@ -397,12 +395,12 @@ def _kappa_line(pair: Agreement) -> str:
     from review_pipeline.stages.screen import landis_koch
 
     kappa = "undefined" if pair.kappa is None else f"{pair.kappa:.2f}"
-    return (f"{layout.STAGES[pair.stage]}: kappa {kappa} ({landis_koch(pair.kappa)}) for "
+    return (f"{STAGES[pair.stage]}: kappa {kappa} ({landis_koch(pair.kappa)}) for "
             f"{' and '.join(pair.reviewers)} on {pair.records} records")
 
 
 @screen_.command(name="sheet")
-@click.option("--stage", type=click.Choice(list(layout.STAGES)), required=True,
+@click.option("--stage", type=click.Choice(list(STAGES)), required=True,
               help="ta (title/abstract) or ft (full text).")
 @click.option("--reviewer", required=True, metavar="NAME",
               help="Lower-case name, as in the file name.")
@@ -427,7 +425,7 @@ def screen_sheet(ctx: click.Context, obj: Review, stage: str, reviewer: str,
 
 
 @screen_.command(name="conflicts")
-@click.option("--stage", type=click.Choice(list(layout.STAGES)), help="Only this stage.")
+@click.option("--stage", type=click.Choice(list(STAGES)), help="Only this stage.")
 @click.option("--add-to-resolutions", is_flag=True,
               help=f"Append the unresolved ones to {layout.RESOLUTIONS} as rows to decide.")
 @common_options

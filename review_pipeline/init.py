@@ -19,7 +19,7 @@ from typing import Any
 
 import tomlkit
 
-from review_pipeline.formats.base import write_atomic
+from review_pipeline.files import write_atomic
 from review_pipeline.model.errors import InputError, ProtocolError
 from review_pipeline.protocol import NAME, SOURCE_KINDS, load_protocol, parse_protocol
 

@@ -19,8 +19,6 @@ DEDUP_QUEUE = Path("extracted/dedup/queue.csv")
 OVERLAP = REPORTS / "overlap.csv"
 
 SCREENING = Path("extracted/screening")
-STAGES = {"ta": "title/abstract", "ft": "full text"}
-"""The screening stages, as a sheet's name begins (``ta-<reviewer>.csv``)."""
 RESOLUTIONS = "resolutions.csv"
 
 EXTRACTION = Path("extracted/extraction")

@@ -60,27 +60,33 @@ def test_no_module_imports_itself_back_through_others() -> None:
         visit(name, [])
 
 
+_MODEL = ("review_pipeline.model",)
+_BELOW_STAGES = (*_MODEL, "review_pipeline.files", "review_pipeline.layout",
+                 "review_pipeline.formats", "review_pipeline.store", "review_pipeline.protocol")
 ROOMS = {
-    "review_pipeline.model": ("review_pipeline.model",),
-    "review_pipeline.formats": ("review_pipeline.model", "review_pipeline.formats"),
-    "review_pipeline.store": ("review_pipeline.model", "review_pipeline.store",
-                              "review_pipeline.layout"),
-    "review_pipeline.stages": ("review_pipeline.model", "review_pipeline.formats",
-                               "review_pipeline.store", "review_pipeline.stages",
-                               "review_pipeline.protocol", "review_pipeline.layout"),
-    "review_pipeline.views": ("review_pipeline.model", "review_pipeline.formats",
-                              "review_pipeline.store", "review_pipeline.stages",
-                              "review_pipeline.protocol"),
+    "review_pipeline.model": _MODEL,
+    "review_pipeline.layout": (),
+    "review_pipeline.files": (),
+    "review_pipeline.formats": (*_MODEL, "review_pipeline.files", "review_pipeline.formats"),
+    "review_pipeline.store": (*_MODEL, "review_pipeline.layout", "review_pipeline.store"),
+    "review_pipeline.protocol": (*_MODEL, "review_pipeline.layout",
+                                 "review_pipeline.formats.registry"),
+    "review_pipeline.init": (*_MODEL, "review_pipeline.files", "review_pipeline.protocol"),
+    "review_pipeline.stages": (*_BELOW_STAGES, "review_pipeline.stages"),
+    "review_pipeline.views": (*_BELOW_STAGES, "review_pipeline.stages"),
+    "review_pipeline.api": (*_BELOW_STAGES, "review_pipeline.layout"),
 }
 """What each room may import at module level: the model nothing of ours; formats and the
-store only the model; stages no command line, API or other view."""
+store the model; stages no command line, API or view; the API its stages only when it runs
+them (so it opens quickly)."""
 
 
 @pytest.mark.parametrize("room", ROOMS)
 def test_a_room_imports_only_the_rooms_beneath_it(room: str) -> None:
     wrong = {f"{name} imports {other}"
              for name in MODULES if name == room or name.startswith(room + ".")
-             for other in GRAPH[name] if not other.startswith(ROOMS[room])}
+             for other in GRAPH[name]
+             if not any(other == r or other.startswith(r + ".") for r in ROOMS[room])}
     assert not wrong
 
 

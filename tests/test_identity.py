@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from review_pipeline.formats.base import sha256_file
+from review_pipeline.files import sha256_file
 from review_pipeline.formats.registry import read_records
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record, content_digest, identity_key

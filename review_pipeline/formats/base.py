@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import hashlib
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from review_pipeline.files import stamp
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record
 
@@ -49,36 +48,6 @@ class Reading:
     the reading began: its ids are final only once it is read again knowing them."""
 
 
-def display_path(path: Path) -> str:
-    """A path as people read it: relative to the working folder when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all: a reader never finds it half written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
-
-
-def sha256_file(path: Path) -> str:
-    stamp = _stamp(path)
-    if stamp not in _DIGESTS:  # the reader and the batch both ask; a big file is read once
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _DIGESTS[stamp] = digest.hexdigest()
-    return _DIGESTS[stamp]
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
 def open_binary(path: Path) -> BinaryIO:
     """``path`` opened for streaming bytes, gunzipped on the fly when it is gzip."""
     try:
@@ -101,7 +70,7 @@ def read_text(path: Path) -> str:
     A binary file is an error, since no export is one.
     """
     text, encoding = _decode(_read_bytes(path), path)
-    _ENCODINGS[_stamp(path)] = encoding
+    _ENCODINGS[stamp(path)] = encoding
     return text
 
 
@@ -173,7 +142,7 @@ class Decoder:
         return data.decode(self.encoding)
 
     def finish(self) -> None:
-        _ENCODINGS.setdefault(_stamp(self.path),
+        _ENCODINGS.setdefault(stamp(self.path),
                               "utf-8-sig" if self.encoding == "utf-8" else self.encoding)
 
 
@@ -190,11 +159,6 @@ def _split(text: str, keepends: bool) -> Iterator[str]:
 _ENCODINGS: dict[tuple[str, int, int], str] = {}
 """Encodings :func:`read_text` and :func:`iter_lines` found, by file and version, so the
 check is not redone."""
-
-
-def _stamp(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -239,7 +203,7 @@ def _decode_8bit(data: bytes) -> tuple[str, str]:
 
 def encoding_warning(path: Path) -> list[str]:
     """A warning when ``path`` is not Unicode, naming the line of its first such byte."""
-    if _ENCODINGS.get(_stamp(path)) in ("utf-8-sig", "utf-16"):
+    if _ENCODINGS.get(stamp(path)) in ("utf-8-sig", "utf-16"):
         return []
     data = _read_bytes(path)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or data.isascii():

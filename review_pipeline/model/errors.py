@@ -73,11 +73,11 @@ class Problems(list[str]):
 
     SHOWN = 20
 
-    def fail(self, what: str, fix: str) -> None:
+    def fail(self, what: str, fix: str, where: str = "") -> None:
         """Raise the problems found in ``what``, if any, as one :class:`InputError`."""
         if self:
             shown = "\n  ".join(self[:self.SHOWN])
             more = len(self) - self.SHOWN
             raise InputError(
                 f"{len(self)} problem(s) in {what}; nothing was loaded:\n  {shown}"
-                + (f"\n  ... and {more} more" if more > 0 else ""), fix=fix)
+                + (f"\n  ... and {more} more" if more > 0 else ""), where=where, fix=fix)

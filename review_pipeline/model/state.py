@@ -65,8 +65,10 @@ def onward(state: State) -> tuple[State, ...]:
     return tuple(s for s in State if s in reached)
 
 
+STAGES = {"ta": "title/abstract", "ft": "full text"}
+"""The screening stages, as a sheet's name begins (``ta-<reviewer>.csv``)."""
 STAGE_ENTRY = {"ta": State.SCREENED, "ft": State.SOUGHT}
-"""The state in which a record is put to each screening stage (title/abstract, full text)."""
+"""The state in which a record is put to each screening stage."""
 
 
 def path_between(old: State, new: State) -> list[State]:

@@ -5,7 +5,7 @@ review's files, one module per concern, so every query of a table is found in on
 - :mod:`.records`: batches and records, loaded, removed, and moved between states (the only
   writer of ``records.status``);
 - :mod:`.searches`: search runs and the batches they loaded;
-- :mod:`.links`: dedup's pairs, runs, clusters and each record's link;
+- :mod:`.clusters`: dedup's pairs, runs, clusters and each record's link;
 - :mod:`.screening`: rule verdicts, reviewers' decisions, resolutions, stage outcomes;
 - :mod:`.extraction`: the forms' fields, every reviewer's cells, the final tables;
 - :mod:`.audit_log`: the append-only audit log;
@@ -22,7 +22,6 @@ from review_pipeline.store.records import (
     counts_by,
     find_batch,
     import_batches,
-    make_record_id,
     missing_record,
     move_to,
     note_refused,
@@ -32,22 +31,21 @@ from review_pipeline.store.records import (
     records_at,
     remove_batches,
     set_branches,
+    set_reason,
     set_state,
     sources_loaded,
     tally,
 )
-from review_pipeline.store.rows import insert_row, insert_rows
+from review_pipeline.store.rows import insert_rows
 from review_pipeline.store.schema import (
-    DEFAULT_DB,
     file_of,
     migrations,
     open_db,
     schema_version,
 )
 
-__all__ = ["ACTOR_SYSTEM", "DEFAULT_DB", "add_batch", "all_records", "audit", "counts_by",
-           "file_of", "find_batch", "import_batches", "insert_row", "insert_rows",
-           "make_record_id", "migrations", "missing_record", "move_to", "note_refused", "now",
-           "open_db", "per_source", "record_from_row", "record_ids",
-           "records_at", "remove_batches",
-           "schema_version", "set_branches", "set_state", "sources_loaded", "tally"]
+__all__ = ["ACTOR_SYSTEM", "add_batch", "all_records", "audit", "counts_by", "file_of",
+           "find_batch", "import_batches", "insert_rows", "migrations", "missing_record",
+           "move_to", "note_refused", "now", "open_db", "per_source", "record_from_row",
+           "record_ids", "records_at", "remove_batches", "schema_version", "set_branches",
+           "set_reason", "set_state", "sources_loaded", "tally"]

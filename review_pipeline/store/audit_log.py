@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlite_utils import Database
+
+from review_pipeline.store.rows import insert_rows
 
 ACTOR_SYSTEM = "review_pipeline"
 
@@ -43,3 +46,9 @@ def entities(db: Database, action: str, ident: str) -> list[str]:
     return [r[0] for r in db.execute(
         "SELECT DISTINCT entity_id FROM audit_log WHERE action = ? AND "
         "(entity_id = ? OR entity_id LIKE ?)", [action, ident, f"%:{ident}"])]
+
+
+def append(db: Database, rows: Sequence[dict[str, Any]]) -> None:
+    """Append rows that carry their own time (a trail restored from a file, or one load's
+    changes)."""
+    insert_rows(db, "audit_log", rows)

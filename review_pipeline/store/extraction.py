@@ -40,11 +40,15 @@ def replace(db: Database, fields: Sequence[dict[str, Any]], cells: Sequence[dict
         insert_rows(db, table.name, table.rows)
 
 
-def fields(db: Database, order: str = "table_name, position") -> list[dict[str, Any]]:
-    """The stored field definitions (none before the first extraction)."""
+_FIELD_ORDERS = {"table": "table_name, position", "file": "rowid", "position": "position"}
+
+
+def fields(db: Database, order: str = "table") -> list[dict[str, Any]]:
+    """The stored field definitions (none before the first extraction): by table and
+    position, as ``fields.csv`` lists them (``file``), or by position across tables."""
     if not db["extraction_fields"].exists():
         return []
-    return list(db.query(f"SELECT * FROM extraction_fields ORDER BY {order}"))
+    return list(db.query(f"SELECT * FROM extraction_fields ORDER BY {_FIELD_ORDERS[order]}"))
 
 
 def cells(db: Database, reviewer: str | None = None) -> list[dict[str, Any]]:
@@ -54,10 +58,11 @@ def cells(db: Database, reviewer: str | None = None) -> list[dict[str, Any]]:
         "ORDER BY reviewer, table_name, record_id, row", [reviewer, reviewer]))
 
 
-def form_rows(db: Database, form: str, columns: Sequence[str] = (), *, where: str = "",
-              order: str = "rowid") -> list[dict[str, Any]]:
-    """The rows of one final table (``columns`` of them, or all), ``where`` a condition
-    on its columns holds."""
+def form_rows(db: Database, form: str, columns: Sequence[str] = (), *, given: str = "",
+              by_study: bool = False) -> list[dict[str, Any]]:
+    """The rows of one final table (record_id and ``columns``, or all), in the order loaded
+    or by study; only those where the field ``given`` has a value, when named."""
     chosen = ", ".join(["record_id", *(f"[{c}]" for c in columns)]) if columns else "*"
-    return list(db.query(f"SELECT {chosen} FROM [{form}] {f'WHERE {where}' if where else ''} "
-                         f"ORDER BY {order}"))
+    where = f"WHERE [{given}] IS NOT NULL" if given else ""
+    order = "record_id" if by_study else "rowid"
+    return list(db.query(f"SELECT {chosen} FROM [{form}] {where} ORDER BY {order}"))

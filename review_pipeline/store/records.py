@@ -1,6 +1,7 @@
 """Records and the batches that brought them: loaded, removed, and moved between states.
 
-This is the only module that writes the ``status`` column, and it does so in one place,
+This is the only module that writes the ``status`` and ``status_reason`` columns, the
+state in one place,
 :func:`set_state`, which refuses any transition not listed in
 :data:`~review_pipeline.model.state.TRANSITIONS`.
 """
@@ -266,16 +267,22 @@ def counts_by(db: Database, column: str, where: str = "1") -> dict[str, int]:
     return {str(k): int(n) for k, n in db.execute(sql).fetchall()}
 
 
-def records_at(db: Database, state: State, columns: str = "*",
-               order: str = "record_id") -> list[dict[str, Any]]:
-    """The rows (``columns``) of the records now at ``state``, in ``order``."""
-    return list(db.query(f"SELECT {columns} FROM records WHERE status = ? ORDER BY {order}",
-                         [state.value]))
+def records_at(db: Database, state: State, columns: Sequence[str] = (), *,
+               by_year: bool = False) -> list[dict[str, Any]]:
+    """The rows (``columns`` of them, or all) of the records now at ``state``, by id, or by
+    year and then id."""
+    order = "year, record_id" if by_year else "record_id"
+    return list(db.query(f"SELECT {_columns(columns)} FROM records WHERE status = ? "
+                         f"ORDER BY {order}", [state.value]))
 
 
-def all_records(db: Database, columns: str = "*") -> list[dict[str, Any]]:
-    """Every record's row, duplicates included, by id."""
-    return list(db.query(f"SELECT {columns} FROM records ORDER BY record_id"))
+def all_records(db: Database, columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every record's row (``columns`` of it, or all), duplicates included, by id."""
+    return list(db.query(f"SELECT {_columns(columns)} FROM records ORDER BY record_id"))
+
+
+def _columns(names: Sequence[str]) -> str:
+    return ", ".join(f"[{n}]" for n in names) if names else "*"
 
 
 def tally(db: Database) -> list[dict[str, Any]]:
@@ -309,3 +316,9 @@ def sources_loaded(db: Database) -> set[str]:
 
 def record_ids(db: Database) -> set[str]:
     return {r[0] for r in db.execute("SELECT record_id FROM records")}
+
+
+def set_reason(db: Database, record_id: str, reason: str) -> None:
+    """Change why a record stands where it stands (a conflict resolved, a reason changed)."""
+    db.execute("UPDATE records SET status_reason = ? WHERE record_id = ?",
+               [reason or None, record_id])

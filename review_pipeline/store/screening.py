@@ -27,12 +27,6 @@ def replace(db: Database, *, decisions: Sequence[dict[str, Any]],
     insert_rows(db, "stage_outcomes", outcomes)
 
 
-def set_reason(db: Database, record_id: str, reason: str) -> None:
-    """Change why a record stands where it stands (a conflict resolved, a reason changed)."""
-    db.execute("UPDATE records SET status_reason = ? WHERE record_id = ?",
-               [reason or None, record_id])
-
-
 def awaiting_reviewer(db: Database, states: Iterable[State], reviewer: str, stage: str, *,
                       databases_only: bool) -> list[dict[str, Any]]:
     """Records in ``states`` that ``reviewer`` has not decided at ``stage``, each with its

@@ -48,8 +48,8 @@ def runs_and_batches(db: Database) -> list[dict[str, Any]]:
 
 
 def remove_runs(db: Database, batches_of: dict[int, list[int]], why: str) -> int:
-    """Take runs out of the review with their batches (see :func:`remove_batches`); return
-    how many records went."""
+    """Take runs out of the review with their batches (see
+    :func:`review_pipeline.store.records.remove_batches`); return how many records went."""
     with db.atomic():
         removed = remove_batches(db, [b for batches in batches_of.values() for b in batches],
                                  why)

@@ -23,7 +23,7 @@ def export_records_csv(db: Database) -> tuple[str, int]:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    rows = store.all_records(db, ", ".join(EXPORT_COLUMNS))
+    rows = store.all_records(db, EXPORT_COLUMNS)
     for row in rows:
         for key in ("authors", "publication_types"):
             row[key] = "; ".join(json.loads(row[key] or "[]"))

@@ -14,7 +14,7 @@ from review_pipeline.stages.extract import summary as extraction_summary
 from review_pipeline.stages.fetch import search_log
 from review_pipeline.stages.prisma import as_template, counts, load_previous
 from review_pipeline.stages.screen import awaiting, stage_summary
-from review_pipeline.store import links, screening
+from review_pipeline.store import clusters, screening
 
 
 def status(db: Database, protocol: Protocol) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def status(db: Database, protocol: Protocol) -> dict[str, Any]:
         "records": sum(states.values()),
         "sources": per_source,
         "duplicates": states.get(State.DUPLICATE, 0),
-        "clusters_with_duplicates": links.clusters_with_duplicates(db),
+        "clusters_with_duplicates": clusters.clusters_with_duplicates(db),
         "states": {s.value: states.get(s.value, 0) for s in State},
         "awaiting": awaiting(db),
         "decisions": screening.decisions_per_sheet(db),

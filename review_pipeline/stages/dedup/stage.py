@@ -27,7 +27,7 @@ from sqlite_utils import Database
 
 from review_pipeline import layout, store
 from review_pipeline.formats.sheets import read_sheet
-from review_pipeline.model.errors import InputError, StateError
+from review_pipeline.model.errors import InputError, Problems, StateError
 from review_pipeline.model.progress import Progress, tracked
 from review_pipeline.model.record import fold
 from review_pipeline.model.state import State
@@ -40,11 +40,10 @@ from review_pipeline.stages.dedup.matching import (
     journal_names,
     strength,
 )
-from review_pipeline.store import links
+from review_pipeline.store import clusters
 
 DEFAULT_DECISIONS = layout.DEDUP_DECISIONS
 DEFAULT_QUEUE = layout.DEDUP_QUEUE
-DEFAULT_OVERLAP = layout.OVERLAP
 PAIR_COLUMNS = ("record_id", "other_record_id", "decision", "note")
 
 DEFAULT_PREFERENCE = ("pubmed",)
@@ -162,13 +161,13 @@ def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (), 
         if groups.find(a) == groups.find(b) or groups.join(a, b, rule=verdict.rule):
             rule_of.setdefault(a, verdict.rule)
             rule_of.setdefault(b, verdict.rule)
-    clusters: dict[str, list[str]] = defaultdict(list)
+    members: dict[str, list[str]] = defaultdict(list)
     for entry in entries:
-        clusters[groups.find(entry.record_id)].append(entry.record_id)
+        members[groups.find(entry.record_id)].append(entry.record_id)
     decided = {frozenset((d.record_id, d.other_record_id)) for d in decisions}
     queue = sorted((p for p in pairs if p[2].same is None and groups.find(p[0]) != groups.find(
         p[1]) and frozenset(p[:2]) not in decided), key=lambda p: (p[0], p[1]))
-    return Clustering(dict(clusters), rule_of, pairs, queue)
+    return Clustering(dict(members), rule_of, pairs, queue)
 
 
 def _join_reviewed(groups: _Groups, decisions: list[PairDecision],
@@ -208,7 +207,7 @@ def read_pair_decisions(path: Path, known: set[str], *, undecided_ok: bool = Fal
     why a record is not in the review."""
     if not path.is_file():
         return []
-    problems, out = [], []
+    problems, out = Problems(), []
     sheet = read_sheet(path)
     missing = [c for c in PAIR_COLUMNS if c not in sheet.header]
     if missing:
@@ -229,9 +228,7 @@ def read_pair_decisions(path: Path, known: set[str], *, undecided_ok: bool = Fal
             problems.append(f"{where}: decision {value!r} is not 'same' or 'different'")
         else:
             out.append(PairDecision(a, b, value == "same", where))
-    if problems:
-        raise InputError("the dedup decisions cannot be used; nothing was changed:\n  "
-                         + "\n  ".join(problems), fix=f"correct those rows in {path}")
+    problems.fail("the dedup decisions", f"correct those rows in {path}")
     return out
 
 
@@ -246,8 +243,8 @@ QUEUE_COLUMNS = (*PAIR_COLUMNS, "why", "title_score", "authors_score",
 
 def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
         preprints: bool = True, decisions_file: Path = DEFAULT_DECISIONS,
-        queue_file: Path = DEFAULT_QUEUE, on_progress: Progress | None = None
-        ) -> DedupResult:
+        queue_file: Path = DEFAULT_QUEUE, overlap_file: Path | None = None,
+        on_progress: Progress | None = None) -> DedupResult:
     """Bring every record's duplicate links and state in line with the rules and the
     reviewer's decisions, and rewrite the review queue (keeping every decision a reviewer
     wrote in it).
@@ -255,6 +252,7 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
     Incremental: while the rules are those of the last run, only pairs that involve a
     record new since then are compared; the other verdicts are read back from the last run.
     ``preprints`` says whether a preprint and its published version are one publication.
+    With ``overlap_file``, how the sources overlap is written there too.
     """
     entries = load_entries(db)
     by_id = {e.record_id: e for e in entries}
@@ -266,11 +264,11 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
     decisions = read_pair_decisions(decisions_file, set(by_id), unknown_record=unknown) + (
         decided)
     rules = f"matcher {MATCHER_VERSION}; preprints {'same' if preprints else 'different'}"
-    last = links.last_run(db)
-    fresh = links.unlinked(db) if last and last["rules"] == rules else None
+    last = clusters.last_run(db)
+    fresh = clusters.unlinked(db) if last and last["rules"] == rules else None
     judged = [] if fresh is None else [
         (a, b, Verdict(_VERDICTS[verdict], rule, why, title, authors))
-        for a, b, verdict, rule, why, title, authors in links.stored_pairs(db)]
+        for a, b, verdict, rule, why, title, authors in clusters.stored_pairs(db)]
     found = find_clusters(entries, decisions, judged=judged, fresh=fresh, preprints=preprints)
     changed, duplicates, by_rule = 0, 0, Counter[str]()
     cluster_rows = []
@@ -288,17 +286,20 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
                     duplicates += 1
                     by_rule[rule or ""] += 1
         # find_clusters lists the stored verdicts first: only the pairs after them are new.
-        links.save(db, cluster_rows, [
+        clusters.save(db, cluster_rows, [
             {"record_id": a, "other_record_id": b, "rule": v.rule, "why": v.why,
              "verdict": next(k for k, same in _VERDICTS.items() if same is v.same),
              "title": round(v.title, 1), "authors": round(v.authors, 1)}
             for a, b, v in found.links[len(judged):]], replace_pairs=fresh is None)
         if fresh is None or fresh or changed:
-            links.add_run(db, {
+            clusters.add_run(db, {
                 "at": store.now(), "rules": rules, "records": len(entries),
                 "compared": len(entries) if fresh is None else len(fresh),
                 "reused": len(judged), "duplicates": duplicates})
     write_queue(db, queue_file, found.queue)
+    if overlap_file:
+        overlap_file.parent.mkdir(parents=True, exist_ok=True)
+        overlap_file.write_text(overlap_csv(overlap(db)), encoding="utf-8")
     return DedupResult(len(entries), len(found.clusters), duplicates, changed, dict(by_rule),
                        len(found.queue), len(entries) if fresh is None else len(fresh))
 
@@ -313,7 +314,7 @@ def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]])
             path.unlink()
         return
     ids = sorted({r for a, b, _ in queue for r in (a, b)})
-    fields = links.fields_of(db, ids, QUEUE_FIELDS)
+    fields = clusters.fields_of(db, ids, QUEUE_FIELDS)
     rows = []
     for a, b, verdict in queue:
         row: dict[str, Any] = {"record_id": a, "other_record_id": b, "decision": "",
@@ -336,7 +337,7 @@ def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]])
 
 def _apply(db: Database, entry: Entry, cluster_id: str, dup_of: str | None,
            rule: str | None) -> int:
-    row = links.link_of(db, entry.record_id) or (None, None)
+    row = clusters.link_of(db, entry.record_id) or (None, None)
     current = State(entry.status)
     if dup_of:
         target = State.DUPLICATE
@@ -346,7 +347,7 @@ def _apply(db: Database, entry: Entry, cluster_id: str, dup_of: str | None,
                           reason=f"{rule}: same as {dup_of}" if dup_of else "unique")
     if row == (cluster_id, dup_of) and not moved:
         return 0
-    links.set_link(db, entry.record_id, cluster_id, dup_of, rule)
+    clusters.set_link(db, entry.record_id, cluster_id, dup_of, rule)
     if row[1] != dup_of:
         store.audit(db, actor=store.ACTOR_SYSTEM, action="dedup", entity="record",
                     entity_id=entry.record_id, field="duplicate_of", old=row[1], new=dup_of,
@@ -358,7 +359,7 @@ def load_entries(db: Database) -> list[Entry]:
     entries = []
     for (record_id, source, branch, status, kind, pmid, doi, title, year, journal,
          journal_full, volume, pages, authors_json, abstract, issue, types
-         ) in links.entry_rows(db):
+         ) in clusters.entry_rows(db):
         journal = journal or ""
         authors = json.loads(authors_json or "[]")
         filled = sum(1 for value in (pmid, doi, title, year, journal, volume, pages, abstract,
@@ -400,7 +401,7 @@ class Explanation:
 def explain(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISIONS,
             queue_file: Path = DEFAULT_QUEUE) -> Explanation:
     """Which records ``record_id`` was merged with, or kept apart from, and why."""
-    row = links.link_of(db, record_id)
+    row = clusters.link_of(db, record_id)
     if row is None:
         raise InputError(f"no record {record_id!r} in the review",
                          fix="use an id from `review export records` (source:id)")
@@ -412,7 +413,7 @@ def explain(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECI
     judged = sorted((Link(r["other_record_id"] if r["record_id"] == record_id
                          else r["record_id"], r["verdict"], r["rule"], r["why"], r["title"],
                          r["authors"])
-                    for r in links.pairs_with(db, record_id)),
+                    for r in clusters.pairs_with(db, record_id)),
                    key=lambda link: (order[link.verdict], link.other))
     ids = store.record_ids(db)
     rows = read_pair_decisions(decisions_file, ids) + read_pair_decisions(
@@ -420,8 +421,8 @@ def explain(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECI
     decisions = [f"{d.where}: {d.record_id} {'same as' if d.same else 'different from'} "
                  f"{d.other_record_id}" for d in rows
                  if record_id in (d.record_id, d.other_record_id)]
-    return Explanation(record_id, cluster, links.kept_in(db, cluster) or cluster,
-                       links.members(db, cluster), judged, decisions)
+    return Explanation(record_id, cluster, clusters.kept_in(db, cluster) or cluster,
+                       clusters.members(db, cluster), judged, decisions)
 
 
 def split(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISIONS,
@@ -429,11 +430,11 @@ def split(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISI
     """Take ``record_id`` out of its cluster: a ``different`` row against every other
     member goes into the decisions file, so the split survives every re-run. Returns the
     records it was split from; run dedup to apply it."""
-    row = links.link_of(db, record_id)
+    row = clusters.link_of(db, record_id)
     if row is None or row[0] is None:
         raise InputError(f"no deduplicated record {record_id!r} in the review",
                          fix="use an id from `review export records`, after `review dedup`")
-    others = [r for r in links.members(db, row[0]) if r != record_id]
+    others = [r for r in clusters.members(db, row[0]) if r != record_id]
     if not others:
         return []
     new = not decisions_file.is_file()
@@ -461,7 +462,7 @@ def overlap(db: Database) -> Overlap:
     """How the sources overlap, counted in publications (clusters), not records."""
     by_cluster: dict[str, set[str]] = defaultdict(set)
     records: Counter[str] = Counter()
-    for source, cluster in links.sources_and_clusters(db):
+    for source, cluster in clusters.sources_and_clusters(db):
         records[source] += 1
         by_cluster[cluster or ""].add(source)
     sources = sorted(records)

@@ -14,31 +14,17 @@ Every cell that changed since the last load is appended to the audit log with wh
 and to ``audit.csv`` beside the sheets, so the trail survives a rebuilt database.
 """
 
-from review_pipeline.stages.extract.fields import Field, Form, Forms, load_fields, parse
-from review_pipeline.stages.extract.review import (
-           SheetResult,
-           add_to_consensus,
-           compare,
-           copy_from_db,
-           help_text,
-           history,
-           summary,
-           write_sheets,
-)
-from review_pipeline.stages.extract.stage import (
-           AUDIT,
-           CONSENSUS,
-           DEFAULT_FOLDER,
-           FIELDS,
-           Copy,
-           Disagreement,
-           ExtractResult,
-           Merged,
-           merge,
-           run,
+from review_pipeline.stages.extract.fields import Field, load_fields, parse
+from review_pipeline.stages.extract.stage import ExtractResult, Merged, run
+from review_pipeline.stages.extract.worksheets import (
+    SheetResult,
+    add_to_consensus,
+    compare,
+    copy_from_db,
+    history,
+    summary,
+    write_sheets,
 )
 
-__all__ = ["AUDIT", "CONSENSUS", "DEFAULT_FOLDER", "FIELDS", "Copy", "Disagreement",
-           "ExtractResult", "Field", "Form", "Forms", "Merged", "SheetResult",
-           "add_to_consensus", "compare", "copy_from_db", "help_text", "history",
-           "load_fields", "merge", "parse", "run", "summary", "write_sheets"]
+__all__ = ["ExtractResult", "Field", "Merged", "SheetResult", "add_to_consensus", "compare",
+           "copy_from_db", "history", "load_fields", "parse", "run", "summary", "write_sheets"]

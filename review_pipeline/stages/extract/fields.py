@@ -19,6 +19,7 @@ from pathlib import Path
 
 from review_pipeline.formats.sheets import read_sheet
 from review_pipeline.model.errors import InputError
+from review_pipeline.model.text import number_text
 
 TYPES = ("integer", "number", "percent", "text", "choice", "date")
 SQL_TYPES = {"integer": "INTEGER", "number": "REAL", "percent": "REAL"}
@@ -296,11 +297,6 @@ def _parse_date(text: str) -> tuple[str, str]:
     except ValueError:
         return text, "is not a date (YYYY, YYYY-MM or YYYY-MM-DD)"
     return text, ""
-
-
-def number_text(number: float) -> str:
-    text = repr(float(number))
-    return text[:-2] if text.endswith(".0") else text
 
 
 def typed(f: Field, canonical: str) -> int | float | str | None:

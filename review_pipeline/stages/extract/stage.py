@@ -145,7 +145,7 @@ def run(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> Extr
 
 
 def _studies(db: Database) -> tuple[set[str], set[str]]:
-    included = {r["record_id"] for r in store.records_at(db, State.INCLUDED, "record_id")}
+    included = {r["record_id"] for r in store.records_at(db, State.INCLUDED, ("record_id",))}
     return included, store.record_ids(db)
 
 
@@ -390,7 +390,7 @@ def _restore_audit(db: Database, path: Path) -> None:
     recorded twice."""
     if not path.exists() or audit_log.has_trail(db, ACTION):
         return
-    store.insert_rows(db, "audit_log", [
+    audit_log.append(db, [
         _audit_row({**row.values, "line": int(row.values["line"] or 0)})
         for row in read_sheet(path).rows])
 
@@ -421,7 +421,7 @@ def _changes(db: Database, copies: dict[str, Copy],
             changes.append({"at": at, "who": who, "table": table, "record_id": record_id,
                             "row": label, "field": name, "old": old, "new": new,
                             "file": file, "line": line})
-    store.insert_rows(db, "audit_log", [_audit_row(c) for c in changes])
+    audit_log.append(db, [_audit_row(c) for c in changes])
     return changes
 
 

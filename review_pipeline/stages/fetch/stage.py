@@ -1,7 +1,7 @@
 """The fetch stage: run each of the protocol's PubMed searches, or replay what was kept.
 
 Three ways, tried in this order for each search, all ending in the same load
-(:func:`db.add_batch`):
+(:func:`review_pipeline.store.add_batch`):
 
 1. **live**: ESearch for the ids (written to ``search.json``), EFetch in batches; each
    batch's raw XML is written to ``raw/pubmed/<search>/<time>/`` before it is parsed and
@@ -28,7 +28,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
-from review_pipeline.formats.base import display_path, sha256_file, write_atomic
+from review_pipeline.files import display_path, sha256_file, write_atomic
 from review_pipeline.formats.pubmed_xml import parse_text
 from review_pipeline.formats.registry import read_records, unique_ids
 from review_pipeline.model.errors import FetchError

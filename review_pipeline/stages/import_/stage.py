@@ -17,7 +17,8 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
-from review_pipeline.formats.base import Bad, Reading, display_path, sha256_file
+from review_pipeline.files import display_path, sha256_file
+from review_pipeline.formats.base import Bad, Reading
 from review_pipeline.formats.registry import stream_file
 from review_pipeline.model.errors import InputError
 from review_pipeline.protocol import Protocol
@@ -113,8 +114,8 @@ def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bo
             while True:
                 try:
                     with db.atomic():
-                        batch_id, name, reading, new = _store_file(db, path, source, branch, fmt,
-                                                              sha, skip_bad, repeated)
+                        batch_id, name, reading, new = _store_file(
+                            db, path, source, branch, fmt, sha, skip_bad, repeated)
                     break
                 except _ReadAgain as again:
                     repeated = again.repeated
@@ -134,7 +135,7 @@ def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bo
 
 
 def _store_file(db: Database, path: Path, source: str, branch: str, fmt: str, sha: str,
-           skip_bad: bool, repeated: frozenset[str]) -> tuple[int, str, Reading, int]:
+                skip_bad: bool, repeated: frozenset[str]) -> tuple[int, str, Reading, int]:
     name, reading = stream_file(path, fmt, skip_bad=skip_bad, repeated=repeated)
     batch_id, new = store.add_batch(db, reading.records, kind="import", source=source,
                                     branch=branch, file=display_path(path), sha256=sha,

@@ -226,14 +226,14 @@ def _check_branch(name: str, b: Branch) -> list[str]:
 
 def unreasoned_exclusions(db: Database, protocol: Protocol) -> list[str]:
     """Full-text exclusions without exactly one known reason code (records named)."""
-    rows = store.records_at(db, State.EXCLUDED_FT, "record_id, status_reason")
+    rows = store.records_at(db, State.EXCLUDED_FT, ("record_id", "status_reason"))
     return [r["record_id"] for r in rows if r["status_reason"] not in protocol.reason_codes]
 
 
 def unknown_rules(db: Database, protocol: Protocol) -> list[str]:
     """Records removed before screening by a rule the protocol no longer has."""
     known = {f"rule {r.id}" for r in protocol.eligibility.rules if r.automatic}
-    rows = store.records_at(db, State.INELIGIBLE, "record_id, status_reason")
+    rows = store.records_at(db, State.INELIGIBLE, ("record_id", "status_reason"))
     return [r["record_id"] for r in rows if r["status_reason"] not in known]
 
 

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from review_pipeline import store
 from review_pipeline.formats.sheets import read_sheet
-from review_pipeline.model.errors import InputError
+from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.record import normalize_doi, normalize_pmid
 from review_pipeline.model.state import State
 
@@ -59,7 +59,7 @@ def read_previous(path: Path) -> Previous:
                 + ([f"unknown {unknown}"] if unknown else [])),
             where=f"{path}, line 1", fix="use the columns " + ", ".join(COLUMNS))
     reports: list[PreviousReport] = []
-    problems: list[str] = []
+    problems = Problems()
     seen: dict[str, int] = {}
     for row in sheet.rows:
         v = row.values
@@ -78,10 +78,8 @@ def read_previous(path: Path) -> Previous:
             elif key:
                 seen[key] = row.line
         reports.append(report)
-    if problems:
-        raise InputError("the previous version's reports cannot be counted:\n  "
-                         + "\n  ".join(problems), where=str(path),
-                         fix="correct those lines; each row is one report of an included study")
+    problems.fail("the previous version's reports", where=str(path),
+                  fix="correct those lines; each row is one report of an included study")
     return Previous(path, tuple(reports))
 
 
@@ -91,7 +89,7 @@ def counted_again(db: Database, previous: Previous) -> list[str]:
     pmids = {r.pmid: r for r in previous.reports if r.pmid}
     dois = {r.doi: r for r in previous.reports if r.doi}
     problems = []
-    for row in store.records_at(db, State.INCLUDED, "record_id, pmid, doi"):
+    for row in store.records_at(db, State.INCLUDED, ("record_id", "pmid", "doi")):
         rid, pmid, doi = row["record_id"], row["pmid"], row["doi"]
         found = pmids.get(pmid or "") or dois.get(normalize_doi(doi))
         if found:

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from review_pipeline import store
 from review_pipeline.protocol import DATABASE_BRANCH, Protocol
 from review_pipeline.stages.fetch import search_log as search_runs
-from review_pipeline.store import links
+from review_pipeline.store import clusters
 
 KIND_TITLES = {"database": "Databases", "register": "Study registers",
                "citation_searching": "Citation searching", "website": "Websites",
@@ -68,12 +68,12 @@ def search_log(db: Database, protocol: Protocol) -> SearchLog:
 
 
 def _dedup(db: Database) -> dict[str, Any]:
-    last = links.last_run(db)
+    last = clusters.last_run(db)
     if last is None:
         return {}
     return {"at": last["at"], "rules": last["rules"], "records": last["records"],
-            "duplicates": last["duplicates"], "merged_by_rule": links.duplicates_by_rule(db),
-            "uncertain_pairs": links.uncertain_pairs(db),
+            "duplicates": last["duplicates"], "merged_by_rule": clusters.duplicates_by_rule(db),
+            "uncertain_pairs": clusters.uncertain_pairs(db),
             "software": _software()}
 
 

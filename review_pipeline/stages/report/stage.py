@@ -12,8 +12,8 @@ from sqlite_utils import Database
 
 from review_pipeline import store
 from review_pipeline.model.state import State
+from review_pipeline.model.text import number_text, value_text
 from review_pipeline.protocol import Protocol
-from review_pipeline.stages.extract.fields import number_text
 from review_pipeline.stages.prisma import (
     DEFAULT_OUT,
     SearchLog,
@@ -153,7 +153,7 @@ def _risk_of_bias(db: Database) -> str:
 
 def _short_names(db: Database) -> dict[str, str]:
     names = {}
-    for r in store.records_at(db, State.INCLUDED, "record_id, authors, year, title"):
+    for r in store.records_at(db, State.INCLUDED, ("record_id", "authors", "year", "title")):
         authors = json.loads(r["authors"] or "[]")
         # without authors, the title's opening words name the study well enough
         first = (authors[0].split(",")[0].split(" ")[0] if authors
@@ -171,15 +171,16 @@ def _citation(row: dict[str, Any]) -> str:
 
 def _included(db: Database) -> str:
     fields: dict[str, list[tuple[str, str]]] = {}
-    for r in extraction.fields(db, order="rowid"):
+    for r in extraction.fields(db, "file"):
         fields.setdefault(r["table_name"], []).append((r["field"], r["unit"] or ""))
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for table in fields:
         for row in extraction.form_rows(db, table):
             rows.setdefault((table, row["record_id"]), []).append(row)
     items = []
-    for r in store.records_at(db, State.INCLUDED, "record_id, title, authors, year, journal",
-                              order="year, record_id"):
+    for r in store.records_at(db, State.INCLUDED,
+                              ("record_id", "title", "authors", "year", "journal"),
+                              by_year=True):
         blocks = [_extracted(table, columns, rows.get((table, r["record_id"]), []))
                   for table, columns in fields.items()]
         items.append(f"<tr><td>{escape(_citation(r))}<br><span class=\"note\">"
@@ -204,7 +205,5 @@ def _extracted(table: str, columns: list[tuple[str, str]], rows: list[dict[str, 
 
 
 def _value(value: object, unit: str) -> str:
-    if value is None:
-        return ""
-    text = number_text(value) if isinstance(value, float) else str(value)
-    return f"{text}%" if unit == "%" else text
+    text = value_text(value)
+    return f"{text}%" if unit == "%" and text else text

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from review_pipeline.model.text import number_text
 from review_pipeline.protocol import Report
-from review_pipeline.stages.extract.fields import number_text
 from review_pipeline.store import extraction
 
 WHOLE_STUDY = "Whole study (several treatments)"
@@ -53,7 +53,7 @@ class Summary:
 
 
 def _fields(db: Database) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(f["table_name"], f["field"]): f for f in extraction.fields(db, order="position")}
+    return {(f["table_name"], f["field"]): f for f in extraction.fields(db, "position")}
 
 
 def treatment_summary(db: Database, spec: Report) -> Summary:
@@ -87,7 +87,7 @@ def treatment_summary(db: Database, spec: Report) -> Summary:
     values: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
     sort_key: dict[str, tuple[Any, ...]] = {}
     outcome_order = _choices(fields, result_table, outcome)
-    for row in extraction.form_rows(db, result_table, where=f"[{rate}] IS NOT NULL"):
+    for row in extraction.form_rows(db, result_table, given=rate):
         study = arms.get(row["record_id"], {})
         arm = (study.get((row[link],)) if link and len(arm_keys) == 1 and row[link]
                else next(iter(study.values())) if len(study) == 1 else None)
@@ -130,6 +130,6 @@ def risk_of_bias(db: Database) -> list[RiskOfBias]:
     for table in dict.fromkeys(t for t, _ in fields if t.startswith("rob")):
         domains = [(f, d["help"] or f) for (t, f), d in fields.items()
                    if t == table and d["type"] == "choice"]
-        rows = extraction.form_rows(db, table, order="record_id")
+        rows = extraction.form_rows(db, table, by_study=True)
         out.append(RiskOfBias(table, domains, rows))
     return out

@@ -29,14 +29,13 @@ from review_pipeline import layout, store
 from review_pipeline.formats.sheets import SUFFIXES, Row, extend_sheet, read_sheet
 from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.progress import Progress, tracked
-from review_pipeline.model.state import STAGE_ENTRY, State, onward
+from review_pipeline.model.state import STAGE_ENTRY, STAGES, State, onward
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.screen.rules import Verdict, evaluate, read_record
 from review_pipeline.store import screening
 
 DEFAULT_FOLDER = layout.SCREENING
 RESOLUTIONS = layout.RESOLUTIONS
-STAGES = layout.STAGES
 VALUES = {"ta": ("include", "exclude", "maybe"),
           "ft": ("include", "exclude", "maybe", "not_retrieved")}
 COLUMNS = ("record_id", "decision", "reason", "note")
@@ -329,7 +328,7 @@ def _store(db: Database, decisions: list[Decision], resolutions: list[Resolution
             if current == target and (rows[record_id]["status_reason"] or "") == reason:
                 continue
             if current == target:
-                screening.set_reason(db, record_id, reason)
+                store.set_reason(db, record_id, reason)
             else:
                 store.move_to(db, record_id, target, current, actor="screen", reason=reason)
             changed += 1

@@ -15,13 +15,13 @@ from review_pipeline import store
 from review_pipeline.formats.sheets import extend_sheet
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.state import State
+from review_pipeline.model.text import value_text
 from review_pipeline.stages.extract.fields import (
     NOT_REPORTED,
     Field,
     Form,
     Forms,
     load_fields,
-    number_text,
 )
 from review_pipeline.stages.extract.stage import (
     ACTION,
@@ -74,8 +74,8 @@ def write_sheets(db: Database, reviewer: str, folder: Path = DEFAULT_FOLDER,
         raise InputError(f"reviewer name '{reviewer}' cannot name a folder",
                          fix="use lower-case letters, digits, '-' or '_' (e.g. alice)")
     forms = load_fields(folder / FIELDS)
-    studies = store.records_at(db, State.INCLUDED, "record_id, authors, year, title",
-                               order="year, record_id")
+    studies = store.records_at(db, State.INCLUDED, ("record_id", "authors", "year", "title"),
+                               by_year=True)
     results = []
     for form in forms:
         path = folder / reviewer / f"{form.name}.{fmt}"
@@ -152,7 +152,7 @@ def copy_from_db(db: Database, who: str) -> dict[str, list[dict[str, str]]]:
     out: dict[str, list[dict[str, str]]] = {}
     if who == "final":
         for form, names in forms.items():
-            out[form] = [{k: _text(v) for k, v in row.items()}
+            out[form] = [{k: value_text(v) for k, v in row.items()}
                          for row in extraction.form_rows(db, form, names)]
         return out
     rows: dict[tuple[str, str, str], dict[str, str]] = {}
@@ -169,12 +169,6 @@ def _stored_forms(db: Database) -> dict[str, list[str]]:
     for f in extraction.fields(db):
         forms.setdefault(f["table_name"], []).append(f["field"])
     return forms
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    return number_text(value) if isinstance(value, float) else str(value)
 
 
 def loaded(db: Database) -> tuple[Forms, dict[str, Copy], dict[CellKey, Decided]]:

@@ -1,0 +1,44 @@
+"""Files as the review handles them: shown relative to the working folder, written whole or
+not at all, known by their digest."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def display_path(path: Path) -> str:
+    """A path as people read it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a reader never finds it half written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def sha256_file(path: Path) -> str:
+    key = stamp(path)
+    if key not in _DIGESTS:  # the reader and the batch both ask; a big file is read once
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def stamp(path: Path) -> tuple[str, int, int]:
+    """What tells one version of a file from another, without reading it."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
