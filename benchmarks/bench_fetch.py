@@ -104,7 +104,8 @@ def bench_fetch(count: int, batch_size: int) -> None:
     rows = []
     protocol = load_protocol(ROOT / "queries" / "protocol.toml")
     for rate, key in ((3, ""), (10, "bench-key")):
-        ready, report = multiprocessing.Queue(), multiprocessing.Queue()
+        ready: multiprocessing.Queue[int] = multiprocessing.Queue()
+        report: multiprocessing.Queue[tuple[int, int]] = multiprocessing.Queue()
         stop = multiprocessing.Event()
         server = multiprocessing.Process(target=_serve, args=(count, rate, ready, stop, report))
         server.start()

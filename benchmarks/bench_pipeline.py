@@ -30,6 +30,7 @@ from typing import Any
 
 from review_pipeline import store
 from review_pipeline.model.record import Record
+from review_pipeline.model.state import State
 from review_pipeline.protocol import load_protocol
 from review_pipeline.stages.dedup import run as dedup
 from review_pipeline.stages.extract import compare, load_fields
@@ -200,7 +201,7 @@ def bench_extract_scale(studies: int) -> None:
                         fmt="snapshot")
         with db.atomic():
             for i in range(studies):
-                store.move_to(db, f"pubmed:{i}", store.State.INCLUDED, store.State.IDENTIFIED)
+                store.move_to(db, f"pubmed:{i}", State.INCLUDED, State.IDENTIFIED)
         folder = work / "extraction"
         folder.mkdir()
         shutil.copy(ROOT / "extracted" / "extraction" / "fields.csv", folder)
