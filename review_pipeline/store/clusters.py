@@ -38,10 +38,11 @@ def unlinked(db: Database) -> set[str]:
     return {r[0] for r in db.execute("SELECT record_id FROM records WHERE cluster_id IS NULL")}
 
 
-def stored_pairs(db: Database) -> list[PairRow]:
-    return [(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in db.execute(
+def stored_pairs(db: Database) -> Iterator[PairRow]:
+    """The pairs judged before, one at a time (a large review holds millions)."""
+    return ((r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in db.execute(
         "SELECT record_id, other_record_id, verdict, rule, why, title, authors "
-        "FROM dedup_pairs")]
+        "FROM dedup_pairs"))
 
 
 def pairs_with(db: Database, record_id: str) -> list[dict[str, Any]]:
