@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,51 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from review_pipeline.model.errors import InputError
 
 SUFFIXES = (".csv", ".xlsx")
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet takes as the start of a formula (OWASP's list)."""
+_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?$")
+
+
+def neutral(value: object) -> object:
+    """``value`` as a CSV cell that no spreadsheet runs: text that would start a formula
+    gets a leading ``'`` (Excel's own mark for text), which :func:`read_sheet` takes off."""
+    if isinstance(value, str) and value.lstrip("'")[:1] in _FORMULA and not _NUMBER.match(
+            value):
+        return "'" + value
+    return value
+
+
+def _restored(text: str) -> str:
+    rest = text[1:]
+    if text[:1] == "'" and rest.lstrip("'")[:1] in _FORMULA and not _NUMBER.match(rest):
+        return rest
+    return text
+
+
+def csv_writer(handle: Any, **options: Any) -> Any:
+    """A ``csv.writer`` whose cells are :func:`neutral`."""
+    return _Neutral(csv.writer(handle, lineterminator="\n", **options))
+
+
+def csv_dict_writer(handle: Any, fieldnames: Sequence[str], **options: Any) -> Any:
+    """A ``csv.DictWriter`` whose cells are :func:`neutral`."""
+    return _Neutral(csv.DictWriter(handle, fieldnames, lineterminator="\n", **options))
+
+
+class _Neutral:
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def writeheader(self) -> None:
+        self.writer.writeheader()
+
+    def writerow(self, row: Any) -> None:
+        self.writer.writerow({k: neutral(v) for k, v in row.items()} if isinstance(row, dict)
+                             else [neutral(v) for v in row])
+
+    def writerows(self, rows: Any) -> None:
+        for row in rows:
+            self.writerow(row)
 
 
 @dataclass(frozen=True)
@@ -74,7 +120,7 @@ def read_sheet(path: Path) -> Sheet:
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
-            values = {name: (cells[i].strip() if i < len(cells) else "")
+            values = {name: (_restored(cells[i].strip()) if i < len(cells) else "")
                       for i, name in enumerate(header)}
             rows.append(Row(reader.line_num, values, max(0, len(cells) - len(header))))
     except csv.Error as exc:
@@ -94,16 +140,24 @@ def _delimiter(text: str) -> str:
 
 def _read_xlsx(path: Path) -> Sheet:
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(path, read_only=True)
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise InputError(f"not a readable XLSX workbook ({exc})", where=str(path),
                          fix="save it again from Excel or LibreOffice as .xlsx, or as CSV "
                              "UTF-8") from None
     try:
-        cells = [[_cell(c.value, c.number_format) for c in row]
-                 for row in book.worksheets[0].iter_rows()]
+        rows_read = [list(row) for row in book.worksheets[0].iter_rows()]
     finally:
         book.close()
+    formula = next((c for row in rows_read for c in row if c.data_type == "f"), None)
+    if formula is not None:
+        # what a formula shows depends on the program that last computed it
+        text = str(formula.value)
+        raise InputError(f"cell {formula.coordinate} holds a formula "
+                         f"({text[:40]}{'...' if len(text) > 40 else ''}), not a value",
+                         where=str(path),
+                         fix="type the value itself into that cell (copy, then paste values)")
+    cells = [[_cell(c.value, c.number_format) for c in row] for row in rows_read]
     header = cells[0] if cells else []
     while header and not header[-1]:
         header.pop()
@@ -140,15 +194,25 @@ def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[objec
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() != ".xlsx":
         with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
+            writer = csv_writer(handle)
             writer.writerow(header)
             writer.writerows(["" if v is None else v for v in row] for row in rows)
         return
+    _write_xlsx(path, header, rows, choices, notes)
+
+
+def _write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]],
+                choices: dict[str, Sequence[str]] | None,
+                notes: dict[str, str] | None) -> None:
     book = openpyxl.Workbook()
     sheet = book.worksheets[0]
     sheet.append(list(header))
     for row in rows:
         sheet.append(["" if v is None else v for v in row])
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            if cell.data_type == "f":  # text that reads as a formula stays text
+                cell.data_type = "s"
     sheet.freeze_panes = "A2"
     for cell in sheet[1]:
         cell.font = Font(bold=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 
@@ -10,6 +9,7 @@ from sqlite_utils import Database
 
 from review_pipeline import store
 from review_pipeline.formats import ris
+from review_pipeline.formats.sheets import csv_dict_writer
 
 EXPORT_COLUMNS = (
     "record_id", "source", "source_record_id", "pmid", "doi", "title", "year", "cluster_id",
@@ -21,7 +21,7 @@ EXPORT_COLUMNS = (
 def export_records_csv(db: Database) -> tuple[str, int]:
     """One row per record, duplicates included, with cluster and state (and how many)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer = csv_dict_writer(out, EXPORT_COLUMNS)
     writer.writeheader()
     rows = store.all_records(db, EXPORT_COLUMNS)
     for row in rows:

@@ -14,7 +14,6 @@ note``); those decisions override the rules and survive every re-run.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections import Counter, defaultdict
@@ -26,7 +25,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
-from review_pipeline.formats.sheets import read_sheet
+from review_pipeline.formats.sheets import csv_dict_writer, csv_writer, read_sheet
 from review_pipeline.model.errors import InputError, Problems, StateError
 from review_pipeline.model.progress import Progress, tracked
 from review_pipeline.model.record import fold
@@ -329,8 +328,7 @@ def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]])
         rows.append(row)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=QUEUE_COLUMNS, extrasaction="ignore",
-                                lineterminator="\n")
+        writer = csv_dict_writer(handle, QUEUE_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows([*kept, *rows])
 
@@ -440,7 +438,7 @@ def split(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISI
     new = not decisions_file.is_file()
     decisions_file.parent.mkdir(parents=True, exist_ok=True)
     with decisions_file.open("a", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle)
         if new:
             writer.writerow(PAIR_COLUMNS)
         writer.writerows([record_id, other, "different", note] for other in others)
@@ -476,7 +474,7 @@ def overlap_csv(table: Overlap) -> str:
     """The overlap as a square table: each source's records and unique publications, and
     the publications it shares with each other source."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(["source", "records", "unique", *(f"shared with {s}" for s in table.sources)])
     for a in table.sources:
         writer.writerow([a, table.records[a], table.unique[a], *(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections import Counter, defaultdict
@@ -14,7 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
-from review_pipeline.formats.sheets import SUFFIXES, read_sheet
+from review_pipeline.formats.sheets import SUFFIXES, csv_dict_writer, read_sheet
 from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.state import State
 from review_pipeline.stages.extract.fields import (
@@ -440,7 +439,7 @@ def _append_audit(path: Path, changes: list[dict[str, Any]]) -> None:
         return
     new = not path.exists()
     with path.open("a", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, AUDIT_COLUMNS, lineterminator="\n")
+        writer = csv_dict_writer(handle, AUDIT_COLUMNS)
         if new:
             writer.writeheader()
         writer.writerows(changes)

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from review_pipeline.formats.sheets import csv_writer
 from review_pipeline.stages.prisma.boxes import PHASES, Flow
 from review_pipeline.stages.prisma.flow import PrismaCounts, as_template
 
@@ -67,7 +68,7 @@ def template_csv(c: PrismaCounts, template: Path = TEMPLATE) -> str:
         if row[data] in values:
             row[n] = str(values[row[data]])
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
+    csv_writer(out).writerows(rows)
     return out.getvalue()
 
 
