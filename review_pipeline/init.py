@@ -21,7 +21,8 @@ import tomlkit
 
 from review_pipeline.files import write_atomic
 from review_pipeline.model.errors import InputError, ProtocolError
-from review_pipeline.protocol import NAME, SOURCE_KINDS, load_protocol, parse_protocol
+from review_pipeline.model.names import RULE, is_name
+from review_pipeline.protocol import SOURCE_KINDS, load_protocol, parse_protocol
 
 TEMPLATE = Path(__file__).parent / "template"
 MAKEFILE = Path(__file__).parent / "review.mk"
@@ -119,9 +120,9 @@ def add_source(protocol_path: Path, file: Path, name: str, *, kind: str | None =
         added = AddedSource(name, existing.label, existing.kind, target, False, new_file,
                             False)
     else:
-        if not NAME.match(name):
-            raise InputError(f"'{name}' cannot name a source", fix="use lower-case letters, "
-                             "digits, '-' or '_', e.g. --source embase")
+        if not is_name(name):
+            raise InputError(f"'{name[:60]}' cannot name a source",
+                             fix=f"use {RULE}, e.g. --source embase")
         known_label, known_kind = KNOWN_SOURCES.get(name, (name, "database"))
         entry = _source_table(name, label or known_label, kind or known_kind, listed, fmt)
         if "sources" not in doc:

@@ -27,6 +27,7 @@ from review_pipeline.model.eligibility import (
     parse_match,
 )
 from review_pipeline.model.errors import ProtocolError
+from review_pipeline.model.names import RULE, is_name
 
 DEFAULT_PROTOCOL = layout.PROTOCOL
 PUBMED = "pubmed"
@@ -40,7 +41,6 @@ DATABASE_BRANCH = frozenset({"database", "register"})
 
 DATE_FIELDS = ("pdat", "edat", "mdat")
 _DATE = re.compile(r"^\d{4}(/\d{2}(/\d{2})?)?$")
-NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 """A source's name, a reason code."""
 FILE_NAME = re.compile(r"^[A-Za-z0-9._/+=@,-]+$")
 """A path make can follow: no spaces, brackets or quotes."""
@@ -404,8 +404,8 @@ def _search(v: _Validator, data: Any, root: Path, prefix: str) -> Search:
 def _source(v: _Validator, data: Any, index: int, root: Path) -> Source:
     prefix = f"sources[{index}]."
     t = v.table(data, _SOURCE, prefix)
-    v.check(bool(NAME.match(t["name"])), f"{prefix}name",
-            f"expected a lower-case name of letters, digits, '-' or '_'; got '{t['name']}'")
+    v.check(is_name(t["name"]), f"{prefix}name", f"expected a lower-case name ({RULE}); got "
+            f"'{t['name'][:60]}'")
     for name in t.get("files", []):
         v.check(bool(FILE_NAME.match(name)), f"{prefix}files",
                 f"make cannot follow '{name}' (a space, a bracket or a quote in the path); "
@@ -448,8 +448,8 @@ def _update(v: _Validator, data: Any, root: Path) -> Update:
 def _reason(v: _Validator, data: Any, index: int) -> Reason:
     prefix = f"exclusion_reasons[{index}]."
     t = v.table(data, _REASON, prefix)
-    v.check(bool(NAME.match(t["code"])), f"{prefix}code",
-            f"expected a lower-case code of letters, digits, '-' or '_'; got '{t['code']}'")
+    v.check(is_name(t["code"]), f"{prefix}code", f"expected a lower-case code ({RULE}); got "
+            f"'{t['code'][:60]}'")
     return Reason(code=t["code"], label=t["label"])
 
 

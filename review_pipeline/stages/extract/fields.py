@@ -19,6 +19,7 @@ from pathlib import Path
 
 from review_pipeline.formats.sheets import read_sheet
 from review_pipeline.model.errors import InputError
+from review_pipeline.model.names import MAX_LENGTH, is_identifier
 from review_pipeline.model.text import number_text
 
 TYPES = ("integer", "number", "percent", "text", "choice", "date")
@@ -28,7 +29,6 @@ COLUMNS = ("table", "field", "type", "values", "required", "key", "compare", "mi
 NOT_REPORTED = "NR"
 """Typed in a cell (or a consensus value), it means "not reported": the cell is empty."""
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _REFERENCE = re.compile(r"^(?:([a-z][a-z0-9_]*)\.)?([a-z][a-z0-9_]*)$")
 _NUMBER = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -142,9 +142,10 @@ def load_fields(path: Path) -> Forms:
     tables: dict[str, Form] = {}
     for table, lines in rows.items():
         where = f"{path}, line {lines[0][0]}"
-        if not _NAME.match(table) or table in RESERVED:
-            problems.append(f"{where}: '{table}' cannot name a table (lower-case letters, "
-                            f"digits and _; not one of {', '.join(sorted(RESERVED))})")
+        if not is_identifier(table) or table in RESERVED or table.startswith("records"):
+            problems.append(f"{where}: '{table[:60]}' cannot name a table (lower-case "
+                            f"letters, digits and _, a letter first, at most {MAX_LENGTH}; "
+                            f"not one of {', '.join(sorted(RESERVED))} nor records_...)")
             continue
         seen: set[str] = set()
         fields = []
@@ -171,8 +172,9 @@ def load_fields(path: Path) -> Forms:
 
 def _field(table: str, v: dict[str, str], where: str, problems: list[str]) -> Field | None:
     name, kind = v["field"], v["type"].lower()
-    if not _NAME.match(name):
-        problems.append(f"{where}: field '{name}' must be lower-case letters, digits and _")
+    if not is_identifier(name):
+        problems.append(f"{where}: field '{name[:60]}' must be lower-case letters, digits and "
+                        f"_, a letter first, at most {MAX_LENGTH}")
         return None
     if kind not in TYPES:
         problems.append(f"{where}: type '{v['type']}' of field '{name}' is not one of "

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from review_pipeline import layout, store
 from review_pipeline.formats.sheets import SUFFIXES, csv_dict_writer, read_sheet
 from review_pipeline.model.errors import InputError, Problems
+from review_pipeline.model.names import is_name
 from review_pipeline.model.state import State
 from review_pipeline.stages.extract.fields import (
     NOT_REPORTED,
@@ -44,7 +45,6 @@ AUDIT_COLUMNS = ("at", "who", "table", "record_id", "row", "field", "old", "new"
 ACTION = "extraction"
 SIDE_BY_SIDE = " | "
 """Joins reviewers' different values of a field that is not compared (such as notes)."""
-REVIEWER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+\s*%?$")
 
 RowKey = tuple[str, str, str]
@@ -156,7 +156,7 @@ def read_copies(folder: Path, forms: Forms, included: set[str], known: set[str],
     ``unknown_record`` says why a record is not in the review."""
     copies: dict[str, Copy] = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if not REVIEWER_NAME.match(sub.name) or sub.name == CONSENSUS_WHO:
+        if not is_name(sub.name) or sub.name == CONSENSUS_WHO:
             problems.append(f"{sub}: '{sub.name}' cannot name a reviewer (lower-case letters, "
                             f"digits, - and _; not '{CONSENSUS_WHO}')")
             continue

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from review_pipeline import store
 from review_pipeline.formats.sheets import extend_sheet
 from review_pipeline.model.errors import InputError
+from review_pipeline.model.names import RULE, is_name
 from review_pipeline.model.state import State
 from review_pipeline.model.text import value_text
 from review_pipeline.stages.extract.fields import (
@@ -32,7 +33,6 @@ from review_pipeline.stages.extract.stage import (
     DEFAULT_FOLDER,
     FIELDS,
     INFO_COLUMNS,
-    REVIEWER_NAME,
     CellKey,
     Copy,
     Decided,
@@ -70,9 +70,9 @@ def write_sheets(db: Database, reviewer: str, folder: Path = DEFAULT_FOLDER,
     """Give ``reviewer`` one sheet per table, pre-filled with the included studies not in it
     yet; rows already there are kept as typed. A choice key field (such as the outcome)
     is pre-filled with each of its values, so the sheet reads as a form."""
-    if not REVIEWER_NAME.match(reviewer) or reviewer == CONSENSUS_WHO:
-        raise InputError(f"reviewer name '{reviewer}' cannot name a folder",
-                         fix="use lower-case letters, digits, '-' or '_' (e.g. alice)")
+    if not is_name(reviewer) or reviewer == CONSENSUS_WHO:
+        raise InputError(f"reviewer name '{reviewer[:60]}' cannot name a folder",
+                         fix=f"use {RULE} (e.g. alice)")
     forms = load_fields(folder / FIELDS)
     studies = store.records_at(db, State.INCLUDED, ("record_id", "authors", "year", "title"),
                                by_year=True)

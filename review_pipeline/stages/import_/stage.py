@@ -21,6 +21,7 @@ from review_pipeline.files import display_path, sha256_file
 from review_pipeline.formats.base import Bad, Reading
 from review_pipeline.formats.registry import stream_file
 from review_pipeline.model.errors import InputError
+from review_pipeline.model.names import RULE, is_name
 from review_pipeline.protocol import Protocol
 
 
@@ -53,6 +54,10 @@ def import_file(db: Database, path: Path, *, source: str, branch: str = "databas
                 quarantine_dir: Path | None = None) -> ImportResult:
     """Import one export file as a batch of ``source``; a file seen before is a no-op.
     Refused records (``skip_bad``) go to ``quarantine_dir``, by default beside the database."""
+    if not is_name(source):
+        # the name becomes part of the record ids and of the quarantine report's file name
+        raise InputError(f"'{source[:60]}' cannot name a source", fix=f"use {RULE}, e.g. "
+                         "--source embase")
     return _import(db, [(path, source, branch, fmt)], skip_bad, quarantine_dir)[0]
 
 

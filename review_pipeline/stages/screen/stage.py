@@ -28,6 +28,7 @@ from sqlite_utils import Database
 from review_pipeline import layout, store
 from review_pipeline.formats.sheets import SUFFIXES, Row, extend_sheet, read_sheet
 from review_pipeline.model.errors import InputError, Problems
+from review_pipeline.model.names import RULE, is_name
 from review_pipeline.model.progress import Progress, tracked
 from review_pipeline.model.state import STAGE_ENTRY, STAGES, State, onward
 from review_pipeline.protocol import Protocol
@@ -412,9 +413,9 @@ def write_worksheet(db: Database, protocol: Protocol, stage: str, reviewer: str,
     be: rows already in the sheet are kept as they are, so nothing typed is lost."""
     if stage not in STAGES:
         raise InputError(f"unknown stage '{stage}'", fix="use --stage ta or --stage ft")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", reviewer):
-        raise InputError(f"reviewer name '{reviewer}' cannot name a file",
-                         fix="use lower-case letters, digits, '-' or '_' (e.g. alice)")
+    if not is_name(reviewer):
+        raise InputError(f"reviewer name '{reviewer[:60]}' cannot name a file",
+                         fix=f"use {RULE} (e.g. alice)")
     path = folder / f"{stage}-{reviewer}.{fmt}"
     other = folder / f"{stage}-{reviewer}.{'xlsx' if fmt == 'csv' else 'csv'}"
     if other.exists():
