@@ -54,7 +54,10 @@ class Review:
     error a user sees, and no empty database is left behind."""
 
     def __init__(self, folder: Path | str = ".", *, protocol: Path | str | None = None,
-                 db: Path | str | None = None) -> None:
+                 db: Path | str | None = None,
+                 on_wait: Callable[[str], None] | None = None) -> None:
+        """``on_wait`` is told when another command holds the database and this one waits."""
+        self.on_wait = on_wait
         self.folder = Path(folder)
         self.protocol_path = Path(protocol) if protocol else self.folder / layout.PROTOCOL
         self.db_path = Path(db) if db else self.folder / layout.DB
@@ -81,7 +84,7 @@ class Review:
         from review_pipeline.store import open_db
 
         if self._db is None:
-            self._db = open_db(self.db_path, create=create)
+            self._db = open_db(self.db_path, create=create, on_wait=self.on_wait)
         return self._db
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ import click
 from review_pipeline import __version__, layout
 from review_pipeline.api import Review
 from review_pipeline.formats.registry import NAMES as FORMAT_NAMES
-from review_pipeline.model.errors import ReviewError
+from review_pipeline.model.errors import ReviewError, as_review_error
 from review_pipeline.model.state import STAGES
 from review_pipeline.protocol import SOURCE_KINDS
 
@@ -48,6 +49,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ReviewError as exc:
             raise click.ClickException(str(exc)) from exc
+        except (OSError, sqlite3.Error, RecursionError, MemoryError) as exc:
+            error = as_review_error(exc)
+            if error is None:
+                raise
+            raise click.ClickException(str(error)) from exc
 
 
 pass_ctx = click.make_pass_decorator(Review)
@@ -91,7 +97,8 @@ def cli(ctx: click.Context, db_path: Path, protocol_path: Path) -> None:
     Example:
         review --db data/review.db status
     """
-    ctx.obj = Review(protocol=protocol_path, db=db_path)
+    ctx.obj = Review(protocol=protocol_path, db=db_path,
+                     on_wait=lambda note: click.echo(f"note: {note}", err=True))
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -3,17 +3,23 @@ database unchanged."""
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlite_utils import Database
 
-from review_pipeline.model.errors import InputError
+from review_pipeline.cli import cli
+from review_pipeline.model.errors import DatabaseError, InputError
 from review_pipeline.model.names import MAX_LENGTH, is_identifier, is_name
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.extract import load_fields, write_sheets
 from review_pipeline.stages.import_ import import_file
 from review_pipeline.stages.screen import write_worksheet
+from review_pipeline.store import open_db
 from tests.conftest import FIXTURES
 
 EXPORT = FIXTURES / "exports" / "asreview_embase.ris"
@@ -64,3 +70,66 @@ def test_one_rule_names_everything() -> None:
     assert not any(is_name(n) for n in ("", ".", "..", "a/b", "A", "a b", "a" * 41))
     assert is_identifier("studies") and not is_identifier("sqlite_x")
     assert not is_identifier("rob-2") and not is_identifier("2nd")
+
+
+def _hold(path: Path) -> sqlite3.Connection:
+    """Another command in the middle of a write."""
+    other = sqlite3.connect(path, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_a_second_command_waits_for_the_first_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "review.db"
+    open_db(path).close()
+    other = _hold(path)
+    notes: list[str] = []
+    releases = threading.Timer(1.5, other.rollback)
+    releases.start()
+    try:
+        db = open_db(path, wait=30, on_wait=notes.append)
+        db.close()
+    finally:
+        releases.join()
+        other.close()
+    assert len(notes) == 1 and "another command is using" in notes[0]
+
+
+def test_a_command_held_up_too_long_stops_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "review.db"
+    open_db(path).close()
+    other = _hold(path)
+    try:
+        with pytest.raises(DatabaseError, match="held the database for more than"):
+            open_db(path, wait=1.2)
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("failure", [
+    sqlite3.OperationalError("database or disk is full"),
+    OSError(errno.ENOSPC, "No space left on device", "extracted/extraction/audit.csv"),
+    sqlite3.OperationalError("database is locked"),
+    sqlite3.DataError("string or blob too big"),
+    RecursionError("maximum recursion depth exceeded"),
+])
+def test_low_level_failures_are_clean_errors(
+        project: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException) -> None:
+    def fails(*_: object, **__: object) -> None:
+        raise failure
+
+    monkeypatch.setattr("review_pipeline.api.Review.import_", fails)
+    result = CliRunner().invoke(cli, ["import"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ") and "To fix:" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_bug_is_not_dressed_as_a_clean_error(project: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def fails(*_: object, **__: object) -> None:
+        raise OSError(errno.EBADF, "bad file descriptor")
+
+    monkeypatch.setattr("review_pipeline.api.Review.import_", fails)
+    result = CliRunner().invoke(cli, ["import"])
+    assert result.exit_code == 1 and isinstance(result.exception, OSError)

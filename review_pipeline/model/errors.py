@@ -5,6 +5,9 @@ The CLI prints ``str(error)`` and exits with status 1; nothing here prints or ex
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 
 class ReviewError(Exception):
     """A problem a person can act on.
@@ -81,3 +84,34 @@ class Problems(list[str]):
             raise InputError(
                 f"{len(self)} problem(s) in {what}; nothing was loaded:\n  {shown}"
                 + (f"\n  ... and {more} more" if more > 0 else ""), where=where, fix=fix)
+
+
+class ResourceError(ReviewError):
+    """The machine ran short: a full disk, a database another command holds too long."""
+
+
+def as_review_error(exc: BaseException) -> ReviewError | None:
+    """A low-level failure (the disk, the database, a parser's limits) as the error a
+    person can act on; None for anything else, which is a bug to report."""
+    text = str(exc)
+    full = "the disk is full; the command stopped and the database keeps what it held before"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ResourceError(full, where=exc.filename or None,
+                             fix="free some disk space, then run the command again")
+    if isinstance(exc, sqlite3.OperationalError):
+        if "disk is full" in text or "disk I/O error" in text:
+            return ResourceError(full, fix="free some disk space, then run the command again")
+        if "locked" in text or "busy" in text:
+            return ResourceError("another command holds the review database",
+                                 fix="wait for it to finish (or stop it), then run this "
+                                     "command again")
+    if isinstance(exc, sqlite3.DataError) or "too big" in text:
+        return InputError("a value is too big to store", fix="check the input for a damaged "
+                          "or oversized record; nothing of this command was kept")
+    if isinstance(exc, RecursionError):
+        return InputError("a record is nested too deeply to read", fix="the file is damaged "
+                          "or built to harm; export it again")
+    if isinstance(exc, MemoryError):
+        return ResourceError("the input needs more memory than this machine has",
+                             fix="check the input for a damaged or oversized record")
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -251,9 +252,15 @@ def _extraction(db: Database) -> None:
         )""")
 
 
-def open_db(path: Path | str = DEFAULT_DB, *, create: bool = True) -> Database:
+WAIT = 300.0
+"""Seconds a command waits for another that holds the database before it gives up."""
+
+
+def open_db(path: Path | str = DEFAULT_DB, *, create: bool = True, wait: float = WAIT,
+            on_wait: Callable[[str], None] | None = None) -> Database:
     """Open the review database (creating it if need be, when ``create``) and bring its
-    schema up to date."""
+    schema up to date. While another command writes to it, wait up to ``wait`` seconds,
+    telling ``on_wait`` so if it takes more than a moment."""
     path = Path(path)
     if path.exists() and path.is_dir():
         raise DatabaseError("is a folder, not a database file", where=str(path),
@@ -263,8 +270,9 @@ def open_db(path: Path | str = DEFAULT_DB, *, create: bool = True) -> Database:
                             fix="check --db (env REVIEW_DB); `make all`, or `review fetch` "
                                 "and `review import`, build the database")
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = Database(path)
+    db = Database(sqlite3.connect(path, timeout=min(wait, 1.0)))
     try:
+        _wait_for_others(db, path, wait, on_wait)
         db.execute("PRAGMA foreign_keys = ON")
         _check_not_newer(db, path)
         migrations.apply(db)
@@ -279,6 +287,28 @@ def open_db(path: Path | str = DEFAULT_DB, *, create: bool = True) -> Database:
         db.close()
         raise
     return db
+
+
+def _wait_for_others(db: Database, path: Path, wait: float,
+                     on_wait: Callable[[str], None] | None) -> None:
+    """Take the write lock once and let it go: a command that starts while another writes
+    waits for it here, said once, instead of failing halfway through its own work."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc):
+            raise
+        if on_wait:
+            on_wait(f"another command is using {path}; waiting for it (up to {wait:.0f} s)")
+        db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as again:
+            raise DatabaseError(f"another command held the database for more than {wait:.0f} s",
+                                where=str(path), fix="wait for it to finish (or stop it), then "
+                                "run this command again") from again
+    db.execute("ROLLBACK")
+    db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
 
 
 def _check_not_newer(db: Database, path: Path) -> None:
