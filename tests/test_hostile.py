@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from review_pipeline.cli import cli
+from review_pipeline.formats.sheets import read_sheet
 from review_pipeline.model.errors import DatabaseError, InputError
 from review_pipeline.model.names import MAX_LENGTH, is_identifier, is_name
 from review_pipeline.protocol import Protocol
@@ -133,3 +134,49 @@ def test_a_bug_is_not_dressed_as_a_clean_error(project: Path,
     monkeypatch.setattr("review_pipeline.api.Review.import_", fails)
     result = CliRunner().invoke(cli, ["import"])
     assert result.exit_code == 1 and isinstance(result.exception, OSError)
+
+
+def _cut_in_last_record(source: Path, marker: str, into: Path) -> Path:
+    """``source`` cut just after the title of its last record, at a line break."""
+    text = source.read_text(encoding="utf-8")
+    last = text.rindex(marker)
+    title = text.index("\nTI  - ", last)
+    into.write_text(text[: text.index("\n", title + 1) + 1], encoding="utf-8")
+    return into
+
+
+@pytest.mark.parametrize(("source", "marker", "fmt"), [
+    ("revtools_restoration_pubmed.nbib", "\nPMID- ", "medline"),
+    ("knh_Embase_ovid_r3001-3002.cgi", "\n<", "ovid"),
+])
+def test_a_tagged_export_cut_mid_record_is_refused(db: Database, tmp_path: Path,
+                                                   source: str, marker: str, fmt: str) -> None:
+    cut = _cut_in_last_record(FIXTURES / "exports" / source, marker, tmp_path / source)
+    before = _tables(db)
+    with pytest.raises(InputError, match="the file looks cut off") as error:
+        import_file(db, cut, source="cut", fmt=fmt)
+    assert "--skip-bad" in str(error.value) and f"{cut}, line " in str(error.value)
+    assert _tables(db) == before
+    whole = import_file(db, FIXTURES / "exports" / source, source="whole", fmt=fmt)
+    kept = import_file(db, cut, source="cut", fmt=fmt, skip_bad=True,
+                       quarantine_dir=tmp_path / "quarantine")
+    assert (kept.records, kept.skipped) == (whole.records - 1, 1)
+
+
+def test_a_nul_byte_anywhere_is_refused_with_its_line(db: Database, tmp_path: Path) -> None:
+    rows = "".join(f"{n},Title number {n} about something long enough\n" for n in range(400))
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"id,title\n" + rows.encode() + b"401,Bad\x00title\n")
+    before = _tables(db)
+    with pytest.raises(InputError, match="a NUL byte") as error:
+        import_file(db, path, source="csv", fmt="csv")
+    assert f"{path}, line 402" in str(error.value)
+    assert _tables(db) == before
+
+
+def test_a_nul_byte_in_a_sheet_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "ta-alice.csv"
+    path.write_bytes(b"record_id,decision\npubmed:1,include\npubmed:2,inc\x00lude\n")
+    with pytest.raises(InputError, match="a NUL byte") as error:
+        read_sheet(path)
+    assert f"{path}, line 3" in str(error.value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -103,17 +103,31 @@ def iter_blocks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
     try:
         with open_binary(path) as stream:
             rest = stream.read(len(codecs.BOM_UTF8)).removeprefix(codecs.BOM_UTF8)
+            lines = 0
             while data := stream.read(size):
                 cut = data.rfind(b"\n") + 1
                 if not cut:  # a line longer than a block, or only CR line breaks
                     rest += data
                     continue
-                block, rest = rest + data[:cut], data[cut:]
-                yield _newlines(block)
+                block, rest = _newlines(rest + data[:cut]), data[cut:]
+                _no_nul(block, path, lines)
+                lines += block.count(b"\n")
+                yield block
             if rest:
-                yield _newlines(rest)
+                yield _no_nul(_newlines(rest), path, lines)
     except (OSError, EOFError) as exc:
         raise _damaged(path, exc) from None
+
+
+def _no_nul(block: bytes, path: Path, lines_before: int) -> bytes:
+    """``block``, unless it holds a NUL byte: no text export does, and a database stores
+    one silently."""
+    at = block.find(b"\x00")
+    if at >= 0:
+        line = lines_before + block.count(b"\n", 0, at) + 1
+        raise InputError("a NUL byte, which no text export holds", where=f"{path}, line {line}",
+                         fix="the file is damaged or not a text export; export it again")
+    return block
 
 
 def _newlines(data: bytes) -> bytes:
@@ -189,6 +203,7 @@ def _decode(data: bytes, path: Path) -> tuple[str, str]:
         text, encoding = _decode_8bit(data)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    _no_nul(text.encode("utf-8") if "\x00" in text else b"", path, 0)
     return text, encoding
 
 
@@ -219,3 +234,15 @@ def encoding_warning(path: Path) -> list[str]:
     return []
 
 
+
+
+def cut_short(last_tags: Sequence[str]) -> str:
+    """Why the last record of a tagged export looks cut off, or "": every other record ends
+    with one tag (MEDLINE's ``SO``, Ovid's last field) and the last record never reaches it.
+    ``last_tags`` holds each record's last tag, in file order ("" for a record with no
+    fields, which its reader refuses in its own words)."""
+    *others, last = last_tags or [""]
+    if others and last and len(set(others)) == 1 and last != others[0]:
+        return (f"the last record stops at its '{last}' line, before the '{others[0]}' line "
+                "every other record ends with: the file looks cut off")
+    return ""

@@ -9,7 +9,7 @@ from typing import Any
 
 from Bio import Medline
 
-from review_pipeline.formats.base import Bad, Reading, read_text
+from review_pipeline.formats.base import Bad, Reading, cut_short, read_text
 from review_pipeline.model.errors import CountMismatchError, InputError
 from review_pipeline.model.record import (
     Record,
@@ -22,6 +22,7 @@ from review_pipeline.model.record import (
 
 _PMID = re.compile(r"^PMID- ", re.MULTILINE)
 _ISSN = re.compile(r"\d{4}-\d{3}[\dXx]")
+_TAG = re.compile(r"^([A-Z][A-Z0-9]{1,3})\s*- ")
 
 
 def sniff(head: str) -> bool:
@@ -44,7 +45,13 @@ def read(path: Path) -> Reading:
     starts = [n for n, line in enumerate(lines) if line.startswith("PMID- ")]
     records: list[Record] = []
     reading = Reading(records, expected=expected)
+    ends = [starts[k + 1] if k + 1 < len(starts) else len(lines) for k in range(len(starts))]
+    cut = cut_short([_last_tag(lines[first:stop]) for first, stop in zip(starts, ends,
+                                                                          strict=True)])
     for k, (entry, first) in enumerate(zip(entries, starts, strict=True)):
+        if cut and k == len(starts) - 1:
+            reading.bad.append(Bad(first + 1, cut, raw="\n".join(lines[first:]).strip()))
+            continue
         if normalize_pmid(entry.get("PMID", "")):
             records.append(_record(entry))
             continue
@@ -52,6 +59,10 @@ def read(path: Path) -> Reading:
         reading.bad.append(Bad(first + 1, "the record has no PMID (or not a number)",
                                field="PMID", raw="\n".join(lines[first:stop]).strip()))
     return reading
+
+
+def _last_tag(lines: list[str]) -> str:
+    return next((m.group(1) for line in reversed(lines) if (m := _TAG.match(line))), "")
 
 
 def _list(entry: dict[str, Any], key: str) -> list[str]:

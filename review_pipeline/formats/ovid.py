@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from review_pipeline.formats.base import Bad, Reading, read_text
+from review_pipeline.formats.base import Bad, Reading, cut_short, read_text
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import (
     Record,
@@ -36,8 +36,14 @@ def read(path: Path) -> Reading:
                              "--format")
     records: list[Record] = []
     reading = Reading(records, expected=len(starts))
-    for k, first in enumerate(starts):
-        stop = starts[k + 1] if k + 1 < len(starts) else len(lines)
+    ends = [starts[k + 1] if k + 1 < len(starts) else len(lines) for k in range(len(starts))]
+    cut = cut_short([next((m.group(1) for line in reversed(lines[first:stop])
+                           if (m := _TAG.match(line))), "")
+                     for first, stop in zip(starts, ends, strict=True)])
+    for k, (first, stop) in enumerate(zip(starts, ends, strict=True)):
+        if cut and k == len(starts) - 1:
+            reading.bad.append(Bad(first + 1, cut, raw="\n".join(lines[first:stop]).strip()))
+            continue
         fields = _fields(lines[first + 1:stop])
         if not fields:
             reading.bad.append(Bad(first + 1, "a record header with no fields under it: the "

@@ -102,6 +102,11 @@ def read_sheet(path: Path) -> Sheet:
     except FileNotFoundError:
         raise InputError("the sheet does not exist", where=str(path),
                          fix="check the file name") from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise InputError("a NUL byte, which no sheet holds", where=f"{path}, line {line}",
+                         fix="the file is damaged; save the sheet again as CSV UTF-8")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
