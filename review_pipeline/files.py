@@ -17,11 +17,19 @@ def display_path(path: Path) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all: a reader never finds it half written."""
+    """Write ``path`` whole or not at all: a reader, or a crash, never finds it half
+    written; a failure (a full disk) leaves the old file as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    try:
+        with partial.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())  # on disk before it takes the old file's place
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def sha256_file(path: Path) -> str:

@@ -4,6 +4,7 @@ through a consensus file, and every changed cell audited."""
 from __future__ import annotations
 
 import csv
+import errno
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -524,3 +525,65 @@ def test_random_valid_edits_survive_load_and_export(review: Database, folder: Pa
                                           if k not in ("record_id", "arm", "outcome"))]
         assert exported.get(table, []) == kept
         assert final.get(table, []) == kept
+
+
+# --- the audit trail: one history in the file and the database ----------------------------
+
+
+def _trail(db: Database) -> list[tuple[object, ...]]:
+    return [(r["actor"], r["entity_id"], r["field"], r["new"]) for r in
+            db.query("SELECT * FROM audit_log WHERE action = 'extraction' ORDER BY audit_id")]
+
+
+def test_a_full_disk_while_writing_the_trail_changes_nothing(
+        review: Database, folder: Path, monkeypatch: pytest.MonkeyPatch,
+        open_database: Callable[[Path], Database], tmp_path: Path) -> None:
+    anna(folder)
+    extract(review, folder)
+    trail_file = (folder / "audit.csv").read_bytes()
+    before = state(review)
+    sheet(folder, "anna", "studies", STUDIES + "pubmed:1,Cohort,21,2010-03,first\n"
+          "pubmed:2,case series,5,,\n")
+
+    def disk_full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("review_pipeline.stages.extract.stage.write_atomic", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        extract(review, folder)
+    assert state(review) == before
+    assert (folder / "audit.csv").read_bytes() == trail_file
+    monkeypatch.undo()
+    assert extract(review, folder).changed_cells == 1
+    in_file = [(r.values["who"], r.values["record_id"], r.values["field"], r.values["new"])
+               for r in read_sheet(folder / "audit.csv").rows]
+    assert _trail(review) == in_file  # every change once, in both
+    rebuilt = open_database(tmp_path / "rebuilt.db")
+    for table in ("batches", "records"):
+        rebuilt.table(table).insert_all(review.query(f"SELECT * FROM {table}"))
+    extract(rebuilt, folder)
+    assert _trail(rebuilt) == in_file
+
+
+def test_a_torn_last_line_of_the_trail_is_named_never_appended_to(review: Database,
+                                                                  folder: Path) -> None:
+    anna(folder)
+    extract(review, folder)
+    with (folder / "audit.csv").open("a", encoding="utf-8") as handle:
+        handle.write("2026-12-03T10:00:00+00:00,anna,studies,pubmed:1,,patie")
+    lines = (folder / "audit.csv").read_text(encoding="utf-8").count("\n") + 1
+    before = state(review)
+    with pytest.raises(InputError, match=rf"audit.csv, line {lines}: the last line is "
+                                         "incomplete"):
+        extract(review, folder)
+    assert state(review) == before
+
+
+def test_a_trail_the_database_is_ahead_of_is_written_to_the_file(review: Database,
+                                                                 folder: Path) -> None:
+    anna(folder)
+    extract(review, folder)
+    kept = (folder / "audit.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "audit.csv").write_text("\n".join(kept[:3]) + "\n", encoding="utf-8")
+    assert extract(review, folder).changed_cells == 0
+    assert (folder / "audit.csv").read_text(encoding="utf-8").splitlines() == kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections import Counter, defaultdict
@@ -13,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
+from review_pipeline.files import write_atomic
 from review_pipeline.formats.sheets import SUFFIXES, csv_dict_writer, read_sheet
 from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.names import is_name
@@ -133,10 +135,14 @@ def run(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> Extr
     check_rows(forms, merged.final, problems, f"the merged tables ({folder / CONSENSUS})")
     problems.fail("the merged tables", _FIX)
     with db.atomic():
-        _restore_audit(db, folder / AUDIT)
+        trail = _reconcile_audit(db, folder / AUDIT)
         changes = _changes(db, copies, decided)
         _store(db, forms, copies, decided, merged.final)
-    _append_audit(folder / AUDIT, changes)
+        if changes:
+            # the file first, whole or not at all: if it cannot be written, the transaction
+            # rolls back and neither holds the changes; if the commit fails after it, the
+            # next run finds the file ahead and brings the database level
+            _write_audit(folder / AUDIT, [*trail, *changes])
     return ExtractResult(
         merged.final.rows_per_table(), {who: len(c.rows) for who, c in copies.items()},
         merged.final.studies, len(changes), len(merged.waiting),
@@ -384,14 +390,42 @@ def _merge_row(form: Form, key: RowKey, mine: dict[str, dict[str, str] | None],
     return row
 
 
-def _restore_audit(db: Database, path: Path) -> None:
-    """A rebuilt database starts its trail from ``audit.csv``, so no change is lost or
-    recorded twice."""
-    if not path.exists() or audit_log.has_trail(db, ACTION):
-        return
-    audit_log.append(db, [
-        _audit_row({**row.values, "line": int(row.values["line"] or 0)})
-        for row in read_sheet(path).rows])
+def _reconcile_audit(db: Database, path: Path) -> list[dict[str, Any]]:
+    """The extraction trail of ``audit.csv``, with the database's made level with it: a
+    rebuilt database starts its trail from the file, and rows either holds that the other
+    lacks (a crash between the two writes) are copied over, so no change is lost or
+    recorded twice. Returns the trail as ``audit.csv`` rows."""
+    trail = _read_audit(path)
+    stored = audit_log.trail(db, ACTION)
+    if len(trail) > len(stored):
+        audit_log.append(db, [_audit_row(row) for row in trail[len(stored):]])
+    elif len(stored) > len(trail):
+        trail += [_csv_row(row) for row in stored[len(trail):]]
+        _write_audit(path, trail)
+    return trail
+
+
+def _read_audit(path: Path) -> list[dict[str, Any]]:
+    """The rows of ``audit.csv``; a torn last line (a write cut short by an older version,
+    or by hand) is an error naming it, never appended to."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        line = data.count(b"\n") + 1
+        raise InputError("the last line is incomplete: a write was cut short",
+                         where=f"{path}, line {line}",
+                         fix="delete that line (the change it began was never recorded), "
+                             "then run `make extract` again")
+    rows = []
+    for row in read_sheet(path).rows:
+        number = row.values.get("line", "")
+        if row.extra_cells or not number.isdigit() or set(AUDIT_COLUMNS) - set(row.values):
+            raise InputError("not a row of the audit trail", where=f"{path}, line {row.line}",
+                             fix=f"the columns are {', '.join(AUDIT_COLUMNS)}; restore the "
+                                 "file from version control")
+        rows.append({**row.values, "line": int(number)})
+    return rows
 
 
 def _changes(db: Database, copies: dict[str, Copy],
@@ -434,15 +468,21 @@ def _audit_row(change: dict[str, Any]) -> dict[str, Any]:
                                   "line": change["line"]})}
 
 
-def _append_audit(path: Path, changes: list[dict[str, Any]]) -> None:
-    if not changes:
-        return
-    new = not path.exists()
-    with path.open("a", encoding="utf-8", newline="") as handle:
-        writer = csv_dict_writer(handle, AUDIT_COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerows(changes)
+def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An audit-log row of the extraction as a row of ``audit.csv``."""
+    where = json.loads(row["detail"])
+    return {"at": row["at"], "who": row["actor"], "table": row["entity"],
+            "record_id": row["entity_id"], "row": where["row"], "field": row["field"],
+            "old": row["old"] or "", "new": row["new"] or "", "file": where["file"],
+            "line": where["line"]}
+
+
+def _write_audit(path: Path, rows: list[dict[str, Any]]) -> None:
+    out = io.StringIO()
+    writer = csv_dict_writer(out, AUDIT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, out.getvalue().encode("utf-8"))
 
 
 def _store(db: Database, forms: Forms, copies: dict[str, Copy],
