@@ -4,8 +4,12 @@ database unchanged."""
 from __future__ import annotations
 
 import errno
+import gzip
+import resource
 import sqlite3
 import threading
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -180,3 +184,88 @@ def test_a_nul_byte_in_a_sheet_is_refused_with_its_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="a NUL byte") as error:
         read_sheet(path)
     assert f"{path}, line 3" in str(error.value)
+
+
+def _workbook(path: Path, rows: list[list[str]]) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.worksheets[0].append(row)
+    book.save(path)
+    return path
+
+
+def _rezip(path: Path, part: str, change: Callable[[bytes], bytes]) -> Path:
+    """``path`` with one part of the zip changed (the others copied as they are)."""
+    with zipfile.ZipFile(path) as old:
+        parts = {info.filename: old.read(info) for info in old.infolist()}
+    parts[part] = change(parts[part])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for name, data in parts.items():
+            new.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("reader", ["import", "sheet"])
+def test_a_workbook_whose_sheet_is_cut_is_a_clean_error(db: Database, tmp_path: Path,
+                                                        reader: str) -> None:
+    path = _workbook(tmp_path / "cut.xlsx", [["title", "year"], ["A title", "2020"]] * 50)
+    _rezip(path, "xl/worksheets/sheet1.xml", lambda xml: xml[: len(xml) // 2])
+    before = _tables(db)
+    with pytest.raises(InputError, match=r"cannot read this spreadsheet|not a readable XLSX"):
+        if reader == "import":
+            import_file(db, path, source="cut", fmt="xlsx")
+        else:
+            read_sheet(path)
+    assert _tables(db) == before
+
+
+@pytest.mark.parametrize("reader", ["import", "sheet"])
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str) -> None:
+    monkeypatch.setattr("review_pipeline.formats.base.MAX_UNPACKED", 1 << 20)
+    path = _workbook(tmp_path / "bomb.xlsx", [["title", "year"], ["A title", "2020"]])
+    # one cell of 4 MB of a single letter: a 4 KB file that unpacks 1,000 times larger
+    _rezip(path, "xl/worksheets/sheet1.xml",
+           lambda xml: xml.replace(b"A title", b"x" * (4 << 20)))
+    assert path.stat().st_size < 64 << 10
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(InputError, match=r"unpacks to 4 MB, more than the 1 MB"):
+        if reader == "import":
+            import_file(db, path, source="bomb", fmt="xlsx")
+        else:
+            read_sheet(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 16 << 10  # KiB
+
+
+def test_a_gzip_bomb_is_refused_before_it_fills_memory(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("review_pipeline.formats.base.MAX_WHOLE", 1 << 20)
+    path = tmp_path / "bomb.nbib.gz"
+    record = b"PMID- 1\nTI  - A title\nSO  - J. 2020.\n\n"
+    with gzip.open(path, "wb") as out:
+        out.write(record * ((3 << 20) // len(record)))
+    before = _tables(db)
+    with pytest.raises(InputError, match=r"more than 1 MB of text \(unpacked\)"):
+        import_file(db, path, source="bomb", fmt="medline")
+    assert _tables(db) == before
+
+
+def test_a_line_without_end_is_refused_and_not_echoed(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("review_pipeline.formats.base.MAX_LINE", 1 << 20)
+    path = tmp_path / "one-line.csv"
+    path.write_bytes(b"title," + b"column," * (3 << 18))
+    with pytest.raises(InputError, match="line 1 is longer than 1 MB") as error:
+        import_file(db, path, source="csv", fmt="csv")
+    assert len(str(error.value)) < 500
+
+
+def test_a_huge_header_is_quoted_in_part(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"column{n}" for n in range(20_000)) + "\n1,2\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError, match="no title column among") as error:
+        import_file(db, path, source="csv", fmt="csv")
+    assert len(str(error.value)) < 800 and "characters)" in str(error.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,36 @@ from typing import BinaryIO, cast
 from review_pipeline.files import stamp
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record
+
+MB = 1 << 20
+MAX_WHOLE = 1024 * MB
+"""The most text a reader holds whole (MEDLINE, Ovid, snapshots; a gzip's output too)."""
+MAX_LINE = 64 * MB
+"""The longest line a streamed file may have: a record is far shorter."""
+MAX_FIELD = 8 * MB
+"""The largest cell of a table: an abstract is some kilobytes."""
+MAX_UNPACKED = 512 * MB
+"""The most an XLSX workbook's parts may unpack to (a zip bomb declares far more)."""
+
+
+def excerpt(text: str, size: int = 80) -> str:
+    """The start of ``text``, for an error message that must not repeat a huge value."""
+    return text if len(text) <= size else f"{text[:size]}... ({len(text):,} characters)"
+
+
+def check_workbook(path: Path) -> None:
+    """Refuse a workbook whose parts would unpack to more than :data:`MAX_UNPACKED`, before
+    any of it is read. The sizes are those the zip declares,
+    which is also as far as Python's zipfile will unpack."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            unpacked = sum(part.file_size for part in book.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a workbook at all: its reader says so in its own words
+    if unpacked > MAX_UNPACKED:
+        raise InputError(f"the workbook unpacks to {unpacked // MB:,} MB, more than the "
+                         f"{MAX_UNPACKED // MB} MB a sheet of records needs", where=str(path),
+                         fix="split it, or export the records as CSV")
 
 
 @dataclass
@@ -108,6 +139,10 @@ def iter_blocks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
                 cut = data.rfind(b"\n") + 1
                 if not cut:  # a line longer than a block, or only CR line breaks
                     rest += data
+                    if len(rest) > MAX_LINE:
+                        raise InputError(f"line {lines + 1} is longer than {MAX_LINE // MB} MB",
+                                         where=str(path), fix="the file is damaged, or its "
+                                         "line breaks are lost; export it again")
                     continue
                 block, rest = _newlines(rest + data[:cut]), data[cut:]
                 _no_nul(block, path, lines)
@@ -178,9 +213,14 @@ check is not redone."""
 def _read_bytes(path: Path) -> bytes:
     with open_binary(path) as stream:
         try:
-            return stream.read()
+            data = stream.read(MAX_WHOLE + 1)
         except (OSError, EOFError) as exc:
             raise _damaged(path, exc) from None
+    if len(data) > MAX_WHOLE:
+        raise InputError(f"the file holds more than {MAX_WHOLE // MB:,} MB of text (unpacked)",
+                         where=str(path), fix="split the export into smaller files, or export "
+                         "it as RIS or CSV, which are read a record at a time")
+    return data
 
 
 def _damaged(path: Path, exc: Exception) -> InputError:

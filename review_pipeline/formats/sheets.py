@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import openpyxl
 from openpyxl.comments import Comment
@@ -20,6 +21,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from review_pipeline.formats.base import check_workbook, excerpt
 from review_pipeline.model.errors import InputError
 
 SUFFIXES = (".csv", ".xlsx")
@@ -144,14 +146,17 @@ def _delimiter(text: str) -> str:
 
 
 def _read_xlsx(path: Path) -> Sheet:
+    if not path.exists():
+        raise InputError("the sheet does not exist", where=str(path), fix="check the file name")
+    check_workbook(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise InputError(f"not a readable XLSX workbook ({exc})", where=str(path),
-                         fix="save it again from Excel or LibreOffice as .xlsx, or as CSV "
-                             "UTF-8") from None
+    except (zipfile.BadZipFile, KeyError, OSError, ParseError) as exc:
+        raise _unreadable(path, exc) from None
     try:
         rows_read = [list(row) for row in book.worksheets[0].iter_rows()]
+    except (ParseError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise _unreadable(path, exc) from None
     finally:
         book.close()
     formula = next((c for row in rows_read for c in row if c.data_type == "f"), None)
@@ -174,6 +179,11 @@ def _read_xlsx(path: Path) -> Sheet:
                                  for i, name in enumerate(header)},
                         sum(1 for v in values[len(header):] if v)))
     return Sheet(path, header, rows)
+
+
+def _unreadable(path: Path, exc: Exception) -> InputError:
+    return InputError(f"not a readable XLSX workbook ({excerpt(str(exc))})", where=str(path),
+                      fix="save it again from Excel or LibreOffice as .xlsx, or as CSV UTF-8")
 
 
 def _cell(value: object, number_format: str | None) -> str:

@@ -13,10 +13,18 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 import pandas as pd
 
-from review_pipeline.formats.base import Bad, Reading, iter_lines
+from review_pipeline.formats.base import (
+    MAX_FIELD,
+    Bad,
+    Reading,
+    check_workbook,
+    excerpt,
+    iter_lines,
+)
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import (
     Record,
@@ -108,7 +116,7 @@ def _read_delimited(path: Path, delimiter: str | None) -> Reading:
 def _rows(path: Path, lines: Iterator[str], delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of every row that is not blank, the header first."""
     # Abstracts can exceed the csv module's 128 KiB cell limit; raised only while reading.
-    previous = csv.field_size_limit(1 << 30)
+    previous = csv.field_size_limit(MAX_FIELD)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     end = 0
     try:
@@ -117,7 +125,7 @@ def _rows(path: Path, lines: Iterator[str], delimiter: str) -> Iterator[tuple[in
                 yield end + 1, row
             end = reader.line_num
     except csv.Error as exc:
-        raise InputError(f"not a well-formed table ({exc})",
+        raise InputError(f"not a well-formed table ({excerpt(str(exc))})",
                          where=f"{path}, line {reader.line_num}",
                          fix="look for an unclosed quote on or before that line") from None
     finally:
@@ -125,9 +133,10 @@ def _rows(path: Path, lines: Iterator[str], delimiter: str) -> Iterator[tuple[in
 
 
 def read_xlsx(path: Path) -> Reading:
+    check_workbook(path)
     try:
         frame = pd.read_excel(path, dtype=str, keep_default_na=False, header=None)
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile, ParseError) as exc:
         raise InputError(f"cannot read this spreadsheet ({exc})", where=str(path),
                          fix="save it again as .xlsx, or export the records as CSV") from None
     if frame.empty:
@@ -144,7 +153,8 @@ def _reading(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]
     header = [h.strip().lstrip("\ufeff") for h in header]
     fields = [_HEADER_TO_FIELD.get(_key(h), "") for h in header]
     if "title" not in fields:
-        raise InputError(f"no title column among {header}", where=f"{path}, line 1",
+        raise InputError(f"no title column among {excerpt(str(header), 200)}",
+                         where=f"{path}, line 1",
                          fix="name the title column 'title' (other columns: "
                              f"{', '.join(k for k in ALIASES if k != 'title')})")
     first_of: dict[str, int] = {}
