@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import json
 import resource
 import sqlite3
 import threading
@@ -269,3 +270,32 @@ def test_a_huge_header_is_quoted_in_part(db: Database, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no title column among") as error:
         import_file(db, path, source="csv", fmt="csv")
     assert len(str(error.value)) < 800 and "characters)" in str(error.value)
+
+
+def test_a_web_of_science_tag_rispy_does_not_know_is_kept(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "unknown-tag.ciw"
+    path.write_text("FN Clarivate Analytics Web of Science\nVR 1.0\nPT J\nAU Smith, J\n"
+                    "TI A title\nZZ a tag from the future\nPY 2020\nUT WOS:1\nER\n\nEF\n",
+                    encoding="utf-8")
+    result = import_file(db, path, source="wos", fmt="wos")
+    assert result.records == 1
+    extra = json.loads(next(db.query("SELECT extra FROM records"))["extra"])
+    assert extra["wos_other_tags"] == {"ZZ": ["a tag from the future"]}
+
+
+def test_an_article_nested_beyond_recursion_is_quarantined_not_a_crash(
+        db: Database, tmp_path: Path) -> None:
+    depth = 100_000
+    path = tmp_path / "deep.xml"
+    path.write_text('<?xml version="1.0"?>\n<PubmedArticleSet><PubmedArticle><MedlineCitation>'
+                    "<PMID>x</PMID><Article><ArticleTitle>" + "<i>" * depth + "t"
+                    + "</i>" * depth + "</ArticleTitle></Article></MedlineCitation>"
+                    "</PubmedArticle></PubmedArticleSet>\n", encoding="utf-8")
+    before = _tables(db)
+    with pytest.raises(InputError, match="not PubMed XML as NCBI writes it"):
+        import_file(db, path, source="pubmed", fmt="pubmed-xml")
+    assert _tables(db) == before
+    kept = import_file(db, path, source="pubmed", fmt="pubmed-xml", skip_bad=True,
+                       quarantine_dir=tmp_path / "quarantine")
+    assert kept.skipped == 1
+    assert "nested too deeply" in next((tmp_path / "quarantine").iterdir()).read_text()

@@ -162,7 +162,7 @@ def _items(stream: BinaryIO, where: str, deleted: list[str] | None) -> Iterator[
                 pmid = _text(element.find(".//PMID"))
                 yield Bad(0, f"not PubMed XML as NCBI writes it: {exc}"
                           + (f" (PMID {pmid})" if pmid else ""),
-                          raw=ET.tostring(element, encoding="unicode"))
+                          raw=_raw(element))
             element.clear()
     except ET.ParseError as exc:
         line, column = exc.position
@@ -171,6 +171,15 @@ def _items(stream: BinaryIO, where: str, deleted: list[str] | None) -> Iterator[
                   "be read", records=0)
     except (OSError, EOFError) as exc:
         yield Bad(0, f"cannot read the file to its end ({exc})", records=0)
+
+
+def _raw(element: ET.Element) -> str:
+    """The article's XML for the quarantine report; serialising recurses, so an article
+    nested too deeply for it (malformed, or built to harm) is described instead."""
+    try:
+        return ET.tostring(element, encoding="unicode")
+    except RecursionError:
+        return f"<{element.tag}> nested too deeply to write out"
 
 
 def _text(element: ET.Element | None) -> str:

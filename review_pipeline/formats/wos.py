@@ -28,12 +28,17 @@ from review_pipeline.model.record import (
 _MARKERS = re.compile(rb"\n(?:(?P<start>PT) |ER[^\S\n]*(?=\n|$))")
 
 
+# rispy's Web of Science parser has no name for tags it does not know (a KeyError): they
+# are kept, under unknown_tag, and then in the record's extra.
+_PARSER = WokParser(mapping={**WokParser.DEFAULT_MAPPING, WokParser.UNKNOWN_TAG: "unknown_tag"})
+
+
 def sniff(head: str) -> bool:
     return bool(re.search(r"^(FN (Clarivate|Thomson)|PT [JBSP]\s*$)", head, re.MULTILINE))
 
 
 def read(path: Path) -> Reading:
-    return read_tagged(path, WokParser(), _MARKERS, "ER", _record,
+    return read_tagged(path, _PARSER, _MARKERS, "ER", _record,
                        InputError("no Web of Science records (no 'PT ' lines)",
                                   where=str(path), fix="export again as Web of Science 'Plain "
                                   "text file', or pass --format"))
@@ -69,5 +74,7 @@ def _record(entry: dict[str, Any]) -> Record:
         publication_types=types,
         keywords=_list(entry, "author_keywords") + _list(entry, "keywords_plus"),
         kind=kind_of(types),
-        extra={"wos_type": entry.get("publication_type", "")},
+        extra={"wos_type": entry.get("publication_type", ""),
+               **({"wos_other_tags": dict(entry["unknown_tag"])} if entry.get("unknown_tag")
+                  else {})},
     )
