@@ -548,7 +548,7 @@ def test_a_full_disk_while_writing_the_trail_changes_nothing(
     def disk_full(path: Path, data: bytes) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr("review_pipeline.stages.extract.stage.write_atomic", disk_full)
+    monkeypatch.setattr("review_pipeline.stages.trail.write_atomic", disk_full)
     with pytest.raises(OSError, match="No space left"):
         extract(review, folder)
     assert state(review) == before

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import io
-import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
-from review_pipeline.files import write_atomic
-from review_pipeline.formats.sheets import SUFFIXES, csv_dict_writer, read_sheet
+from review_pipeline.formats.sheets import SUFFIXES, read_sheet
 from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.names import is_name
 from review_pipeline.model.state import State
@@ -30,7 +26,8 @@ from review_pipeline.stages.extract.fields import (
     parse,
     typed,
 )
-from review_pipeline.store import audit_log, extraction
+from review_pipeline.stages.trail import Key, Trail, Value
+from review_pipeline.store import extraction
 from review_pipeline.store.extraction import FormTable
 
 DEFAULT_FOLDER = layout.EXTRACTION
@@ -42,8 +39,6 @@ INFO_COLUMNS = ("citation",)
 """Columns a sheet may carry for the reviewer's eyes; they are not read back."""
 CONSENSUS_COLUMNS = ("table", "record_id", "row", "field", "value", "note")
 CONSENSUS_INFO = ("values",)
-AUDIT_COLUMNS = ("at", "who", "table", "record_id", "row", "field", "old", "new", "file",
-                 "line")
 ACTION = "extraction"
 SIDE_BY_SIDE = " | "
 """Joins reviewers' different values of a field that is not compared (such as notes)."""
@@ -134,15 +129,10 @@ def run(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> Extr
     merged = merge(forms, copies, decided, reviewers)
     check_rows(forms, merged.final, problems, f"the merged tables ({folder / CONSENSUS})")
     problems.fail("the merged tables", _FIX)
+    trail = Trail(folder / AUDIT, ACTION, "table", "extract")
     with db.atomic():
-        trail = _reconcile_audit(db, folder / AUDIT)
-        changes = _changes(db, copies, decided)
+        changes = trail.record(db, trail.reconcile(db), _held(copies, decided))
         _store(db, forms, copies, decided, merged.final)
-        if changes:
-            # the file first, whole or not at all: if it cannot be written, the transaction
-            # rolls back and neither holds the changes; if the commit fails after it, the
-            # next run finds the file ahead and brings the database level
-            _write_audit(folder / AUDIT, [*trail, *changes])
     return ExtractResult(
         merged.final.rows_per_table(), {who: len(c.rows) for who, c in copies.items()},
         merged.final.studies, len(changes), len(merged.waiting),
@@ -390,99 +380,18 @@ def _merge_row(form: Form, key: RowKey, mine: dict[str, dict[str, str] | None],
     return row
 
 
-def _reconcile_audit(db: Database, path: Path) -> list[dict[str, Any]]:
-    """The extraction trail of ``audit.csv``, with the database's made level with it: a
-    rebuilt database starts its trail from the file, and rows either holds that the other
-    lacks (a crash between the two writes) are copied over, so no change is lost or
-    recorded twice. Returns the trail as ``audit.csv`` rows."""
-    trail = _read_audit(path)
-    stored = audit_log.trail(db, ACTION)
-    if len(trail) > len(stored):
-        audit_log.append(db, [_audit_row(row) for row in trail[len(stored):]])
-    elif len(stored) > len(trail):
-        trail += [_csv_row(row) for row in stored[len(trail):]]
-        _write_audit(path, trail)
-    return trail
-
-
-def _read_audit(path: Path) -> list[dict[str, Any]]:
-    """The rows of ``audit.csv``; a torn last line (a write cut short by an older version,
-    or by hand) is an error naming it, never appended to."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        line = data.count(b"\n") + 1
-        raise InputError("the last line is incomplete: a write was cut short",
-                         where=f"{path}, line {line}",
-                         fix="delete that line (the change it began was never recorded), "
-                             "then run `make extract` again")
-    rows = []
-    for row in read_sheet(path).rows:
-        number = row.values.get("line", "")
-        if row.extra_cells or not number.isdigit() or set(AUDIT_COLUMNS) - set(row.values):
-            raise InputError("not a row of the audit trail", where=f"{path}, line {row.line}",
-                             fix=f"the columns are {', '.join(AUDIT_COLUMNS)}; restore the "
-                                 "file from version control")
-        rows.append({**row.values, "line": int(number)})
-    return rows
-
-
-def _changes(db: Database, copies: dict[str, Copy],
-             decided: dict[CellKey, Decided]) -> list[dict[str, Any]]:
-    """Audit rows for every cell that differs from the state the trail ends in."""
-    last: dict[tuple[str, str, str, str, str], str] = {}
-    for r in audit_log.trail(db, ACTION):
-        last[(r["actor"], r["entity"], r["entity_id"], json.loads(r["detail"])["row"],
-              r["field"])] = r["new"] or ""
-    now: dict[tuple[str, str, str, str, str], tuple[str, str, int]] = {}
+def _held(copies: dict[str, Copy], decided: dict[CellKey, Decided]) -> dict[Key, Value]:
+    """Every cell the sheets hold now, in sheet order, and where."""
+    held: dict[Key, Value] = {}
     for who, copy in copies.items():
         for (table, record_id, label), values in copy.rows.items():
             file, line = copy.where[(table, record_id, label)]
             for name, value in values.items():
-                now[(who, table, record_id, label, name)] = (value, file, line)
+                held[(who, table, record_id, label, name)] = (value, file, line)
     for (table, record_id, label, name), cell in decided.items():
-        now[(CONSENSUS_WHO, table, record_id, label, name)] = (cell.value, cell.file, cell.line)
-    at = store.now()
-    changes = []
-    # cells in sheet order, then the cells no sheet holds any more
-    for key in [*now, *(k for k in last if k not in now)]:
-        old = last.get(key, "")
-        new, file, line = now.get(key, ("", "", 0))
-        if old != new:
-            who, table, record_id, label, name = key
-            changes.append({"at": at, "who": who, "table": table, "record_id": record_id,
-                            "row": label, "field": name, "old": old, "new": new,
-                            "file": file, "line": line})
-    audit_log.append(db, [_audit_row(c) for c in changes])
-    return changes
-
-
-def _audit_row(change: dict[str, Any]) -> dict[str, Any]:
-    """An ``audit.csv`` row as a row of the audit log; the row label, file and line go to
-    its ``detail``."""
-    return {"at": change["at"], "actor": change["who"], "action": ACTION,
-            "entity": change["table"], "entity_id": change["record_id"],
-            "field": change["field"], "old": change["old"], "new": change["new"],
-            "detail": json.dumps({"row": change["row"], "file": change["file"],
-                                  "line": change["line"]})}
-
-
-def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
-    """An audit-log row of the extraction as a row of ``audit.csv``."""
-    where = json.loads(row["detail"])
-    return {"at": row["at"], "who": row["actor"], "table": row["entity"],
-            "record_id": row["entity_id"], "row": where["row"], "field": row["field"],
-            "old": row["old"] or "", "new": row["new"] or "", "file": where["file"],
-            "line": where["line"]}
-
-
-def _write_audit(path: Path, rows: list[dict[str, Any]]) -> None:
-    out = io.StringIO()
-    writer = csv_dict_writer(out, AUDIT_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, out.getvalue().encode("utf-8"))
+        held[(CONSENSUS_WHO, table, record_id, label, name)] = (cell.value, cell.file,
+                                                                cell.line)
+    return held
 
 
 def _store(db: Database, forms: Forms, copies: dict[str, Copy],
