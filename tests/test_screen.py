@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
@@ -10,6 +12,7 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline import store
+from review_pipeline.formats.sheets import read_sheet
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record
 from review_pipeline.protocol import Protocol, Screening
@@ -367,3 +370,55 @@ def test_open_conflicts_are_added_to_the_resolutions_once(
     path.write_text(path.read_text().replace("ta,pubmed:3,,", "ta,pubmed:3,exclude,"))
     screen(db, protocol, folder)
     assert (states(db)["pubmed:1"], states(db)["pubmed:3"]) == ("sought", "excluded_ta")
+
+
+def _decision_trail(db: Database) -> list[tuple[str, str, str, str, str]]:
+    return [(r["actor"], r["entity_id"], r["field"], r["old"], r["new"]) for r in db.query(
+        "SELECT * FROM audit_log WHERE action = 'screening' ORDER BY audit_id")]
+
+
+def test_every_change_of_a_decision_is_in_the_trail_and_survives_a_rebuild(
+        db: Database, one: Protocol, tmp_path: Path,
+        open_database: Callable[[Path], Database]) -> None:
+    make_review(db, one)
+    folder = tmp_path / "screening"
+    sheet(folder, "ta-alice.csv", "pubmed:1,include,,\npubmed:3,exclude,,\n")
+    screen(db, one, folder)
+    sheet(folder, "ta-alice.csv", "pubmed:1,exclude,,changed my mind\n")
+    screen(db, one, folder)
+    sheet(folder, "ta-alice.csv", "pubmed:1,include,,\n")
+    screen(db, one, folder)
+    trail = _decision_trail(db)
+    assert [t for t in trail if t[1] == "pubmed:1" and t[2] == "decision"] == [
+        ("alice", "pubmed:1", "decision", "", "include"),
+        ("alice", "pubmed:1", "decision", "include", "exclude"),
+        ("alice", "pubmed:1", "decision", "exclude", "include")]
+    assert ("alice", "pubmed:3", "decision", "exclude", "") in trail  # a row deleted
+    assert screen(db, one, folder).changed == 0 and _decision_trail(db) == trail
+    rebuilt = open_database(tmp_path / "rebuilt.db")
+    make_review(rebuilt, one)
+    screen(rebuilt, one, folder)
+    assert _decision_trail(rebuilt) == trail  # the include-then-revert is still there
+    assert len(read_sheet(folder / "audit.csv").rows) == len(trail)
+
+
+def test_a_full_disk_while_writing_the_screening_trail_changes_nothing(
+        db: Database, one: Protocol, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_review(db, one)
+    folder = tmp_path / "screening"
+    sheet(folder, "ta-alice.csv", "pubmed:1,include,,\n")
+    screen(db, one, folder)
+    before = (states(db), _decision_trail(db), (folder / "audit.csv").read_bytes())
+    sheet(folder, "ta-alice.csv", "pubmed:1,exclude,,\n")
+
+    def disk_full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("review_pipeline.stages.trail.write_atomic", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        screen(db, one, folder)
+    assert (states(db), _decision_trail(db), (folder / "audit.csv").read_bytes()) == before
+    monkeypatch.undo()
+    screen(db, one, folder)
+    assert states(db)["pubmed:1"] == "excluded_ta"
+    assert len(read_sheet(folder / "audit.csv").rows) == len(_decision_trail(db)) == 2

@@ -33,10 +33,15 @@ from review_pipeline.model.progress import Progress, tracked
 from review_pipeline.model.state import STAGE_ENTRY, STAGES, State, onward
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.screen.rules import Verdict, evaluate, read_record
+from review_pipeline.stages.trail import Key, Trail, Value
 from review_pipeline.store import screening
 
 DEFAULT_FOLDER = layout.SCREENING
 RESOLUTIONS = layout.RESOLUTIONS
+ACTION = "screening"
+"""The audit log's action for a change of a decision, reason or note in a sheet."""
+RESOLVED = "(resolution)"
+"""Who a resolution's change is by: no reviewer's name can be this."""
 VALUES = {"ta": ("include", "exclude", "maybe"),
           "ft": ("include", "exclude", "maybe", "not_retrieved")}
 COLUMNS = ("record_id", "decision", "reason", "note")
@@ -93,7 +98,8 @@ def read_decisions(folder: Path, reason_codes: frozenset[str],
         return decisions
     seen: dict[tuple[str, str], Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.name == RESOLUTIONS or path.name.startswith(("~$", ".")) or path.is_dir():
+        if path.name in (RESOLUTIONS, layout.AUDIT) or path.name.startswith(("~$", ".")) or (
+                path.is_dir()):
             continue  # "~$" files are Excel's locks of an open workbook
         if path.suffix.lower() not in SUFFIXES or path.name == "README.md":
             continue
@@ -302,7 +308,9 @@ def run(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
                                           stage_outcomes["ft"])
     problems += _full_text_order(by_stage, targets)
     _raise(problems)
-    changed = _store(db, decisions, resolutions, verdicts, outcomes, targets, rows)
+    trail = Trail(folder / layout.AUDIT, ACTION, "stage", "screen")
+    changed = _store(db, decisions, resolutions, verdicts, outcomes, targets, rows,
+                     (trail, _held(decisions, resolutions)))
     return ScreenResult(
         states=store.counts_by(db, "status"),
         verdicts=dict(Counter(v.verdict for v, _, _ in verdicts.values())),
@@ -311,11 +319,27 @@ def run(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
     )
 
 
+def _held(decisions: list[Decision], resolutions: list[Resolution]) -> dict[Key, Value]:
+    """Every decision, reason and note the sheets hold now, and where: the values whose
+    changes the trail keeps."""
+    rows: list[tuple[str, Decision | Resolution]] = [
+        *((d.reviewer, d) for d in decisions), *((RESOLVED, r) for r in resolutions)]
+    held: dict[Key, Value] = {}
+    for who, row in rows:
+        for field in ("decision", "reason", "note"):
+            held[(who, row.stage, row.record_id, "", field)] = (getattr(row, field), row.file,
+                                                               row.line)
+    return held
+
+
 def _store(db: Database, decisions: list[Decision], resolutions: list[Resolution],
            verdicts: dict[str, tuple[Verdict, str, int | None]], outcomes: list[dict[str, Any]],
-           targets: dict[str, tuple[State, str]], rows: dict[str, dict[str, Any]]) -> int:
+           targets: dict[str, tuple[State, str]], rows: dict[str, dict[str, Any]],
+           audit: tuple[Trail, dict[Key, Value]]) -> int:
     changed = 0
+    trail, held = audit
     with db.atomic():
+        trail.record(db, trail.reconcile(db), held)
         screening.replace(
             db, decisions=[asdict(d) for d in decisions],
             resolutions=[asdict(r) for r in resolutions],
