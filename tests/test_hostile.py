@@ -17,13 +17,17 @@ import pytest
 from click.testing import CliRunner
 from sqlite_utils import Database
 
+from review_pipeline import store
 from review_pipeline.cli import cli
+from review_pipeline.files import write_atomic
 from review_pipeline.formats.sheets import read_sheet
 from review_pipeline.model.errors import DatabaseError, InputError
 from review_pipeline.model.names import MAX_LENGTH, is_identifier, is_name
+from review_pipeline.model.record import Record
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.extract import load_fields, write_sheets
 from review_pipeline.stages.import_ import import_file
+from review_pipeline.stages.screen import run as screen
 from review_pipeline.stages.screen import write_worksheet
 from review_pipeline.store import open_db
 from tests.conftest import FIXTURES
@@ -299,3 +303,65 @@ def test_an_article_nested_beyond_recursion_is_quarantined_not_a_crash(
                        quarantine_dir=tmp_path / "quarantine")
     assert kept.skipped == 1
     assert "nested too deeply" in next((tmp_path / "quarantine").iterdir()).read_text()
+
+
+def test_a_full_disk_while_writing_a_quarantine_report_imports_nothing(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "two.ris"
+    path.write_text("TY  - JOUR\nTI  - Fine\nER  - \n\nTY  - JOUR\nTI  - Cut\n",
+                    encoding="utf-8")
+
+    def disk_full(report: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(report))
+
+    monkeypatch.setattr("review_pipeline.stages.import_.stage.write_atomic", disk_full)
+    before = _tables(db)
+    with pytest.raises(OSError, match="No space left"):
+        import_file(db, path, source="ris", skip_bad=True, quarantine_dir=tmp_path / "q")
+    assert _tables(db) == before and not (tmp_path / "q").exists()
+    monkeypatch.undo()
+    result = import_file(db, path, source="ris", skip_bad=True, quarantine_dir=tmp_path / "q")
+    assert (result.records, result.skipped) == (1, 1)
+    [report] = (tmp_path / "q").iterdir()
+    assert "TI  - Cut" in report.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_full_disk_while_extending_a_sheet_keeps_what_the_reviewer_typed(
+        db: Database, protocol: Protocol, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        fmt: str) -> None:
+    store.add_batch(db, [Record("1", title="One"), Record("2", title="Two")], kind="search",
+                    source="pubmed", branch="databases", file="s", sha256="s", fmt="snapshot")
+    folder = tmp_path / "screening"
+    folder.mkdir()
+    screen(db, protocol, folder)
+    path = write_worksheet(db, protocol, "ta", "alice", folder, fmt).path
+    typed = path.read_bytes()
+
+    def disk_full(target: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    store.add_batch(db, [Record("3", title="Three")], kind="search", source="pubmed",
+                    branch="databases", file="t", sha256="t", fmt="snapshot")
+    screen(db, protocol, folder)
+    monkeypatch.setattr("review_pipeline.formats.sheets.write_atomic", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_worksheet(db, protocol, "ta", "alice", folder, fmt)
+    assert path.read_bytes() == typed
+    assert [p.name for p in folder.iterdir()] == [path.name]
+
+
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_partial(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "sheets" / "sheet.csv"
+    path.parent.mkdir()
+    path.write_bytes(b"record_id,decision\npubmed:1,include\n")
+
+    def disk_full(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("review_pipeline.files.os.fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_atomic(path, b"record_id,decision\n")
+    assert path.read_bytes() == b"record_id,decision\npubmed:1,include\n"
+    assert [p.name for p in path.parent.iterdir()] == ["sheet.csv"]

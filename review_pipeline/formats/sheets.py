@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from review_pipeline.files import write_atomic
 from review_pipeline.formats.base import check_workbook, excerpt
 from review_pipeline.model.errors import InputError
 
@@ -205,18 +206,21 @@ def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[objec
                 notes: dict[str, str] | None = None) -> None:
     """Write ``rows`` under ``header`` as CSV or, by suffix, XLSX with the header frozen, long
     text wrapped, ``choices`` offered as drop-down lists in their columns and ``notes`` as
-    comments on their column's header."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    comments on their column's header. The sheet is replaced whole or not at all: a full
+    disk never leaves a reviewer's sheet half written."""
     if path.suffix.lower() != ".xlsx":
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv_writer(handle)
-            writer.writerow(header)
-            writer.writerows(["" if v is None else v for v in row] for row in rows)
+        out = io.StringIO()
+        writer = csv_writer(out)
+        writer.writerow(header)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        write_atomic(path, out.getvalue().encode("utf-8"))
         return
-    _write_xlsx(path, header, rows, choices, notes)
+    data = io.BytesIO()
+    _write_xlsx(data, header, rows, choices, notes)
+    write_atomic(path, data.getvalue())
 
 
-def _write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]],
+def _write_xlsx(out: io.BytesIO, header: Sequence[str], rows: Sequence[Sequence[object]],
                 choices: dict[str, Sequence[str]] | None,
                 notes: dict[str, str] | None) -> None:
     book = openpyxl.Workbook()
@@ -247,7 +251,7 @@ def _write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[objec
                                    allow_blank=True)
             check.add(f"{letter}2:{letter}{len(rows) + 1}")
             sheet.add_data_validation(check)
-    book.save(path)
+    book.save(out)
 
 
 def extend_sheet(path: Path, header: Sequence[str], new: Sequence[dict[str, Any]],

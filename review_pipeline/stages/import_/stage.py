@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
-from review_pipeline.files import display_path, sha256_file
+from review_pipeline.files import display_path, sha256_file, write_atomic
 from review_pipeline.formats.base import Bad, Reading
 from review_pipeline.formats.registry import stream_file
 from review_pipeline.model.errors import InputError
@@ -134,8 +134,9 @@ def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bo
             results.append(ImportResult(display_path(path), source, name,
                                         reading.expected - skipped, new, False, skipped,
                                         report, reading.warnings))
-    for where, path, sha, bad in refused:
-        write_quarantine(where, path, sha, bad)
+        # Before the commit, so a full disk leaves no import that names a missing report.
+        for where, path, sha, bad in refused:
+            write_quarantine(where, path, sha, bad)
     return results
 
 
@@ -163,5 +164,4 @@ def write_quarantine(report: Path, path: Path, sha256: str, bad: list[Bad]) -> N
         lines += [f"{number}. {where}{count}: {item.problem}"]
         lines += [f"    {line}" for line in item.raw.split("\n")] if item.raw else []
         lines.append("")
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text("\n".join(lines), encoding="utf-8")
+    write_atomic(report, "\n".join(lines).encode("utf-8"))
