@@ -11,6 +11,7 @@ from sqlite_utils import Database
 
 from review_pipeline import store
 from review_pipeline.formats.registry import read_file
+from review_pipeline.formats.sheets import read_sheet
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record
 from review_pipeline.model.state import State
@@ -350,3 +351,18 @@ def test_a_preprint_and_its_published_version_follow_the_policy(
         assert clusters_of(db) == [["embase:90000001", "pubmed:rs-8077686"]]
         kept = db.execute("SELECT kept_record_id FROM clusters WHERE size = 2").fetchone()
         assert kept[0] == "embase:90000001"
+
+
+def test_a_split_keeps_the_reviewers_rows_even_without_a_final_line_break(
+        db: Database, tmp_path: Path) -> None:
+    decisions = tmp_path / "decisions.csv"
+    load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, authors=["Misawa S"])])
+    load(db, "embase", "databases", [Record("E1", title=LONG, year=2015, authors=["Misawa S"])])
+    load(db, "wos", "databases", [Record("W1", title="Another paper entirely, on POEMS")])
+    decisions.write_text("record_id,other_record_id,decision,note\n"
+                         "wos:W1,pubmed:1,different,typed by hand", encoding="utf-8")
+    dedup(db, decisions_file=decisions)
+    split(db, "embase:E1", decisions_file=decisions)
+    rows = [r.values for r in read_sheet(decisions).rows]
+    assert [(r["record_id"], r["note"]) for r in rows] == [
+        ("wos:W1", "typed by hand"), ("embase:E1", "split by a reviewer")]

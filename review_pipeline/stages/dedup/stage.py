@@ -25,6 +25,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
+from review_pipeline.files import write_atomic
 from review_pipeline.formats.sheets import csv_dict_writer, csv_writer, read_sheet
 from review_pipeline.model.errors import InputError, Problems, StateError
 from review_pipeline.model.progress import Progress, tracked
@@ -326,11 +327,11 @@ def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]])
                 row[f"{name}_{side}"] = "; ".join(json.loads(value)) if (
                     name == "authors" and value) else value if value is not None else ""
         rows.append(row)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv_dict_writer(handle, QUEUE_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows([*kept, *rows])
+    out = io.StringIO()
+    writer = csv_dict_writer(out, QUEUE_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows([*kept, *rows])
+    write_atomic(path, out.getvalue().encode("utf-8"))  # it holds the reviewer's decisions
 
 
 def _apply(db: Database, entry: Entry, cluster_id: str, dup_of: str | None,
@@ -435,13 +436,15 @@ def split(db: Database, record_id: str, *, decisions_file: Path = DEFAULT_DECISI
     others = [r for r in clusters.members(db, row[0]) if r != record_id]
     if not others:
         return []
-    new = not decisions_file.is_file()
-    decisions_file.parent.mkdir(parents=True, exist_ok=True)
-    with decisions_file.open("a", encoding="utf-8", newline="") as handle:
-        writer = csv_writer(handle)
-        if new:
-            writer.writerow(PAIR_COLUMNS)
-        writer.writerows([record_id, other, "different", note] for other in others)
+    held = decisions_file.read_bytes() if decisions_file.is_file() else b""
+    out = io.StringIO()
+    writer = csv_writer(out)
+    if not held:
+        writer.writerow(PAIR_COLUMNS)
+    writer.writerows([record_id, other, "different", note] for other in others)
+    # the reviewer's file, replaced whole: its rows, then these
+    lead = held if not held or held.endswith(b"\n") else held + b"\n"
+    write_atomic(decisions_file, lead + out.getvalue().encode("utf-8"))
     return others
 
 
