@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -276,11 +277,16 @@ def encoding_warning(path: Path) -> list[str]:
 
 
 
-def cut_short(last_tags: Sequence[str]) -> str:
+def cut_short(lines: Sequence[str], starts: Sequence[int], tag: re.Pattern[str]) -> str:
     """Why the last record of a tagged export looks cut off, or "": every other record ends
     with one tag (MEDLINE's ``SO``, Ovid's last field) and the last record never reaches it.
-    ``last_tags`` holds each record's last tag, in file order ("" for a record with no
-    fields, which its reader refuses in its own words)."""
+    ``starts`` are the records' first lines; ``tag`` matches a field line, the tag its group
+    1. A last record with no field at all is left to its reader, which refuses it in its own
+    words."""
+    ends = [*starts[1:], len(lines)]
+    last_tags = [next((m.group(1) for line in reversed(lines[first:stop])
+                       if (m := tag.match(line))), "") for first, stop in zip(starts, ends,
+                                                                               strict=True)]
     *others, last = last_tags or [""]
     if others and last and len(set(others)) == 1 and last != others[0]:
         return (f"the last record stops at its '{last}' line, before the '{others[0]}' line "

@@ -45,9 +45,7 @@ def read(path: Path) -> Reading:
     starts = [n for n, line in enumerate(lines) if line.startswith("PMID- ")]
     records: list[Record] = []
     reading = Reading(records, expected=expected)
-    ends = [starts[k + 1] if k + 1 < len(starts) else len(lines) for k in range(len(starts))]
-    cut = cut_short([_last_tag(lines[first:stop]) for first, stop in zip(starts, ends,
-                                                                          strict=True)])
+    cut = cut_short(lines, starts, _TAG)
     for k, (entry, first) in enumerate(zip(entries, starts, strict=True)):
         if cut and k == len(starts) - 1:
             reading.bad.append(Bad(first + 1, cut, raw="\n".join(lines[first:]).strip()))
@@ -59,10 +57,6 @@ def read(path: Path) -> Reading:
         reading.bad.append(Bad(first + 1, "the record has no PMID (or not a number)",
                                field="PMID", raw="\n".join(lines[first:stop]).strip()))
     return reading
-
-
-def _last_tag(lines: list[str]) -> str:
-    return next((m.group(1) for line in reversed(lines) if (m := _TAG.match(line))), "")
 
 
 def _list(entry: dict[str, Any], key: str) -> list[str]:

@@ -36,11 +36,8 @@ def read(path: Path) -> Reading:
                              "--format")
     records: list[Record] = []
     reading = Reading(records, expected=len(starts))
-    ends = [starts[k + 1] if k + 1 < len(starts) else len(lines) for k in range(len(starts))]
-    cut = cut_short([next((m.group(1) for line in reversed(lines[first:stop])
-                           if (m := _TAG.match(line))), "")
-                     for first, stop in zip(starts, ends, strict=True)])
-    for k, (first, stop) in enumerate(zip(starts, ends, strict=True)):
+    cut = cut_short(lines, starts, _TAG)
+    for k, (first, stop) in enumerate(zip(starts, [*starts[1:], len(lines)], strict=True)):
         if cut and k == len(starts) - 1:
             reading.bad.append(Bad(first + 1, cut, raw="\n".join(lines[first:stop]).strip()))
             continue
