@@ -28,6 +28,7 @@ from review_pipeline.model.eligibility import (
 )
 from review_pipeline.model.errors import ProtocolError
 from review_pipeline.model.names import RULE, is_name
+from review_pipeline.model.text import excerpt
 
 DEFAULT_PROTOCOL = layout.PROTOCOL
 PUBMED = "pubmed"
@@ -254,10 +255,18 @@ _CONDITIONS = ("publication_types", "languages", "before_year", "after_year", "t
                "without_terms", "match", "designs", "min_patients", "max_patients")
 
 
+MAX_PROTOCOL = 1 << 20
+"""The largest protocol file read: a long one is some tens of kilobytes."""
+
+
 def load_protocol(path: Path | str = DEFAULT_PROTOCOL) -> Protocol:
     """Read and validate the protocol file."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_PROTOCOL:
+            raise ProtocolError(f"the file is larger than {MAX_PROTOCOL // 1024:,} KB, far "
+                                "more than a protocol", where=str(path),
+                                fix="check that --protocol names the protocol file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ProtocolError(
@@ -265,6 +274,10 @@ def load_protocol(path: Path | str = DEFAULT_PROTOCOL) -> Protocol:
             where=str(path),
             fix="run from the project folder, or pass --protocol PATH (env REVIEW_PROTOCOL)",
         ) from None
+    except IsADirectoryError:
+        raise ProtocolError("is a folder, not the protocol file", where=str(path),
+                            fix="name the protocol file itself, e.g. queries/protocol.toml"
+                            ) from None
     except UnicodeDecodeError as exc:
         raise ProtocolError(
             f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
@@ -359,7 +372,8 @@ class _Validator:
         return value
 
     def choice(self, value: str, options: tuple[str, ...], key: str) -> str:
-        self.check(value in options, key, f"expected one of {', '.join(options)}; got '{value}'")
+        self.check(value in options, key,
+                   f"expected one of {', '.join(options)}; got '{excerpt(value)}'")
         return value
 
 
@@ -383,7 +397,7 @@ def _search(v: _Validator, data: Any, root: Path, prefix: str) -> Search:
     for key in ("min_date", "max_date"):
         if key in t:
             v.check(bool(_DATE.match(t[key])), f"{prefix}{key}", "expected YYYY, YYYY/MM or "
-                    f"YYYY/MM/DD; got '{t[key]}'")
+                    f"YYYY/MM/DD; got '{excerpt(t[key])}'")
     v.check(("min_date" in t) == ("max_date" in t), f"{prefix}min_date",
             "PubMed needs min_date and max_date together; give both or neither")
     snapshot = t.get("snapshot")
@@ -405,11 +419,11 @@ def _source(v: _Validator, data: Any, index: int, root: Path) -> Source:
     prefix = f"sources[{index}]."
     t = v.table(data, _SOURCE, prefix)
     v.check(is_name(t["name"]), f"{prefix}name", f"expected a lower-case name ({RULE}); got "
-            f"'{t['name'][:60]}'")
+            f"'{excerpt(t['name'])}'")
     for name in t.get("files", []):
         v.check(bool(FILE_NAME.match(name)), f"{prefix}files",
-                f"make cannot follow '{name}' (a space, a bracket or a quote in the path); "
-                "rename the file, as `review import FILE --source NAME --add` does")
+                f"make cannot follow '{excerpt(name)}' (a space, a bracket or a quote in the "
+                "path); rename the file, as `review import FILE --source NAME --add` does")
     return Source(
         name=t["name"],
         label=t["label"],
@@ -431,7 +445,7 @@ def _report(v: _Validator, data: Any) -> Report:
     t = v.table(data, _REPORT, "report.")
     for key, value in t.items():
         v.check(bool(_FIELD_REF.match(value)), f"report.{key}",
-                f"expected table.field of the extraction forms; got '{value}'")
+                f"expected table.field of the extraction forms; got '{excerpt(value)}'")
     report = Report(**t)
     for first, second in (("treatment", "patients"), ("outcome", "rate")):
         v.check(getattr(report, first).split(".")[0] == getattr(report, second).split(".")[0],
@@ -471,7 +485,7 @@ def _rule(v: _Validator, data: Any, index: int, codes: set[str]) -> Rule:
     if verdict == "exclude":
         v.check(reason in codes, f"{prefix}reason",
                 f"an exclude rule needs a reason code from [[exclusion_reasons]] "
-                f"({', '.join(sorted(codes))}); got '{reason}'")
+                f"({', '.join(sorted(codes))}); got '{excerpt(reason)}'")
     v.check(any(k in t for k in _CONDITIONS), prefix.rstrip("."),
             f"a rule needs at least one condition ({', '.join(_CONDITIONS)})")
     v.check(not (t.get("automatic", False) and verdict == "include"), f"{prefix}automatic",
@@ -528,7 +542,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, int):
         return f"{value} (an integer)"
     if isinstance(value, str):
-        return f"'{value}' (a string)"
+        return f"'{excerpt(value)}' (a string)"
     if isinstance(value, list):
         return "a list" if all(isinstance(x, str) for x in value) else "a list of mixed values"
     if isinstance(value, dict):

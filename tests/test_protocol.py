@@ -165,6 +165,29 @@ def test_missing_and_non_utf8_protocol_files(tmp_path: Path) -> None:
         load_protocol(bad)
 
 
+def test_a_folder_or_a_huge_file_is_not_taken_for_the_protocol(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ProtocolError, match="is a folder, not the protocol file"):
+        load_protocol(tmp_path)
+    monkeypatch.setattr("review_pipeline.protocol.MAX_PROTOCOL", 1024)
+    huge = tmp_path / "huge.toml"
+    huge.write_text(MINIMAL + "#" * 2000 + "\n")
+    with pytest.raises(ProtocolError, match="larger than 1 KB, far more than a protocol"):
+        load_protocol(huge)
+
+
+def test_a_long_value_is_quoted_in_part(tmp_path: Path) -> None:
+    long = "x" * 100_000
+    with pytest.raises(ProtocolError) as caught:
+        parse(MINIMAL + '[[sources]]\nname = "embase"\nlabel = "Embase"\nkind = "database"\n'
+              f'format = "{long}"\nfiles = ["embase.ris"]\n', tmp_path)
+    assert "key 'sources[0].format': expected one of auto," in str(caught.value)
+    assert len(str(caught.value)) < 1000
+    with pytest.raises(ProtocolError, match=r"'x{80}\.\.\. \(100,000 characters\)'"):
+        parse(MINIMAL.replace('database = "PubMed"', f'database = "PubMed"\nmin_date = '
+                              f'"{long}"\nmax_date = "2020"'), tmp_path)
+
+
 def test_paths_resolve_against_the_project_folder(tmp_path: Path) -> None:
     text = MINIMAL.replace('query = "POEMS[tiab]"\n',
                            'query = "POEMS[tiab]"\nsnapshot = "snapshot/s.jsonl"\n')

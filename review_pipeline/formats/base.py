@@ -32,11 +32,6 @@ MAX_UNPACKED = 512 * MB
 """The most an XLSX workbook's parts may unpack to (a zip bomb declares far more)."""
 
 
-def excerpt(text: str, size: int = 80) -> str:
-    """The start of ``text``, for an error message that must not repeat a huge value."""
-    return text if len(text) <= size else f"{text[:size]}... ({len(text):,} characters)"
-
-
 def check_workbook(path: Path) -> None:
     """Refuse a workbook whose parts would unpack to more than :data:`MAX_UNPACKED`, before
     any of it is read. The sizes are those the zip declares,
@@ -81,7 +76,19 @@ class Reading:
 
 
 def open_binary(path: Path) -> BinaryIO:
-    """``path`` opened for streaming bytes, gunzipped on the fly when it is gzip."""
+    """``path`` opened for streaming bytes, gunzipped on the fly when it is gzip (its output
+    bounded by :data:`MAX_WHOLE`)."""
+    return _open(path, gap=None)
+
+
+def open_xml(path: Path) -> BinaryIO:
+    """``path`` opened as :func:`open_binary` does, for an XML parser: refused as soon as a
+    stretch of text without markup exceeds :data:`MAX_FIELD`, since the parser would hold
+    it whole as one element's text."""
+    return _open(path, gap=MAX_FIELD)
+
+
+def _open(path: Path, gap: int | None) -> BinaryIO:
     try:
         with path.open("rb") as probe:
             gzipped = probe.read(2) == b"\x1f\x8b"
@@ -92,7 +99,74 @@ def open_binary(path: Path) -> BinaryIO:
     except IsADirectoryError:
         raise InputError("is a folder, not a file", where=str(path),
                          fix="name the export file itself") from None
-    return cast(BinaryIO, gzip.open(path, "rb") if gzipped else path.open("rb"))
+    if not gzipped and gap is None:
+        return path.open("rb")
+    raw = cast(BinaryIO, gzip.open(path, "rb")) if gzipped else path.open("rb")  # noqa: SIM115 (caller closes)
+    return cast(BinaryIO, Guarded(raw, str(path), whole=MAX_WHOLE if gzipped else None,
+                                  gap=gap))
+
+
+def count_markers(stream: BinaryIO, marker: re.Pattern[bytes]) -> int:
+    """How often ``marker`` (which holds one ``<``, where it starts) occurs in ``stream``,
+    read in blocks: the count of records an XML file holds, without its parser."""
+    count, carry = 0, b""
+    for block in iter(lambda: stream.read(1 << 20), b""):
+        data = carry + block
+        # No marker straddles the cut at the last "<".
+        cut = data.rfind(b"<")
+        cut = len(data) if cut < 0 else cut
+        count += len(marker.findall(data, 0, cut))
+        carry = data[cut:]
+    return count + len(marker.findall(carry))
+
+
+class Guarded:
+    """A byte stream read through limits checked as the bytes arrive, before anything holds
+    them: at most ``whole`` bytes in all (what a gzip may unpack to) and at most ``gap``
+    bytes between two ``<`` (an XML element's text)."""
+
+    def __init__(self, raw: BinaryIO, where: str, whole: int | None = None,
+                 gap: int | None = None) -> None:
+        self.raw, self.where, self.whole, self.gap = raw, where, whole, gap
+        self.seen = self.run = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 and self.whole is not None:
+            size = self.whole - self.seen + 1
+        data = self.raw.read(size)
+        self.seen += len(data)
+        if self.whole is not None and self.seen > self.whole:
+            raise _too_big(self.where, self.whole)
+        if self.gap is not None:
+            self._check_gap(data, self.gap)
+        return data
+
+    def _check_gap(self, data: bytes, gap: int) -> None:
+        first, last = data.find(b"<"), data.rfind(b"<")
+        if first < 0:
+            longest = self.run = self.run + len(data)
+        else:
+            longest = max(self.run + first, *map(len, data[first:last].split(b"<")))
+            self.run = len(data) - last - 1
+        if longest > gap:
+            raise InputError(f"an element holds more than {gap // MB} MB of text, far "
+                             "more than any record", where=self.where,
+                             fix="the file is damaged or not an export; export it again")
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if (offset, whence) != (0, 0):
+            raise ValueError("a guarded stream only goes back to its start")
+        self.seen = self.run = 0
+        return self.raw.seek(0)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> Guarded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def read_text(path: Path) -> str:
@@ -218,10 +292,14 @@ def _read_bytes(path: Path) -> bytes:
         except (OSError, EOFError) as exc:
             raise _damaged(path, exc) from None
     if len(data) > MAX_WHOLE:
-        raise InputError(f"the file holds more than {MAX_WHOLE // MB:,} MB of text (unpacked)",
-                         where=str(path), fix="split the export into smaller files, or export "
-                         "it as RIS or CSV, which are read a record at a time")
+        raise _too_big(str(path), MAX_WHOLE)
     return data
+
+
+def _too_big(where: str, limit: int) -> InputError:
+    return InputError(f"the file holds more than {limit // MB:,} MB of text (unpacked)",
+                      where=where, fix="split the export into smaller files, or export "
+                      "it as RIS or CSV, which are read a record at a time")
 
 
 def _damaged(path: Path, exc: Exception) -> InputError:

@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from review_pipeline.formats.base import Bad, Reading, open_binary
+from review_pipeline.formats.base import Bad, Reading, count_markers, open_xml
 from review_pipeline.model.record import (
     Record,
     expand_pages,
@@ -30,14 +30,14 @@ def sniff(head: str) -> bool:
 
 
 def _count(path: Path) -> int:
-    with open_binary(path) as stream:
-        return len(_RECORD.findall(stream.read()))
+    with open_xml(path) as stream:
+        return count_markers(stream, _RECORD)
 
 
 def read(path: Path) -> Reading:
     records: list[Record] = []
     reading = Reading(records, expected=_count(path))
-    with open_binary(path) as stream:
+    with open_xml(path) as stream:
         try:
             for _, element in ET.iterparse(stream, events=("end",)):  # noqa: S314 (expat)
                 if element.tag == "record":

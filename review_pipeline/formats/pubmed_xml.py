@@ -14,9 +14,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
-from review_pipeline.formats.base import Bad, Reading, open_binary
+from review_pipeline.formats.base import (
+    MAX_FIELD,
+    Bad,
+    Guarded,
+    Reading,
+    count_markers,
+    open_xml,
+)
 from review_pipeline.model.errors import CountMismatchError, InputError
 from review_pipeline.model.record import (
     Record,
@@ -31,7 +38,6 @@ _CITATION = re.compile(rb"<MedlineCitation[\s>]")
 _MONTHS = {name: n for n, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 _SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
-_CHUNK = 1 << 20
 
 
 @dataclass
@@ -60,7 +66,7 @@ def sniff(head: str) -> bool:
 
 def read(path: Path) -> Reading:
     """The import reader: malformed articles and a damaged tail are refused, not fatal."""
-    with open_binary(path) as stream:
+    with open_xml(path) as stream:
         records: list[Record] = []
         reading = Reading(records, expected=count_records(stream))
         stream.seek(0)
@@ -80,7 +86,7 @@ def read(path: Path) -> Reading:
 
 def parse_file(path: Path) -> PubmedXml:
     """All records of the file at ``path`` (plain or gzip), checked against its markers."""
-    with open_binary(path) as stream:
+    with open_xml(path) as stream:
         expected = count_records(stream)
         stream.seek(0)
         return _collect(stream, str(path), expected)
@@ -88,7 +94,7 @@ def parse_file(path: Path) -> PubmedXml:
 
 def parse_text(text: str, where: str) -> PubmedXml:
     """Parse PubMed XML ``text``; ``where`` names it in errors."""
-    stream = io.BytesIO(text.encode("utf-8"))
+    stream = cast(BinaryIO, Guarded(io.BytesIO(text.encode("utf-8")), where, gap=MAX_FIELD))
     expected = count_records(stream)
     stream.seek(0)
     return _collect(stream, where, expected)
@@ -107,16 +113,7 @@ def _collect(stream: BinaryIO, where: str, expected: int) -> PubmedXml:
 
 def count_records(stream: BinaryIO) -> int:
     """Record elements in the raw bytes, counted without the XML parser (a cross-check)."""
-    pattern = _CITATION if _legacy(stream) else _ARTICLE
-    count, carry = 0, b""
-    for block in iter(lambda: stream.read(_CHUNK), b""):
-        data = carry + block
-        # A marker holds one "<", so none straddles the cut at the last "<".
-        cut = data.rfind(b"<")
-        cut = len(data) if cut < 0 else cut
-        count += len(pattern.findall(data, 0, cut))
-        carry = data[cut:]
-    return count + len(pattern.findall(carry))
+    return count_markers(stream, _CITATION if _legacy(stream) else _ARTICLE)
 
 
 def _legacy(stream: BinaryIO) -> bool:

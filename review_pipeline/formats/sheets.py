@@ -22,8 +22,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from review_pipeline.files import write_atomic
-from review_pipeline.formats.base import check_workbook, excerpt
+from review_pipeline.formats.base import check_workbook
 from review_pipeline.model.errors import InputError
+from review_pipeline.model.text import excerpt
 
 SUFFIXES = (".csv", ".xlsx")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")

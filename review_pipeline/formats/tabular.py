@@ -22,7 +22,6 @@ from review_pipeline.formats.base import (
     Bad,
     Reading,
     check_workbook,
-    excerpt,
     iter_lines,
 )
 from review_pipeline.model.errors import InputError
@@ -36,6 +35,7 @@ from review_pipeline.model.record import (
     normalize_pmid,
     parse_year,
 )
+from review_pipeline.model.text import excerpt
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "recordid", "key", "accessionnumber", "accession", "an", "ut", "eid",

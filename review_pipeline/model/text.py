@@ -14,3 +14,8 @@ def value_text(value: object) -> str:
     if value is None:
         return ""
     return number_text(value) if isinstance(value, float) else str(value)
+
+
+def excerpt(text: str, size: int = 80) -> str:
+    """The start of ``text``, for an error message that must not repeat a huge value."""
+    return text if len(text) <= size else f"{text[:size]}... ({len(text):,} characters)"
