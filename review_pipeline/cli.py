@@ -18,6 +18,7 @@ import click
 
 from review_pipeline import __version__, layout
 from review_pipeline.api import Review
+from review_pipeline.files import write_atomic
 from review_pipeline.formats.registry import NAMES as FORMAT_NAMES
 from review_pipeline.model.errors import ReviewError, as_review_error
 from review_pipeline.model.state import STAGES
@@ -688,8 +689,7 @@ def export_records(obj: Review, fmt: str, out: Path | None) -> None:
     """
     text, count = obj.export(fmt)
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        write_atomic(out, text.encode("utf-8"))
         click.echo(f"export: wrote {count} records to {out} ({fmt})")
     else:
         click.echo(text, nl=False)

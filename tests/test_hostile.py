@@ -6,7 +6,9 @@ from __future__ import annotations
 import errno
 import gzip
 import json
+import os
 import resource
+import shutil
 import sqlite3
 import threading
 import zipfile
@@ -18,6 +20,7 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from review_pipeline import store
+from review_pipeline.api import Review
 from review_pipeline.cli import cli
 from review_pipeline.files import write_atomic
 from review_pipeline.formats.sheets import read_sheet
@@ -30,7 +33,7 @@ from review_pipeline.stages.import_ import import_file
 from review_pipeline.stages.screen import run as screen
 from review_pipeline.stages.screen import write_worksheet
 from review_pipeline.store import open_db
-from tests.conftest import FIXTURES
+from tests.conftest import EXAMPLE, EXAMPLE_PARTS, FIXTURES
 
 EXPORT = FIXTURES / "exports" / "asreview_embase.ris"
 
@@ -257,6 +260,51 @@ def test_a_gzip_bomb_is_refused_before_it_fills_memory(
     assert _tables(db) == before
 
 
+@pytest.mark.parametrize(("fmt", "name", "record"), [
+    ("medline", "bomb.nbib.gz", b"PMID- 1\nTI  - A title\nSO  - J. 2020.\n\n"),
+    ("ris", "bomb.ris.gz", b"TY  - JOUR\nTI  - A title\nER  - \n\n"),
+    ("pubmed-xml", "bomb.xml.gz", b"<PubmedArticle><MedlineCitation><PMID>1</PMID>"
+     b"</MedlineCitation></PubmedArticle>\n"),
+    ("endnote-xml", "bomb.xml.gz", b"<record><titles><title>A</title></titles></record>\n"),
+])
+def test_a_gzip_of_any_format_is_refused_once_it_unpacks_too_far(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, name: str,
+        record: bytes) -> None:
+    """Streamed formats too: a gzip's output is bounded as it is read, not after."""
+    monkeypatch.setattr("review_pipeline.formats.base.MAX_WHOLE", 1 << 20)
+    root = b"PubmedArticleSet" if fmt == "pubmed-xml" else b"xml><records"
+    path = tmp_path / name
+    with gzip.open(path, "wb") as out:
+        out.write(b"<" + root + b">\n" if b"<" in record else b"")
+        out.write(record * ((3 << 20) // len(record)))
+    before = _tables(db)
+    with pytest.raises(InputError, match=r"more than 1 MB of text \(unpacked\)"):
+        import_file(db, path, source="bomb", fmt=fmt)
+    assert _tables(db) == before
+
+
+@pytest.mark.parametrize(("fmt", "text"), [
+    ("pubmed-xml", b"<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID>"
+     b"<Article><ArticleTitle>%s</ArticleTitle></Article></MedlineCitation></PubmedArticle>"
+     b"</PubmedArticleSet>"),
+    ("endnote-xml", b"<xml><records><record><titles><title>%s</title></titles></record>"
+     b"</records></xml>"),
+])
+def test_an_xml_element_too_large_is_refused_before_it_is_held(
+        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str,
+        text: bytes) -> None:
+    monkeypatch.setattr("review_pipeline.formats.base.MAX_FIELD", 1 << 20)
+    path = tmp_path / "huge.xml"
+    path.write_bytes(text % (b"title " * (8 << 20)))  # 48 MB in one element
+    before = _tables(db)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(InputError, match=r"an element holds more than 1 MB of text") as error:
+        import_file(db, path, source="huge", fmt=fmt)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 16 << 10  # KiB
+    assert "huge.xml" in str(error.value)
+    assert _tables(db) == before
+
+
 def test_a_line_without_end_is_refused_and_not_echoed(
         db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("review_pipeline.formats.base.MAX_LINE", 1 << 20)
@@ -365,3 +413,37 @@ def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_partial(
         write_atomic(path, b"record_id,decision\n")
     assert path.read_bytes() == b"record_id,decision\npubmed:1,include\n"
     assert [p.name for p in path.parent.iterdir()] == ["sheet.csv"]
+
+
+def test_every_output_is_replaced_whole_never_written_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A half-written output that make then takes for up to date is worse than none: each
+    one is written beside its place and moved into it."""
+    folder = tmp_path / "review"
+    for part in EXAMPLE_PARTS:
+        shutil.copytree(EXAMPLE / part, folder / part)
+    moved: list[Path] = []
+    replace = os.replace
+
+    def noting(source: str | Path, target: str | Path) -> None:
+        moved.append(Path(target))
+        replace(source, target)
+
+    def files() -> dict[Path, int]:
+        return {p: p.stat().st_mtime_ns for p in folder.rglob("*")
+                if p.is_file() and p.suffix != ".db"}
+
+    before = files()
+    monkeypatch.setattr("review_pipeline.files.os.replace", noting)
+    with Review(folder) as review:
+        review.fetch()
+        review.import_()
+        review.dedup()
+        review.screen()
+        review.extract()
+        review.prisma()
+        review.report()
+    written = {p for p, mtime in files().items() if before.get(p) != mtime}
+    assert {p.name for p in written if p.parent.name == "reports"} >= {
+        "prisma.svg", "prisma.png", "prisma.json", "search_log.md", "index.html"}
+    assert written - set(moved) == set()

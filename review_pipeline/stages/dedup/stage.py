@@ -298,8 +298,7 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
                 "reused": len(judged), "duplicates": duplicates})
     write_queue(db, queue_file, found.queue)
     if overlap_file:
-        overlap_file.parent.mkdir(parents=True, exist_ok=True)
-        overlap_file.write_text(overlap_csv(overlap(db)), encoding="utf-8")
+        write_atomic(overlap_file, overlap_csv(overlap(db)).encode("utf-8"))
     return DedupResult(len(entries), len(found.clusters), duplicates, changed, dict(by_rule),
                        len(found.queue), len(entries) if fresh is None else len(fresh))
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import store
+from review_pipeline.files import write_atomic
 from review_pipeline.formats.sheets import extend_sheet
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.names import RULE, is_name
@@ -93,7 +94,7 @@ def write_sheets(db: Database, reviewer: str, folder: Path = DEFAULT_FOLDER,
             ("record_id",), choices={f.name: f.choices for f in form.fields if f.choices},
             notes={f.name: f"{f.describe()}. {f.help}".strip() for f in form.fields})
         results.append(SheetResult(path, added, kept))
-    (folder / reviewer / "help.md").write_text(help_text(forms), encoding="utf-8")
+    write_atomic(folder / reviewer / "help.md", help_text(forms).encode("utf-8"))
     return results
 
 

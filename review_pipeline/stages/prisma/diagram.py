@@ -21,6 +21,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from matplotlib.path import Path as MPath
 from matplotlib.textpath import TextToPath
 
+from review_pipeline.files import write_atomic
 from review_pipeline.stages.prisma.boxes import COLUMNS, Box, Flow
 
 FONT = "DejaVu Sans"
@@ -60,14 +61,16 @@ def render(flow: Flow, svg: Path | None = None, png: Path | None = None,
     ax.set_ylim(layout.height, 0)
     ax.axis("off")
     layout.draw(ax)
-    out = io.StringIO()
+    out, picture = io.StringIO(), io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "prisma"}):
         fig.savefig(out, format="svg", metadata={"Date": None})
         if png:
-            fig.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
+            fig.savefig(picture, format="png", dpi=dpi, metadata={"Software": None})
     text = out.getvalue()
     if svg:
-        svg.write_text(text, encoding="utf-8")
+        write_atomic(svg, text.encode("utf-8"))
+    if png:
+        write_atomic(png, picture.getvalue())
     return text
 
 

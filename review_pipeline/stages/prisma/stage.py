@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from review_pipeline.files import write_atomic
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.prisma.boxes import flow
 from review_pipeline.stages.prisma.flow import (
@@ -52,11 +53,11 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Prisma
     f = flow(c)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in FILES}
-    paths["prisma.json"].write_text(json.dumps(as_template(c), indent=2) + "\n",
-                                    encoding="utf-8")
-    paths["prisma.csv"].write_text(template_csv(c), encoding="utf-8")
-    paths["prisma.md"].write_text(render_markdown(f, protocol.review.title), encoding="utf-8")
+    texts = {"prisma.json": json.dumps(as_template(c), indent=2) + "\n",
+             "prisma.csv": template_csv(c),
+             "prisma.md": render_markdown(f, protocol.review.title),
+             "search_log.md": log_markdown(search_log(db, protocol), protocol)}
+    for name, text in texts.items():
+        write_atomic(paths[name], text.encode("utf-8"))
     diagram.render(f, paths["prisma.svg"], paths["prisma.png"])
-    paths["search_log.md"].write_text(log_markdown(search_log(db, protocol), protocol),
-                                      encoding="utf-8")
     return PrismaResult(c, list(paths.values()))

@@ -11,6 +11,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import store
+from review_pipeline.files import write_atomic
 from review_pipeline.model.state import State
 from review_pipeline.model.text import number_text, value_text
 from review_pipeline.protocol import Protocol
@@ -73,7 +74,7 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
             f"<body>{''.join(parts)}</body></html>\n")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.html"
-    path.write_text(html, encoding="utf-8")
+    write_atomic(path, html.encode("utf-8"))
     return path
 
 
