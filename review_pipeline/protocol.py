@@ -25,6 +25,7 @@ from review_pipeline.model.eligibility import (
     Reason,
     Rule,
     parse_match,
+    terms_pattern,
 )
 from review_pipeline.model.errors import ProtocolError
 from review_pipeline.model.names import RULE, is_name
@@ -499,11 +500,16 @@ def _rule(v: _Validator, data: Any, index: int, codes: set[str]) -> Rule:
             v.choice(value, known, f"{prefix}{key}")
     for key in ("min_patients", "max_patients"):
         v.check(t.get(key, 0) >= 0, f"{prefix}{key}", f"expected 0 or more; got {t.get(key)}")
+    for key in ("terms", "without_terms"):
+        try:
+            terms_pattern(tuple(t.get(key, [])))
+        except MatchSyntaxError as exc:
+            raise v.fail(f"{prefix}{key}", str(exc)) from None
     if "match" in t:
         try:
             parse_match(t["match"])
         except MatchSyntaxError as exc:
-            raise v.fail(f"{prefix}match", f"{exc}; in: {t['match']}") from None
+            raise v.fail(f"{prefix}match", f"{exc}; in: {excerpt(t['match'])}") from None
     return Rule(
         id=t["id"],
         description=t["description"],

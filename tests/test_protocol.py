@@ -82,6 +82,10 @@ def test_update_and_report_sections_are_read(tmp_path: Path) -> None:
                  id="bad-date"),
     pytest.param(('query = "POEMS[tiab]"\n', 'query = "  "\n'),
                  "key 'search.query': expected the search string", id="empty-query"),
+    pytest.param(('[eligibility]\n', '[eligibility]\n[[eligibility.rules]]\nid = "r"\n'
+                  'description = "d"\nverdict = "include"\nterms = ["a*a*a*b"]\n'),
+                 "key 'eligibility.rules[0].terms': 'a*a*a*b' has two * in one word",
+                 id="terms-that-would-backtrack"),
     pytest.param(('[eligibility]\n', '[eligibility]\nrules = "none"\n'),
                  "key 'eligibility.rules': expected a list of tables", id="rules-not-tables"),
     pytest.param(('[[exclusion_reasons]]', '[[sources]]\nname = "embase"\nlabel = "Embase"\n'

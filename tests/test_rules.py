@@ -109,6 +109,7 @@ def test_match_expressions(expression: str, text: str, expected: bool) -> None:
     ('"stem cell', "not closed"),
     ("OR a", "'OR' where a term was expected"),
     ("", "empty"),
+    ("neur*path*y", r"'neur\*path\*y' has two \* in one word"),  # would backtrack for ever
 ])
 def test_match_syntax_errors(expression: str, message: str) -> None:
     with pytest.raises(MatchSyntaxError, match=message):

@@ -173,6 +173,13 @@ class Rule:
 
 @functools.lru_cache(maxsize=1024)
 def terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
-    """Terms as one regex on folded text: whole words, ``*`` standing for any word ending."""
+    """Terms as one regex on folded text: whole words, ``*`` standing for any letters.
+
+    A word may hold one ``*``: with two, the regex backtracks exponentially on a long word
+    (``a*a*a*b`` on forty letters a runs for seconds), which a record could hold."""
+    for term in terms:
+        if any(word.count("*") > 1 for word in term.split()):
+            raise MatchSyntaxError(f"'{term}' has two * in one word; a word may hold one "
+                                   "(neuro*, neuro*pathy)")
     bodies = [r"\w*".join(re.escape(fold(part)) for part in term.split("*")) for term in terms]
     return re.compile(rf"(?<!\w)(?:{'|'.join(bodies)})(?!\w)")
