@@ -175,6 +175,27 @@ def test_a_tagged_export_cut_mid_record_is_refused(db: Database, tmp_path: Path,
     assert (kept.records, kept.skipped) == (whole.records - 1, 1)
 
 
+@pytest.mark.parametrize(("kind", "message"), [
+    ("fifo", "not a regular file"),  # reading it would wait for a writer for ever
+    ("loop", r"cannot open the file \(Too many levels of symbolic links\)"),
+    ("folder", "is a folder, not a file"),
+])
+def test_a_path_that_is_no_file_is_refused(db: Database, tmp_path: Path, kind: str,
+                                           message: str) -> None:
+    path = tmp_path / "export.ris"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "loop":
+        path.symlink_to(tmp_path / "other.ris")
+        (tmp_path / "other.ris").symlink_to(path)
+    else:
+        path.mkdir()
+    before = _tables(db)
+    with pytest.raises(InputError, match=message):
+        import_file(db, path, source="ris")
+    assert _tables(db) == before
+
+
 def test_a_nul_byte_anywhere_is_refused_with_its_line(db: Database, tmp_path: Path) -> None:
     rows = "".join(f"{n},Title number {n} about something long enough\n" for n in range(400))
     path = tmp_path / "export.csv"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import re
+import stat
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -90,15 +91,21 @@ def open_xml(path: Path) -> BinaryIO:
 
 def _open(path: Path, gap: int | None) -> BinaryIO:
     try:
+        if path.is_dir():
+            raise InputError("is a folder, not a file", where=str(path),
+                             fix="name the export file itself")
+        if not stat.S_ISREG(path.stat().st_mode):  # a pipe would wait for a writer for ever
+            raise InputError("not a regular file (a pipe, a device or a socket)",
+                             where=str(path), fix="name the export file itself")
         with path.open("rb") as probe:
             gzipped = probe.read(2) == b"\x1f\x8b"
     except FileNotFoundError:
         raise InputError("file not found", where=str(path),
                          fix="check the path (in the protocol, paths are relative to the "
                              "project folder)") from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a file", where=str(path),
-                         fix="name the export file itself") from None
+    except OSError as exc:  # a symbolic link that loops, no permission, ...
+        raise InputError(f"cannot open the file ({exc.strerror})", where=str(path),
+                         fix="check the path and its permissions") from None
     if not gzipped and gap is None:
         return path.open("rb")
     raw = cast(BinaryIO, gzip.open(path, "rb")) if gzipped else path.open("rb")  # noqa: SIM115 (caller closes)
