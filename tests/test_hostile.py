@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import gzip
+import io
 import json
 import os
 import resource
@@ -23,6 +24,7 @@ from review_pipeline import store
 from review_pipeline.api import Review
 from review_pipeline.cli import cli
 from review_pipeline.files import write_atomic
+from review_pipeline.formats.base import Guarded
 from review_pipeline.formats.sheets import read_sheet
 from review_pipeline.model.errors import DatabaseError, InputError
 from review_pipeline.model.names import MAX_LENGTH, is_identifier, is_name
@@ -324,6 +326,19 @@ def test_an_xml_element_too_large_is_refused_before_it_is_held(
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 16 << 10  # KiB
     assert "huge.xml" in str(error.value)
     assert _tables(db) == before
+
+
+@pytest.mark.parametrize("size", [-1, 7])
+def test_a_stretch_without_markup_is_measured_across_and_inside_blocks(size: int) -> None:
+    fine, long = b"<a>" + b"x" * 48 + b"</a>", b"<a>" + b"x" * 49 + b"</a>"  # 50, 51 apart
+    assert len(_read_all(fine, size, gap=50)) == len(fine)
+    with pytest.raises(InputError, match="an element holds more than"):
+        _read_all(long, size, gap=50)
+
+
+def _read_all(data: bytes, size: int, gap: int) -> bytes:
+    stream = Guarded(io.BytesIO(data), "test", gap=gap)
+    return b"".join(iter(lambda: stream.read(size), b""))
 
 
 def test_a_line_without_end_is_refused_and_not_echoed(

@@ -153,7 +153,9 @@ class Guarded:
         if first < 0:
             longest = self.run = self.run + len(data)
         else:
-            longest = max(self.run + first, *map(len, data[first:last].split(b"<")))
+            longest = self.run + first
+            if len(data) > gap:  # else no stretch inside the block can be too long
+                longest = max(longest, *map(len, data[first:last].split(b"<")))
             self.run = len(data) - last - 1
         if longest > gap:
             raise InputError(f"an element holds more than {gap // MB} MB of text, far "
