@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from review_pipeline.stages.prisma import PrismaResult
     from review_pipeline.stages.screen import Agreement, Conflict, ScreenResult
     from review_pipeline.stages.screen import SheetResult as ScreeningSheet
+    from review_pipeline.stages.synthesis import Analysis
 
 
 class Review:
@@ -295,3 +296,16 @@ class Review:
         if fmt == "ris":
             return export.export_records_ris(self.db())
         return export.export_records_csv(self.db())
+
+
+def meta(path: Path | str, *, measure: str | None = None, method: str = "REML",
+         knha: bool = False, by: str | None = None, ratio: bool = False,
+         forest: Path | str | None = None, funnel: Path | str | None = None) -> Analysis:
+    """Pool the studies of a plain CSV (no review needed): ``study,events,total``,
+    ``study,events_1,total_1,events_2,total_2``, or ``study,estimate,se``. See
+    :func:`review_pipeline.stages.synthesis.meta.meta`."""
+    from review_pipeline.stages.synthesis.meta import meta as run
+
+    return run(Path(path), measure=measure, method=method, knha=knha, by=by, ratio=ratio,
+               forest_out=Path(forest) if forest else None,
+               funnel_out=Path(funnel) if funnel else None)

@@ -20,6 +20,7 @@ from review_pipeline import __version__, layout
 from review_pipeline.api import Review
 from review_pipeline.files import write_atomic
 from review_pipeline.formats.registry import NAMES as FORMAT_NAMES
+from review_pipeline.model.effects import MEASURES, METHODS
 from review_pipeline.model.errors import ReviewError, as_review_error
 from review_pipeline.model.state import STAGES
 from review_pipeline.protocol import SOURCE_KINDS
@@ -641,6 +642,53 @@ def report_(obj: Review, out_dir: Path) -> None:
         review report --out-dir reports
     """
     click.echo(f"report: wrote {obj.report(out=out_dir)}")
+
+
+@cli.command(name="meta")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--measure", type=click.Choice(list(MEASURES), case_sensitive=False),
+              help="PLO, PFT, PAS or PR for proportions; RR, OR or RD for two arms; GEN for "
+              "estimates with SE [default: PLO, RR or GEN, by the columns].")
+@click.option("--method", type=click.Choice(list(METHODS), case_sensitive=False),
+              default="REML", show_default=True,
+              help="Tau-squared estimator (REML, DL, PM, ML), EE for equal effects, or GLMM "
+              "(binomial-normal, proportions on the logit scale).")
+@click.option("--by", metavar="COLUMN", help="Pool within the groups of COLUMN too, and test "
+              "the differences between them.")
+@click.option("--knha", is_flag=True, help="Hartung-Knapp confidence intervals (t "
+              "distribution) instead of Wald intervals.")
+@click.option("--ratio", is_flag=True, help="GEN: the estimates (and ci_low, ci_high) are "
+              "ratios, pooled as logarithms; se is that of the logarithm.")
+@click.option("--forest", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Draw the forest plot (SVG, or PNG for a .png name).")
+@click.option("--funnel", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Draw the funnel plot (10 or more studies).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def meta_(file: Path, measure: str | None, method: str, by: str | None, knha: bool,
+          ratio: bool, forest: Path | None, funnel: Path | None, as_json: bool) -> None:
+    """Meta-analyse the studies of a plain CSV, as R's metafor would: no review needed.
+
+    Columns: study,events,total (proportions), study,events_1,total_1,events_2,total_2 (two
+    arms), or study,estimate,se (or estimate,ci_low,ci_high); any other column may group
+    them (--by). Studies with a zero cell get 1/2 added where the measure needs it.
+
+    \b
+    Example:
+        review meta responses.csv --measure PLO --method REML --forest forest.svg
+        review meta trials.csv --measure RR --by allocation --json
+    """
+    from review_pipeline.api import meta
+    from review_pipeline.stages.synthesis.text import summary
+
+    analysis = meta(file, measure=measure, method=method, knha=knha, by=by, ratio=ratio,
+                    forest=forest, funnel=funnel)
+    if as_json:
+        click.echo(json.dumps(analysis.as_dict(), indent=2))
+    else:
+        _echo_lines(summary(analysis))
+    for out in (forest, funnel):
+        if out:
+            click.echo(f"meta: wrote {out}", err=as_json)
 
 
 @cli.command(name="status")

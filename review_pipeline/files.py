@@ -4,8 +4,13 @@ not at all, known by their digest."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def display_path(path: Path) -> str:
@@ -30,6 +35,25 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def write_figure(fig: Figure, svg: Path | None, png: Path | None, salt: str,
+                 dpi: int = 200) -> str:
+    """Draw ``fig`` as SVG (text kept as text, no date, ids from ``salt``: the same figure
+    gives the same file) and PNG, write the files asked for whole, return the SVG text."""
+    import matplotlib  # here, so that what only writes files does not load it
+
+    out, picture = io.StringIO(), io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+        fig.savefig(out, format="svg", metadata={"Date": None})
+        if png:
+            fig.savefig(picture, format="png", dpi=dpi, metadata={"Software": None})
+    text = out.getvalue()
+    if svg:
+        write_atomic(svg, text.encode("utf-8"))
+    if png:
+        write_atomic(png, picture.getvalue())
+    return text
 
 
 def sha256_file(path: Path) -> str:

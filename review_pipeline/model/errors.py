@@ -70,6 +70,10 @@ class CheckError(ReviewError):
     """A derived number failed an arithmetic check (e.g. PRISMA boxes that do not add up)."""
 
 
+class AnalysisError(ReviewError):
+    """A meta-analysis cannot be fitted to the studies given (too few, or degenerate)."""
+
+
 class Problems(list[str]):
     """Problems found in people's files, collected so that one run reports them all, and
     raised together before anything is loaded."""

@@ -7,13 +7,11 @@ is a group ``box-<key>``), and carries no date, so the same counts give the same
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
@@ -21,7 +19,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from matplotlib.path import Path as MPath
 from matplotlib.textpath import TextToPath
 
-from review_pipeline.files import write_atomic
+from review_pipeline.files import write_figure
 from review_pipeline.stages.prisma.boxes import COLUMNS, Box, Flow
 
 FONT = "DejaVu Sans"
@@ -61,17 +59,7 @@ def render(flow: Flow, svg: Path | None = None, png: Path | None = None,
     ax.set_ylim(layout.height, 0)
     ax.axis("off")
     layout.draw(ax)
-    out, picture = io.StringIO(), io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "prisma"}):
-        fig.savefig(out, format="svg", metadata={"Date": None})
-        if png:
-            fig.savefig(picture, format="png", dpi=dpi, metadata={"Software": None})
-    text = out.getvalue()
-    if svg:
-        write_atomic(svg, text.encode("utf-8"))
-    if png:
-        write_atomic(png, picture.getvalue())
-    return text
+    return write_figure(fig, svg, png, salt="prisma", dpi=dpi)
 
 
 class _Layout:
