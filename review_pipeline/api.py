@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from review_pipeline.stages.prisma import PrismaResult
     from review_pipeline.stages.screen import Agreement, Conflict, ScreenResult
     from review_pipeline.stages.screen import SheetResult as ScreeningSheet
-    from review_pipeline.stages.synthesis import Analysis
+    from review_pipeline.stages.synthesis import Analysis, SynthesisResult
 
 
 class Review:
@@ -265,6 +265,13 @@ class Review:
         from review_pipeline.stages import extract
 
         return extract.history(self.db(), study)
+
+    def synthesis(self, *, out: Path | None = None) -> SynthesisResult:
+        """Pool each outcome per treatment; write synthesis.json and the forest plots."""
+        from review_pipeline.stages import synthesis
+
+        protocol = self.protocol()
+        return synthesis.run(self.db(), protocol, out or self.path(layout.REPORTS))
 
     # prisma, report, and views
 

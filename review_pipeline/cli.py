@@ -605,6 +605,26 @@ def extract_history(obj: Review, study: str) -> None:
                    f"{t['old'] or '(empty)'} -> {t['new'] or '(empty)'}  ({source})")
 
 
+@cli.command(name="synthesis")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              default=layout.REPORTS, show_default=True,
+              help="Where to write synthesis.json and forest/.")
+@common_options
+@pass_ctx
+def synthesis_(obj: Review, out_dir: Path) -> None:
+    """Pool each outcome per treatment from the final extraction tables, as the protocol's
+    [synthesis] section says: proportions of evaluable patients, one study per cohort;
+    write synthesis.json and a forest plot (SVG and PNG) per analysis in forest/.
+
+    \b
+    Example:
+        review synthesis --out-dir reports
+    """
+    result = obj.synthesis(out=out_dir)
+    click.echo(f"synthesis: {result.analyses} outcome-treatment pairs, {result.pooled} pooled; "
+               f"wrote {result.path} and {len(result.figures)} forest plot files")
+
+
 @cli.command(name="prisma")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               default=layout.REPORTS, show_default=True, help="Where to write the flow.")

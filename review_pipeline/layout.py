@@ -25,6 +25,13 @@ EXTRACTION = Path("extracted/extraction")
 FIELDS = "fields.csv"
 CONSENSUS = "consensus.csv"
 AUDIT = "audit.csv"
+STUDY_REPORTS = "reports.csv"
+"""In the extraction folder: the study each companion report belongs to, and the cohort
+each study draws on."""
+
+SYNTHESIS = REPORTS / "synthesis.json"
+FOREST = REPORTS / "forest"
+"""The forest plots, one SVG and one PNG per analysis."""
 
 
 def quarantine(db: Path) -> Path:

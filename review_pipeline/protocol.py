@@ -15,6 +15,7 @@ from typing import Any
 
 from review_pipeline import layout
 from review_pipeline.formats.registry import NAMES as FORMAT_NAMES
+from review_pipeline.model.effects import MEASURES, METHODS
 from review_pipeline.model.eligibility import (
     AUTOMATIC_BOXES,
     DEFAULT_FIELDS,
@@ -125,6 +126,30 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Synthesis:
+    """How the synthesis stage pools each outcome per treatment (``review synthesis``): the
+    proportion of patients with the outcome among those evaluable, in each arm."""
+
+    outcomes: tuple[str, ...] = ()
+    """The outcomes to pool (values of ``[report] outcome``); none: every outcome."""
+    events: str = "outcomes.events"
+    """Patients with the outcome; same table as ``[report] outcome``."""
+    total: str = "outcomes.total"
+    """Patients evaluable for it; same table."""
+    measure: str = "PLO"
+    method: str = "REML"
+    knha: bool = False
+    """Hartung-Knapp confidence intervals instead of Wald intervals."""
+    by: str = ""
+    """A field (``table.field``) whose values form subgroups, tested for differences."""
+    min_studies: int = 2
+    """The fewest studies an analysis pools; fewer are listed, not pooled."""
+    overlap: str = "largest"
+    """Which of the studies sharing a cohort enters an analysis: the one with the most
+    evaluable patients (largest) or the latest report (latest)."""
+
+
+@dataclass(frozen=True)
 class Update:
     previous_version: Path | None = None
     """The reports the previous version of the review included (an updated review)."""
@@ -143,6 +168,7 @@ class Protocol:
     extraction: Extraction = Extraction()
     update: Update = Update()
     report: Report = Report()
+    synthesis: Synthesis = Synthesis()
 
     @property
     def reason_codes(self) -> frozenset[str]:
@@ -197,7 +223,12 @@ _TOP = {
     "extraction": _Key("table"),
     "update": _Key("table"),
     "report": _Key("table"),
+    "synthesis": _Key("table"),
 }
+_SYNTHESIS = {"outcomes": _Key("strings"), "events": _Key("str"), "total": _Key("str"),
+              "measure": _Key("str"), "method": _Key("str"), "knha": _Key("bool"),
+              "by": _Key("str"), "min_studies": _Key("int"), "overlap": _Key("str")}
+OVERLAP_RULES = ("largest", "latest")
 _REPORT = {"treatment": _Key("str"), "patients": _Key("str"), "outcome": _Key("str"),
            "rate": _Key("str")}
 _FIELD_REF = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
@@ -329,6 +360,7 @@ def parse_protocol(text: str, path: Path) -> Protocol:
         extraction=Extraction(_reviewers(v, top.get("extraction", {}), "extraction")),
         update=_update(v, top.get("update", {}), root),
         report=_report(v, top.get("report", {})),
+        synthesis=_synthesis(v, top.get("synthesis", {})),
     )
 
 
@@ -452,6 +484,25 @@ def _report(v: _Validator, data: Any) -> Report:
         v.check(getattr(report, first).split(".")[0] == getattr(report, second).split(".")[0],
                 f"report.{second}", f"expected a field of the same table as report.{first}")
     return report
+
+
+def _synthesis(v: _Validator, data: Any) -> Synthesis:
+    t = v.table(data, _SYNTHESIS, "synthesis.")
+    for key in ("events", "total", "by"):
+        if t.get(key):
+            v.check(bool(_FIELD_REF.match(t[key])), f"synthesis.{key}",
+                    f"expected table.field of the extraction forms; got '{excerpt(t[key])}'")
+    measures = tuple(m for m, d in MEASURES.items() if d.kind == "proportion")
+    methods = tuple(METHODS)
+    v.choice(t.get("measure", Synthesis.measure), measures, "synthesis.measure")
+    v.choice(t.get("method", Synthesis.method), methods, "synthesis.method")
+    v.check(t.get("method") != "GLMM" or t.get("measure", "PLO") == "PLO", "synthesis.method",
+            "the binomial-normal model (GLMM) pools on the logit scale: set measure = \"PLO\"")
+    v.choice(t.get("overlap", Synthesis.overlap), OVERLAP_RULES, "synthesis.overlap")
+    v.check(t.get("min_studies", 2) >= 1, "synthesis.min_studies",
+            f"expected 1 or more; got {t.get('min_studies')}")
+    values: dict[str, Any] = {k: tuple(x) if k == "outcomes" else x for k, x in t.items()}
+    return Synthesis(**values)
 
 
 def _update(v: _Validator, data: Any, root: Path) -> Update:

@@ -48,18 +48,19 @@ listed = $(STAMPS)/$(1).list$(if $(filter-out help clean,$(or $(MAKECMDGOALS),he
   $(and $(wildcard $(STAMPS)/$(1).list),$(call same,$(2),$(file < $(STAMPS)/$(1).list))),,$(shell \
   mkdir -p $(STAMPS))$(file > $(STAMPS)/$(1).list,$(2))))
 
-.PHONY: help all fetch import dedup screen extract prisma report browse clean .force
+.PHONY: help all fetch import dedup screen extract synthesis prisma report browse clean .force
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 13
 
-all: report ## Run the whole review: fetch import dedup screen extract prisma report
+all: report ## Run the whole review: fetch import dedup screen extract synthesis prisma report
 
 fetch: $(STAMPS)/fetch ## Load the PubMed searches (offline: kept raw responses or the snapshot; LIVE=1 searches PubMed)
 import: $(STAMPS)/import ## Import the export files listed in the protocol
 dedup: $(STAMPS)/dedup ## Link duplicate records
 screen: $(STAMPS)/screen ## Apply eligibility rules and reviewers' screening sheets
 extract: $(STAMPS)/extract ## Validate and load the extraction tables
+synthesis: $(REPORTS)/synthesis.json ## Pool each outcome per treatment (reports/synthesis.json, reports/forest/)
 prisma: $(REPORTS)/prisma.json ## Write the PRISMA 2020 flow (reports/prisma.json .csv .md .svg .png) and search_log.md
 report: $(REPORTS)/index.html ## Write the review as one HTML page (reports/index.html)
 
@@ -91,7 +92,10 @@ PRISMA_OUT := $(addprefix $(REPORTS)/,prisma.json prisma.csv prisma.md prisma.sv
 $(PRISMA_OUT) &: $(STAMPS)/extract $(PREVIOUS) $(call listed,prisma,$(PREVIOUS))
 	$(REVIEW) prisma --out-dir $(REPORTS)
 
-$(REPORTS)/index.html: $(REPORTS)/prisma.json
+$(REPORTS)/synthesis.json: $(STAMPS)/extract $(PROTOCOL)
+	$(REVIEW) synthesis --out-dir $(REPORTS)
+
+$(REPORTS)/index.html: $(REPORTS)/synthesis.json $(REPORTS)/prisma.json
 	$(REVIEW) report --out-dir $(REPORTS)
 
 browse: $(STAMPS)/extract | $(DATASETTE_READY) ## Browse the database read-only in Datasette on http://127.0.0.1:8001

@@ -30,6 +30,7 @@ from review_pipeline.stages.extract import (
     write_sheets,
 )
 from review_pipeline.stages.extract import run as extract
+from review_pipeline.store import studies as study_store
 from tests.conftest import EXAMPLE
 
 FIELDS = """table,field,type,values,required,key,compare,min,max,unit,help
@@ -587,3 +588,62 @@ def test_a_trail_the_database_is_ahead_of_is_written_to_the_file(review: Databas
     (folder / "audit.csv").write_text("\n".join(kept[:3]) + "\n", encoding="utf-8")
     assert extract(review, folder).changed_cells == 0
     assert (folder / "audit.csv").read_text(encoding="utf-8").splitlines() == kept
+
+
+# --- studies and their reports -----------------------------------------------------------
+
+
+def _link(folder: Path, text: str) -> None:
+    (folder / "reports.csv").write_text("record_id,study,cohort,note\n" + text)
+
+
+def test_a_report_of_a_study_is_linked_and_extracted_in_its_rows(review: Database,
+                                                                  folder: Path) -> None:
+    anna(folder)
+    _link(folder, "pubmed:2,pubmed:1,,meeting abstract of study 1\n")
+    sheet(folder, "anna", "studies", STUDIES + "pubmed:1,Cohort,20,2010-03,first\n")
+    result = extract(review, folder)
+    assert result.studies == 1
+    assert study_store.links(review)["pubmed:2"]["study_id"] == "pubmed:1"
+    assert study_store.study_of(review, ["pubmed:1", "pubmed:2"]) == {
+        "pubmed:1": "pubmed:1", "pubmed:2": "pubmed:1"}
+    written = write_sheets(review, "ben", folder)
+    assert {r.values["record_id"] for r in read_sheet(written[0].path).rows} == {"pubmed:1"}
+
+
+def test_data_given_for_a_report_of_another_study_is_refused(review: Database,
+                                                             folder: Path) -> None:
+    anna(folder)  # has a row for pubmed:2
+    _link(folder, "pubmed:2,pubmed:1,,\n")
+    before = state(review)
+    with pytest.raises(InputError, match=r"'pubmed:2' is a report of the study 'pubmed:1' "
+                                         r"\(reports.csv\); give its data in that study's rows"):
+        extract(review, folder)
+    assert state(review) == before
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("pubmed:3,pubmed:1,,\n", r"line 2, column 'record_id': 'pubmed:3' is not included"),
+    ("pubmed:2,pubmed:9,,\n", r"line 2, column 'study': 'pubmed:9' is not in the review"),
+    ("pubmed:1,,Mayo Clinic,\n", r"line 2, column 'cohort': 'Mayo Clinic' cannot name"),
+    ("pubmed:2,pubmed:1,mayo,\n", r"a cohort belongs to a study; give it on the row of "
+                                  r"'pubmed:1'"),
+    ("pubmed:1,,mayo,\npubmed:1,,,\n", r"line 3: 'pubmed:1' is listed twice"),
+    ("pubmed:2,pubmed:1,,\npubmed:1,pubmed:2,,\n", r"which itself belongs to"),
+])
+def test_bad_links_are_named_by_line(review: Database, folder: Path, text: str,
+                                     message: str) -> None:
+    _link(folder, text)
+    before = state(review)
+    with pytest.raises(InputError, match=message) as error:
+        extract(review, folder)
+    assert "reports.csv" in str(error.value)
+    assert state(review) == before
+
+
+def test_links_load_without_any_extraction_form(review: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    _link(folder, "pubmed:2,pubmed:1,,\n")
+    extract(review, folder)
+    assert list(study_store.links(review)) == ["pubmed:2"]

@@ -21,7 +21,7 @@ from tests.conftest import FIXTURES
 
 EMBASE = FIXTURES / "exports" / "asreview_embase.ris"
 SCOPUS = FIXTURES / "exports" / "asreview_scopus.ris"
-STAGES = ["fetch", "import", "dedup", "screen", "extract", "prisma", "report"]
+STAGES = ["fetch", "import", "dedup", "screen", "extract", "synthesis", "prisma", "report"]
 
 
 def ok(*args: str) -> str:
@@ -44,7 +44,7 @@ def test_init_writes_a_review_that_loads(review: Path) -> None:
     protocol = load_protocol(review / "queries" / "protocol.toml")
     assert protocol.review.title == 'Statins "for" primary prevention'
     assert protocol.searches == () and protocol.sources == ()
-    assert protocol.screening.reviewers == 2 and len(protocol.reasons) == 5
+    assert protocol.screening.reviewers == 2 and len(protocol.reasons) == 4
     forms = load_fields(review / "extracted" / "extraction" / "fields.csv")
     assert set(forms.tables) == {"studies", "arms", "outcomes", "rob_rob2"}
     assert {"events", "total"} <= {f.name for f in forms.tables["outcomes"].fields}

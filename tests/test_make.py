@@ -17,6 +17,7 @@ FAKE_REVIEW = """#!/bin/sh
 echo "$*" >> "$REVIEW_LOG"
 case "$1" in
   makefile) echo "$REVIEW_MK" ;;
+  synthesis) mkdir -p "$3" && touch "$3/synthesis.json" ;;
   prisma) mkdir -p "$3" && touch "$3/prisma.json" "$3/prisma.md" ;;
   report) mkdir -p "$3" && touch "$3/index.html" ;;
 esac
@@ -63,7 +64,8 @@ def edit(path: Path) -> None:
 
 def test_all_runs_every_stage_once_then_nothing(checkout: Path) -> None:
     calls, _ = make(checkout, "all")
-    assert calls == ["fetch", "import", "dedup", "screen", "extract", "prisma", "report"]
+    assert calls == ["fetch", "import", "dedup", "screen", "extract", "synthesis", "prisma",
+                     "report"]
     calls, output = make(checkout, "all")
     assert calls == [] and "Nothing to be done" in output
 
@@ -106,8 +108,8 @@ def test_clean_keeps_queries_extracted_and_raw(checkout: Path) -> None:
 
 def test_help_lists_the_stage_targets(checkout: Path) -> None:
     _, output = make(checkout, "help")
-    for target in ("all", "fetch", "import", "dedup", "screen", "extract", "prisma", "report",
-                   "test", "bench", "clean"):
+    for target in ("all", "fetch", "import", "dedup", "screen", "extract", "synthesis",
+                   "prisma", "report", "test", "bench", "clean"):
         assert f"\n{target} " in "\n" + output
 
 
@@ -145,8 +147,8 @@ def test_a_review_made_by_init_includes_the_installed_stages(checkout: Path,
         shutil.copytree(checkout / part, mine / part)
     shutil.copy(ROOT / "review_pipeline" / "template" / "Makefile", mine / "Makefile")
     calls, _ = make(mine, "all")
-    assert calls == ["makefile", "fetch", "import", "dedup", "screen", "extract", "prisma",
-                     "report"]
+    assert calls == ["makefile", "fetch", "import", "dedup", "screen", "extract", "synthesis",
+                     "prisma", "report"]
     calls, output = make(mine, "all")
     assert calls == ["makefile"] and "Nothing to be done" in output
     _, output = make(mine, "help")
@@ -166,7 +168,8 @@ def test_odd_file_names_neither_break_make_nor_rerun_it(checkout: Path) -> None:
         (checkout / "imports" / name).write_text("TY  - JOUR\nER  - \n")
     (checkout / "extracted" / "screening" / "ta-anna (copy).csv").write_text("record_id\n")
     calls, _ = make(checkout, "all")
-    assert calls == ["fetch", "import", "dedup", "screen", "extract", "prisma", "report"]
+    assert calls == ["fetch", "import", "dedup", "screen", "extract", "synthesis", "prisma",
+                     "report"]
     calls, output = make(checkout, "all")
     assert calls == [] and "Nothing to be done" in output
 

@@ -86,7 +86,7 @@ PLAN = [
     *[("ctgov", "databases", S.EXCLUDED_TA, "")] * 1,
     *[("citations", "other", S.DUPLICATE, "")] * 2,
     *[("citations", "other", S.NOT_RETRIEVED, "")] * 1,
-    *[("citations", "other", S.EXCLUDED_FT, "duplicate_report")] * 1,
+    *[("citations", "other", S.EXCLUDED_FT, "not_primary_study")] * 1,
     *[("citations", "other", S.INCLUDED, "")] * 2,
     *[("web", "other", S.INCLUDED, "")] * 1,
     *[("org", "other", S.EXCLUDED_FT, "not_poems")] * 1,
@@ -150,8 +150,9 @@ def test_every_box_is_derived_from_the_states(review: Database, protocol: Protoc
     assert (t["other_sought_reports"], t["other_notretrieved_reports"], t["other_assessed"]) == (
         6, 1, 5)
     assert t["other_excluded"] == [
-        {"code": "duplicate_report", "label": "Another report of an included study", "n": 1},
-        {"code": "not_poems", "label": "Population not POEMS syndrome as defined", "n": 1}]
+        {"code": "not_poems", "label": "Population not POEMS syndrome as defined", "n": 1},
+        {"code": "not_primary_study", "label": "Review or commentary without own patients",
+         "n": 1}]
     assert (t["new_studies"], t["new_reports"], t["other_already_identified"]) == (7, 7, 2)
     assert (t["total_studies"], t["total_reports"]) == (7, 7)
     assert "previous_studies" not in t
@@ -209,8 +210,8 @@ def test_the_csv_is_the_prisma2020_template_filled(review: Database, protocol: P
     assert n["register_specific_results"] == "ClinicalTrials.gov, 2"
     assert n["dbr_excluded"] == ("Population not POEMS syndrome as defined, 1; "
                                  "Fewer than 5 treated patients, 2")
-    assert n["other_excluded"] == ("Another report of an included study, 1; "
-                                   "Population not POEMS syndrome as defined, 1")
+    assert n["other_excluded"] == ("Population not POEMS syndrome as defined, 1; "
+                                   "Review or commentary without own patients, 1")
     assert (n["records_screened"], n["citations_results"], n["total_studies"]) == (
         "16", "6", "7")
     # a new review: the template's 0, which the package draws only with previous = TRUE

@@ -40,7 +40,10 @@ def test_shipped_protocol_loads_into_typed_objects(protocol: Protocol) -> None:
     assert [s.name for s in protocol.sources] == ["citations", "embase", "central"]
     assert protocol.sources[0].branch == "other" and protocol.sources[1].branch == "databases"
     assert protocol.sources[0].files[0].is_file()
-    assert "duplicate_report" in protocol.reason_codes
+    # a further report of an included study is linked to it, not excluded (PRISMA 2020)
+    assert "duplicate_report" not in protocol.reason_codes
+    assert (protocol.synthesis.measure, protocol.synthesis.method, protocol.synthesis.by,
+            protocol.synthesis.total) == ("PLO", "REML", "arms.line", "outcomes.evaluable")
     rules = {r.id: r for r in protocol.eligibility.rules}
     assert rules["secondary-literature"].automatic and rules["secondary-literature"].verdict == (
         "exclude")

@@ -31,14 +31,14 @@ def status(db: Database, record_id: str) -> str:
 
 def test_schema_is_versioned_and_reopening_applies_nothing(tmp_path: Path) -> None:
     first = open_db(tmp_path / "r.db")
-    assert store.schema_version(first) == 7
+    assert store.schema_version(first) == 8
     tables = set(first.table_names())
     assert {"search_runs", "batches", "records", "batch_records", "clusters", "verdicts",
             "decisions", "extraction_cells", "audit_log", "_sqlite_migrations"} <= tables
     first.close()
     again = open_db(tmp_path / "r.db")
-    assert store.schema_version(again) == 7
-    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 7
+    assert store.schema_version(again) == 8
+    assert again.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 8
     again.close()
 
 

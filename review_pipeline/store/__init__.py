@@ -33,6 +33,7 @@ from review_pipeline.store.records import (
     set_branches,
     set_reason,
     set_state,
+    short_names,
     sources_loaded,
     tally,
 )
@@ -48,4 +49,4 @@ __all__ = ["ACTOR_SYSTEM", "add_batch", "all_records", "audit", "counts_by", "fi
            "find_batch", "import_batches", "insert_rows", "migrations", "missing_record",
            "move_to", "note_refused", "now", "open_db", "per_source", "record_from_row",
            "record_ids", "records_at", "remove_batches", "schema_version", "set_branches",
-           "set_reason", "set_state", "sources_loaded", "tally"]
+           "set_reason", "set_state", "short_names", "sources_loaded", "tally"]

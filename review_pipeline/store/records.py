@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -274,6 +275,18 @@ def records_at(db: Database, state: State, columns: Sequence[str] = (), *,
     order = "year, record_id" if by_year else "record_id"
     return list(db.query(f"SELECT {_columns(columns)} FROM records WHERE status = ? "
                          f"ORDER BY {order}", [state.value]))
+
+
+def short_names(db: Database, state: State) -> dict[str, str]:
+    """A short name for each record at ``state``: its first author's family name and its
+    year ("Dispenzieri 2004"), or its title's opening words when it has no authors."""
+    names = {}
+    for r in records_at(db, state, ("record_id", "authors", "year", "title")):
+        authors = json.loads(r["authors"] or "[]")
+        first = (authors[0].split(",")[0].split(" ")[0] if authors
+                 else textwrap.shorten(r["title"] or r["record_id"], 40, placeholder="..."))
+        names[r["record_id"]] = f"{first} {r['year'] or ''}".strip()
+    return names
 
 
 def all_records(db: Database, columns: Sequence[str] = ()) -> list[dict[str, Any]]:

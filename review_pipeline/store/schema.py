@@ -252,6 +252,30 @@ def _extraction(db: Database) -> None:
         )""")
 
 
+@migrations(name="0008_studies_and_analyses")
+def _studies_and_analyses(db: Database) -> None:
+    # A study groups its reports (records), and overlapping studies share a cohort; the
+    # synthesis stage keeps each analysis it pooled, as JSON, for the report.
+    db.execute("""
+        CREATE TABLE study_reports (
+            record_id TEXT PRIMARY KEY REFERENCES records(record_id),
+            study_id TEXT NOT NULL REFERENCES records(record_id),
+            cohort TEXT,
+            note TEXT,
+            file TEXT NOT NULL,
+            line INTEGER NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE analyses (
+            analysis_id TEXT PRIMARY KEY,
+            position INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            treatment TEXT NOT NULL,
+            pooled INTEGER NOT NULL,
+            result TEXT NOT NULL
+        )""")
+
+
 WAIT = 300.0
 """Seconds a command waits for another that holds the database before it gives up."""
 

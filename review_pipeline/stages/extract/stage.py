@@ -26,14 +26,17 @@ from review_pipeline.stages.extract.fields import (
     parse,
     typed,
 )
+from review_pipeline.stages.extract.links import Link, read_links, study_ids
 from review_pipeline.stages.trail import Key, Trail, Value
 from review_pipeline.store import extraction
+from review_pipeline.store import studies as study_store
 from review_pipeline.store.extraction import FormTable
 
 DEFAULT_FOLDER = layout.EXTRACTION
 FIELDS = layout.FIELDS
 CONSENSUS = layout.CONSENSUS
 AUDIT = layout.AUDIT
+STUDY_REPORTS = layout.STUDY_REPORTS
 CONSENSUS_WHO = "consensus"
 INFO_COLUMNS = ("citation",)
 """Columns a sheet may carry for the reviewer's eyes; they are not read back."""
@@ -113,16 +116,22 @@ _FIX = "correct those cells and run `make extract` again"
 def run(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> ExtractResult:
     """Validate every sheet in ``folder`` and load them, with the final tables merged from
     the reviewers' copies and ``consensus.csv``, in one transaction."""
+    included, known = _studies(db)
+    problems = Problems()
+    links = read_links(folder / STUDY_REPORTS, included, known, problems)
+    problems.fail(str(folder / STUDY_REPORTS), "correct those rows and run `make extract` again")
+    studies = study_ids(included, links)
     if not (folder / FIELDS).exists():
-        if any(p.suffix in SUFFIXES for p in folder.rglob("*")) if folder.is_dir() else False:
+        if any(p.suffix in SUFFIXES and p.name != STUDY_REPORTS for p in folder.rglob("*")
+               ) if folder.is_dir() else False:
             raise InputError("extraction sheets but no field definitions",
                              where=str(folder / FIELDS),
                              fix="write fields.csv (see extracted/README.md)")
+        with db.atomic():
+            _store_links(db, folder / STUDY_REPORTS, links)
         return ExtractResult({}, {}, 0, 0, 0, 0, 0)
     forms = load_fields(folder / FIELDS)
-    included, known = _studies(db)
-    problems = Problems()
-    copies = read_copies(folder, forms, included, known, problems,
+    copies = read_copies(folder, forms, studies, known, problems,
                          lambda record_id: store.missing_record(db, record_id))
     decided = read_consensus(folder / CONSENSUS, forms, copies, problems)
     problems.fail(f"the extraction sheets and {folder / CONSENSUS}", _FIX)
@@ -133,10 +142,17 @@ def run(db: Database, folder: Path = DEFAULT_FOLDER, reviewers: int = 1) -> Extr
     with db.atomic():
         changes = trail.record(db, trail.reconcile(db), _held(copies, decided))
         _store(db, forms, copies, decided, merged.final)
+        _store_links(db, folder / STUDY_REPORTS, links)
     return ExtractResult(
         merged.final.rows_per_table(), {who: len(c.rows) for who, c in copies.items()},
         merged.final.studies, len(changes), len(merged.waiting),
         len(merged.disagreements), sum(d.decided is None for d in merged.disagreements))
+
+
+def _store_links(db: Database, path: Path, links: dict[str, Link]) -> None:
+    study_store.replace_links(db, [
+        {"record_id": k.record_id, "study_id": k.study, "cohort": k.cohort or None,
+         "note": k.note or None, "file": str(path), "line": k.line} for k in links.values()])
 
 
 def _studies(db: Database) -> tuple[set[str], set[str]]:
@@ -144,12 +160,13 @@ def _studies(db: Database) -> tuple[set[str], set[str]]:
     return included, store.record_ids(db)
 
 
-def read_copies(folder: Path, forms: Forms, included: set[str], known: set[str],
+def read_copies(folder: Path, forms: Forms, studies: dict[str, str], known: set[str],
                 problems: list[str],
                 unknown_record: Callable[[str], str] = lambda rid: f"no study '{rid}' in the "
                 "review") -> dict[str, Copy]:
     """Every reviewer's sheets under ``folder``, checked cell by cell and across tables;
-    ``unknown_record`` says why a record is not in the review."""
+    ``studies`` gives each included record's study, and ``unknown_record`` says why a record
+    is not in the review."""
     copies: dict[str, Copy] = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not is_name(sub.name) or sub.name == CONSENSUS_WHO:
@@ -168,14 +185,15 @@ def read_copies(folder: Path, forms: Forms, included: set[str], known: set[str],
                 problems.append(f"{path}: {sub.name} has both a CSV and an XLSX of "
                                 f"'{path.stem}'; keep one")
             else:
-                _read_table(path, form, copy, included, known, problems, unknown_record)
+                _read_table(path, form, copy, studies, known, problems, unknown_record)
         check_rows(forms, copy, problems)
         copies[sub.name] = copy
     return copies
 
 
-def _read_table(path: Path, form: Form, copy: Copy, included: set[str], known: set[str],
-                problems: list[str], unknown_record: Callable[[str], str]) -> None:
+def _read_table(path: Path, form: Form, copy: Copy, studies: dict[str, str],
+                known: set[str], problems: list[str],
+                unknown_record: Callable[[str], str]) -> None:
     try:
         sheet = read_sheet(path)
     except InputError as exc:
@@ -194,9 +212,14 @@ def _read_table(path: Path, form: Form, copy: Copy, included: set[str], known: s
         if record_id not in known:
             problems.append(f"{where}, column 'record_id': {unknown_record(record_id)}")
             continue
-        if record_id not in included:
+        if record_id not in studies:
             problems.append(f"{where}, column 'record_id': '{record_id}' is not an included "
                             "study; remove the row or include the record at full text")
+            continue
+        if studies[record_id] != record_id:
+            problems.append(f"{where}, column 'record_id': '{record_id}' is a report of the "
+                            f"study '{studies[record_id]}' ({STUDY_REPORTS}); give its data "
+                            "in that study's rows")
             continue
         values = _parse_row(form, row.values, where, problems, sheet.decimal_comma)
         key = (form.name, record_id, form.row_label(values))

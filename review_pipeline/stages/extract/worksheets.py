@@ -41,6 +41,7 @@ from review_pipeline.stages.extract.stage import (
     merge,
 )
 from review_pipeline.store import audit_log, extraction
+from review_pipeline.store import studies as study_store
 
 
 def compare(db: Database, reviewers: int = 1) -> Merged:
@@ -75,8 +76,11 @@ def write_sheets(db: Database, reviewer: str, folder: Path = DEFAULT_FOLDER,
         raise InputError(f"reviewer name '{reviewer[:60]}' cannot name a folder",
                          fix=f"use {RULE} (e.g. alice)")
     forms = load_fields(folder / FIELDS)
-    studies = store.records_at(db, State.INCLUDED, ("record_id", "authors", "year", "title"),
-                               by_year=True)
+    included = store.records_at(db, State.INCLUDED, ("record_id", "authors", "year", "title"),
+                                by_year=True)
+    # a report of another study is extracted in that study's rows
+    study = study_store.study_of(db, [r["record_id"] for r in included])
+    studies = [r for r in included if study[r["record_id"]] == r["record_id"]]
     results = []
     for form in forms:
         path = folder / reviewer / f"{form.name}.{fmt}"

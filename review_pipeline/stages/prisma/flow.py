@@ -19,6 +19,7 @@ from review_pipeline.model.errors import CheckError
 from review_pipeline.model.state import State, onward
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.prisma.previous import Previous, counted_again
+from review_pipeline.store import studies as study_store
 
 DEFAULT_OUT = layout.REPORTS
 OTHER_KINDS = {"website": "website_results", "organisation": "organisation_results",
@@ -129,6 +130,7 @@ def counts(db: Database, protocol: Protocol, previous: Previous | None = None) -
         else:
             other_sources[OTHER_KINDS[kind]] += total
     included = n("databases", State.INCLUDED) + n("other", State.INCLUDED)
+    studies = included - study_store.companion_reports(db, State.INCLUDED)
     at_screening = automatic["records_excluded"]
     return PrismaCounts(
         databases=tuple(databases), registers=tuple(registers), other_sources=other_sources,
@@ -144,11 +146,11 @@ def counts(db: Database, protocol: Protocol, previous: Previous | None = None) -
         dbr=_branch(n, "databases", reasons, protocol),
         other=_branch(n, "other", reasons, protocol),
         other_already_identified=n("other", State.DUPLICATE),
-        new_studies=included,
+        new_studies=studies,
         new_reports=included,
         previous_studies=previous.studies if previous else None,
         previous_reports=len(previous.reports) if previous else None,
-        total_studies=included + (previous.studies if previous else 0),
+        total_studies=studies + (previous.studies if previous else 0),
         total_reports=included + (len(previous.reports) if previous else 0),
     )
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import base64
 import json
-import textwrap
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from review_pipeline.stages.prisma import (
 from review_pipeline.stages.prisma.search_log import count_text
 from review_pipeline.stages.report.summary import Summary, risk_of_bias, treatment_summary
 from review_pipeline.store import extraction
+from review_pipeline.store import studies as study_store
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
@@ -66,6 +67,7 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
         f"<div class=\"diagram\">{svg[svg.index('<svg'):]}</div>",
         "<h2>Search log</h2>", _search_log(search_log(db, protocol)),
         "<h2>Results by treatment</h2>", _summary(treatment_summary(db, protocol.report)),
+        _pooled(study_store.analyses(db), out_dir),
         "<h2>Risk of bias</h2>", _risk_of_bias(db),
         "<h2>Included studies</h2>", _included(db),
     ]
@@ -130,15 +132,54 @@ def _summary(s: Summary) -> str:
                      f"{number_text(r.low)}-{number_text(r.high)}" if r.low != r.high else ""]
                     for r in s.rates], {2, 3, 4, 5})
     return (f"{treatments}<h3>Outcome rates</h3><p class=\"note\">The median and range of "
-            "the rates the studies report, unweighted; results of different studies are "
-            f"not pooled.</p>{rates}")
+            "the rates the studies report, unweighted; the pooled estimates follow.</p>"
+            f"{rates}")
+
+
+def _pooled(analyses: list[dict[str, Any]], out_dir: Path) -> str:
+    """The synthesis stage's pooled estimates, each with its forest plot (embedded, so the
+    page stays one file), and the outcomes it could not pool."""
+    pooled = [a for a in analyses if a["pooled"]]
+    if not analyses:
+        return ""
+    rows = []
+    for a in pooled:
+        r = a["result"]
+        rows.append([a["treatment"], a["outcome"], r["k"],
+                     number_text(sum(s["total"] for s in a["studies"])),
+                     f"{r['estimate']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
+                     f"{r['pi_low']:.2f}-{r['pi_high']:.2f}" if r["pi_low"] is not None
+                     else "", f"{r['i2']:.0f}%"])
+    table = _table(["Treatment", "Outcome", "Studies", "Patients", "Pooled proportion "
+                    "[95% CI]", "Prediction interval", "I\u00b2"], rows, {2, 3})
+    figures = "".join(_figure(out_dir / a["forest"], f"{a['outcome']}: {a['treatment']}")
+                      for a in pooled if a["forest"])
+    single = [f"{a['treatment']}: {a['outcome']} ({len(a['studies'])} study)"
+              for a in analyses if not a["pooled"]]
+    aside = [f"{s['label']} ({a['treatment']}: {a['outcome']}): {s['why']}"
+             for a in analyses for s in a["set_aside"]]
+    model = pooled[0]["model"].capitalize() if pooled else ""
+    return (f"<h3>Pooled estimates</h3><p class=\"note\">{escape(model)}; proportions of "
+            f"the evaluable patients, one study per cohort.</p>{table}{figures}"
+            + (f"<p class=\"note\">Not pooled (too few studies): {escape('; '.join(single))}"
+               "</p>" if single else "")
+            + (f"<p class=\"note\">Set aside (overlapping cohorts): "
+               f"{escape('; '.join(aside))}</p>" if aside else ""))
+
+
+def _figure(path: Path, caption: str) -> str:
+    if not path.exists():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<figure><img alt=\"Forest plot: {escape(caption)}\" style=\"max-width:100%\" "
+            f"src=\"data:image/svg+xml;base64,{data}\"></figure>")
 
 
 def _risk_of_bias(db: Database) -> str:
     forms = [f for f in risk_of_bias(db) if f.rows]
     if not forms:
         return "<p>No risk-of-bias judgement is recorded yet.</p>"
-    names = _short_names(db)
+    names = store.short_names(db, State.INCLUDED)
     parts = []
     for form in forms:
         head = "".join(f"<th title=\"{escape(h)}\">{escape(d.replace('_', ' '))}</th>"
@@ -150,17 +191,6 @@ def _risk_of_bias(db: Database) -> str:
         parts.append(f"<h3>{escape(form.table)}</h3><table class=\"rob\"><thead><tr>"
                      f"<th>Study</th>{head}</tr></thead><tbody>{body}</tbody></table>")
     return "".join(parts)
-
-
-def _short_names(db: Database) -> dict[str, str]:
-    names = {}
-    for r in store.records_at(db, State.INCLUDED, ("record_id", "authors", "year", "title")):
-        authors = json.loads(r["authors"] or "[]")
-        # without authors, the title's opening words name the study well enough
-        first = (authors[0].split(",")[0].split(" ")[0] if authors
-                 else textwrap.shorten(r["title"] or r["record_id"], 40, placeholder="..."))
-        names[r["record_id"]] = f"{first} {r['year'] or ''}".strip()
-    return names
 
 
 def _citation(row: dict[str, Any]) -> str:

@@ -9,19 +9,17 @@ the arm table's key) and which other key fields (a time point) split an outcome.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
 from sqlite_utils import Database
 
-from review_pipeline.model.text import number_text
 from review_pipeline.protocol import Report
 from review_pipeline.store import extraction
+from review_pipeline.store.extraction import NOT_GIVEN
 
 WHOLE_STUDY = "Whole study (several treatments)"
-NOT_GIVEN = "(not given)"
 
 
 @dataclass(frozen=True)
@@ -67,36 +65,21 @@ def treatment_summary(db: Database, spec: Report) -> Summary:
     patients = spec.patients.split(".")[1]
     result_table, outcome = spec.outcome.split(".")
     rate = spec.rate.split(".")[1]
-    arm_keys = [f for (t, f), d in fields.items() if t == arm_table and d["key"]]
-    arms: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
-    for row in extraction.form_rows(db, arm_table):
-        arms[row["record_id"]][tuple(row[k] for k in arm_keys)] = row
-    order = _choices(fields, arm_table, treatment)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for study in arms.values():
-        for row in study.values():
-            groups[row[treatment] or NOT_GIVEN].append(row)
+    for row in extraction.form_rows(db, arm_table):
+        groups[row[treatment] or NOT_GIVEN].append(row)
+    order = extraction.choice_order(db, arm_table, treatment)
     treatments = [Treatment(name, len({r["record_id"] for r in rows}), len(rows),
                             sum(r[patients] or 0 for r in rows))
                   for name, rows in sorted(groups.items(), key=lambda g: order(g[0]))]
-    link = next((f for (t, f), d in fields.items()
-                 if t == result_table and d["one_of"] in {f"{arm_table}.{k}" for k in arm_keys}),
-                None)
-    splits = [(f, d["unit"]) for (t, f), d in fields.items()
-              if t == result_table and d["key"] and f not in (link, outcome)]
     values: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
     sort_key: dict[str, tuple[Any, ...]] = {}
-    outcome_order = _choices(fields, result_table, outcome)
-    for row in extraction.form_rows(db, result_table, given=rate):
-        study = arms.get(row["record_id"], {})
-        arm = (study.get((row[link],)) if link and len(arm_keys) == 1 and row[link]
-               else next(iter(study.values())) if len(study) == 1 else None)
-        group = (arm[treatment] or NOT_GIVEN) if arm else WHOLE_STUDY
-        label = " ".join([str(row[outcome] or NOT_GIVEN)] + [
-            f"at {number_text(row[f])} {unit or f}" for f, unit in splits
-            if row[f] is not None])
-        sort_key[label] = (outcome_order(row[outcome]),
-                           *[row[f] if row[f] is not None else -1 for f, _ in splits])
+    outcome_order = extraction.choice_order(db, result_table, outcome)
+    for found in extraction.arm_results(db, arm_table, result_table, outcome, rate):
+        row = found.row
+        group = (found.arm[treatment] or NOT_GIVEN) if found.arm else WHOLE_STUDY
+        label = found.label(outcome)
+        sort_key[label] = (outcome_order(row[outcome]), *[v for _, v, _ in found.splits])
         values[(group, label)].append((row["record_id"], float(row[rate])))
     rates = [Rate(group, label, len({s for s, _ in found}), len(found),
                   median(v for _, v in found), min(v for _, v in found),
@@ -104,14 +87,6 @@ def treatment_summary(db: Database, spec: Report) -> Summary:
              for (group, label), found in values.items()]
     rates.sort(key=lambda r: (order(r.treatment), sort_key[r.outcome]))
     return Summary(treatments, rates, [])
-
-
-def _choices(fields: dict[tuple[str, str], dict[str, Any]], table: str,
-             field: str) -> Callable[[Any], tuple[int, str]]:
-    """A sort key that follows the order of a choice field's values, others last."""
-    choices = (fields[(table, field)]["choices"] or "").split(" | ")
-    return lambda value: (choices.index(value) if value in choices else len(choices),
-                          str(value))
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def _rows(analysis: Analysis) -> list[Row]:
     for block in blocks:
         if analysis.subgroups:
             rows.append(_heading(block.group))
-        rows.extend(_study_row(study, block) for study in block.study_rows())
+        rows.extend(_study_row(row, analysis) for row in _overall_weights(analysis, block))
         if analysis.subgroups:
             rows.extend(_pooled_rows(block, "Subtotal"))
             rows.append(lambda ax, y, s: None)
@@ -79,6 +79,17 @@ def _rows(analysis: Analysis) -> list[Row]:
         rows.append(lambda ax, y, s: _text(
             ax, COLUMNS["study"], y, f"Test for subgroup differences: Q = {t.statistic:.2f}, "
             f"df = {t.df:g}, {_p(t.p)}", color=MUTED))
+    return rows
+
+
+def _overall_weights(analysis: Analysis, block: Analysis) -> list[dict[str, object]]:
+    """The rows of ``block`` (a subgroup) with the studies' weights in the whole analysis,
+    as RevMan shows them."""
+    weights = {id(s): w for s, w in zip(analysis.studies, analysis.fit.weights, strict=True)}
+    rows = block.study_rows()
+    for study, row in zip(block.studies, rows, strict=True):
+        weight = weights.get(id(study), float("nan"))
+        row["weight"] = None if math.isnan(weight) else weight
     return rows
 
 
