@@ -41,6 +41,7 @@ bench: | $(INSTALLED) ## Run the benchmarks (reads ../shared/data when present) 
 	$(BIN)/python benchmarks/bench_fetch.py
 	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_identity.py
+	$(BIN)/python benchmarks/bench_synthesis.py
 
 BENCH_VENV := .venv-bench
 BIB_DEDUPE := bib-dedupe==0.11.0

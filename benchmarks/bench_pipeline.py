@@ -41,6 +41,7 @@ from review_pipeline.stages.import_ import run as import_protocol_sources
 from review_pipeline.stages.prisma import run as prisma
 from review_pipeline.stages.report import run as report
 from review_pipeline.stages.screen import run as screen
+from review_pipeline.stages.synthesis import run as synthesis
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -112,6 +113,7 @@ def bench_worked_example() -> None:
             ("screen", lambda: screen(db, protocol, extracted / "screening")),
             ("extract", lambda: extract(db, extracted / "extraction",
                                         protocol.extraction.reviewers)),
+            ("synthesis", lambda: synthesis(db, protocol, work / "reports")),
             ("prisma", lambda: prisma(db, protocol, work / "reports")),
             ("report", lambda: report(db, protocol, work / "reports")),
         ]

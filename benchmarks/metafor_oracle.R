@@ -22,11 +22,11 @@ back <- function(measure, d, ratio) {
   else list(transf = NULL, targs = NULL)
 }
 
-fit <- function(d, measure, method, knha) {
+fit <- function(d, measure, method, knha, control = list()) {
   if (method == "GLMM") return(rma.glmm(measure = "PLO", xi = d$events, ni = d$total))
   e <- data_of(d, measure)
   rma(as.numeric(e$yi), as.numeric(e$vi), method = if (method == "EE") "FE" else method,
-      test = if (knha) "knha" else "z")
+      test = if (knha) "knha" else "z", control = control)
 }
 
 summary_of <- function(res, d, measure, ratio) {
@@ -41,10 +41,11 @@ summary_of <- function(res, d, measure, ratio) {
 }
 
 cases <- list()
-add <- function(file, measure, method, knha = FALSE, by = NULL, extra = FALSE) {
+add <- function(file, measure, method, knha = FALSE, by = NULL, extra = FALSE,
+                control = list()) {
   d <- read(file)
   ratio <- measure == "GEN" && "ci_low" %in% names(d)
-  res <- fit(d, measure, method, knha)
+  res <- fit(d, measure, method, knha, control)
   out <- c(list(file = file, measure = measure, method = method, knha = knha),
            summary_of(res, d, measure, ratio))
   if (!is.null(by)) {
@@ -96,6 +97,8 @@ add("bcg.csv", "RR", "DL", by = "group", knha = TRUE)
 for (file in c("bcg_generic.csv", "bcg_ratio_ci.csv")) {
   for (method in c("EE", "DL", "REML")) add(file, "GEN", method)
 }
+# metafor's default Fisher scoring does not converge here; its manual's remedy does
+add("fisher_scoring_stalls.csv", "PLO", "REML", control = list(stepadj = 0.5, maxiter = 1000))
 writeLines(toJSON(list(metafor = as.character(packageVersion("metafor")), cases = cases),
                   auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"),
            file.path(dir, "metafor.json"))

@@ -256,3 +256,11 @@ def test_generic_estimates_from_ratios_and_their_intervals() -> None:
                                      abs=1e-6)
     pooled = analyse(table.studies, "GEN", "REML", ratio=True).pooled
     assert 0.3 < pooled.estimate < 0.7  # back on the ratio scale
+
+
+def test_fisher_scoring_that_stalls_takes_metafors_remedy_and_says_so() -> None:
+    """metafor stops with "Fisher scoring algorithm did not converge" on these studies; its
+    manual's remedy (stepadj = 0.5) gives the numbers the oracle keeps for them."""
+    result = analyse(read_studies(DATA / "fisher_scoring_stalls.csv").studies, "PLO", "REML")
+    assert result.pooled.tau2 == pytest.approx(0.7217252, abs=1e-6)
+    assert any("stepadj = 0.5" in note for note in result.notes)

@@ -129,6 +129,7 @@ def analyse(studies: Sequence[Study], measure: str = "PLO", method: str = "REML"
         raise AnalysisError("no studies to pool", fix="give at least one study")
     base = _one(tuple(studies), measure, method, knha, ratio)
     notes = ["a single study: its own estimate, nothing pooled"] if len(studies) == 1 else []
+    notes += [base.fit.note] if base.fit.note else []
     subgroups: tuple[Analysis, ...] = ()
     test = None
     if by_group:

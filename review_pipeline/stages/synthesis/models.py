@@ -47,6 +47,8 @@ class Fit:
     """Each study's share of the weight, in percent."""
     df: int | None
     """Degrees of freedom of the tests (Hartung-Knapp), None for Wald tests."""
+    note: str = ""
+    """How the fit departed from metafor's defaults, if it had to."""
 
     @property
     def mu(self) -> float:
@@ -89,7 +91,7 @@ def fit(yi: Array, vi: Array, method: str = "REML", knha: bool = False,
                          f"study, and more studies than coefficients ({k} for {p})",
                          fix="check the studies' numbers")
     q = float(yi @ _p_matrix(vi, x) @ yi)
-    tau2 = 0.0 if method == "EE" or k == p else _tau2(method, yi, vi, x, q)
+    tau2, note = (0.0, "") if method == "EE" or k == p else _tau2(method, yi, vi, x, q)
     w = 1 / (vi + tau2)
     vb = np.linalg.inv(x.T @ (w[:, None] * x))
     beta = vb @ (x.T @ (w * yi))
@@ -102,7 +104,7 @@ def fit(yi: Array, vi: Array, method: str = "REML", knha: bool = False,
     i2, h2 = _heterogeneity(method, vi, x, tau2, q, residual_df)
     return Fit(k=k, method=method, knha=knha, beta=beta, se=np.sqrt(np.diag(vb)), tau2=tau2,
                q=q, q_p=float(stats.chi2.sf(q, residual_df)) if residual_df else 1.0,
-               i2=i2, h2=h2, weights=100 * w / w.sum(), df=df)
+               i2=i2, h2=h2, weights=100 * w / w.sum(), df=df, note=note)
 
 
 def _p_matrix(vi: Array, x: Array, tau2: float = 0.0) -> Array:
@@ -112,12 +114,13 @@ def _p_matrix(vi: Array, x: Array, tau2: float = 0.0) -> Array:
     return np.diag(w) - wx @ np.linalg.solve(x.T @ wx, wx.T)
 
 
-def _tau2(method: str, yi: Array, vi: Array, x: Array, q: float) -> float:
+def _tau2(method: str, yi: Array, vi: Array, x: Array, q: float) -> tuple[float, str]:
+    """Tau-squared by ``method``, and a note when it needed more than the usual."""
     k, p = int(x.shape[0]), int(x.shape[1])
     if method == "DL":
-        return max(0.0, (q - (k - p)) / float(np.trace(_p_matrix(vi, x))))
+        return max(0.0, (q - (k - p)) / float(np.trace(_p_matrix(vi, x)))), ""
     if method == "PM":
-        return _paule_mandel(yi, vi, x)
+        return _paule_mandel(yi, vi, x), ""
     return _fisher_scoring(method, yi, vi, x)
 
 
@@ -178,14 +181,33 @@ def _zeroin(f: Callable[[float], float], a: float, b: float, tol: float) -> floa
                         fix="use method REML or DL for these studies")
 
 
-def _fisher_scoring(method: str, yi: Array, vi: Array, x: Array) -> float:
+def _fisher_scoring(method: str, yi: Array, vi: Array, x: Array) -> tuple[float, str]:
     """The (restricted) maximum likelihood tau-squared by metafor's Fisher scoring: from the
     Hedges (HE) estimate, steps halved while they would go below 0, until a step is at most
-    :data:`_THRESHOLD`; then 0 instead if the likelihood is higher there."""
+    :data:`_THRESHOLD`; then 0 instead if the likelihood is higher there. When 100 steps do
+    not converge (metafor stops there with an error), the remedy its manual gives: steps
+    halved (``stepadj = 0.5``) and up to 1,000 of them; the note says so."""
+    note = ""
+    tau2 = _scoring(method, yi, vi, x, 1.0, _MAX_STEPS)
+    if tau2 is None:
+        tau2 = _scoring(method, yi, vi, x, 0.5, 10 * _MAX_STEPS)
+        note = (f"the {method} estimate of tau-squared needed metafor's remedy for Fisher "
+                "scoring that does not converge: steps halved (stepadj = 0.5), up to 1,000")
+    if tau2 is None:
+        raise AnalysisError(f"the {method} estimate of tau-squared did not converge",
+                            fix="use method DL or PM for these studies")
+    if tau2 > _THRESHOLD and _loglik(method, yi, vi, x, 0.0) - _loglik(
+            method, yi, vi, x, tau2) > _ROOT_TOLERANCE:
+        return 0.0, note
+    return tau2, note
+
+
+def _scoring(method: str, yi: Array, vi: Array, x: Array, adjust: float,
+             steps: int) -> float | None:
     k, p = int(x.shape[0]), int(x.shape[1])
     ols = np.eye(k) - x @ np.linalg.solve(x.T @ x, x.T)
     tau2 = max(0.0, (float(yi @ ols @ yi) - float(np.trace(ols * vi))) / (k - p))
-    for _ in range(_MAX_STEPS):
+    for _ in range(steps):
         pm = _p_matrix(vi, x, tau2)
         py = pm @ yi
         if method == "REML":
@@ -193,18 +215,13 @@ def _fisher_scoring(method: str, yi: Array, vi: Array, x: Array) -> float:
         else:
             w = 1 / (vi + tau2)
             step = (float(py @ py) - float(w.sum())) / float(w @ w)
+        step *= adjust
         while tau2 + step < 0:
             step /= 2
         tau2 += step
         if abs(step) <= _THRESHOLD:
-            break
-    else:
-        raise AnalysisError(f"the {method} estimate of tau-squared did not converge in "
-                            f"{_MAX_STEPS} steps", fix="use method DL or PM for these studies")
-    if tau2 > _THRESHOLD and _loglik(method, yi, vi, x, 0.0) - _loglik(
-            method, yi, vi, x, tau2) > _ROOT_TOLERANCE:
-        return 0.0
-    return tau2
+            return tau2
+    return None
 
 
 def _loglik(method: str, yi: Array, vi: Array, x: Array, tau2: float) -> float:
