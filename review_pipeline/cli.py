@@ -643,7 +643,8 @@ def prisma_(obj: Review, out_dir: Path) -> None:
     c = result.counts
     click.echo(f"prisma: {c.database_results + c.register_results} identified, "
                f"{c.duplicates} duplicates, "
-               f"{c.records_screened} screened, {c.new_studies} included; wrote "
+               f"{c.records_screened} screened, {c.new_studies} studies included "
+               f"({c.new_reports} reports); wrote "
                + ", ".join(str(f) for f in result.files))
     if c.provisional:
         click.echo("  provisional: some records still await a decision (see review status)")
