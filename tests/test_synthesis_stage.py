@@ -171,3 +171,37 @@ def test_a_review_with_nothing_extracted_writes_an_empty_synthesis(tmp_path: Pat
         review.extract()
     found = _synthesis(folder)
     assert found["analyses"] == []
+
+
+def test_ten_studies_get_a_funnel_plot_and_eggers_test(tmp_path: Path) -> None:
+    """A review of one's own (review init's forms): ten single-arm studies of one
+    treatment, extracted by both reviewers alike."""
+    from review_pipeline import store
+    from review_pipeline.init import init_review
+    from review_pipeline.model.record import Record
+    from review_pipeline.model.state import State
+
+    folder = tmp_path / "own"
+    init_review(folder, "Ten studies")
+    counts = [(12, 20), (30, 41), (8, 15), (50, 60), (17, 30), (9, 10), (25, 44), (40, 52),
+              (6, 13), (21, 27)]
+    arms = "record_id,arm,treatment,patients\n"
+    outcomes = "record_id,arm,outcome,months,events,total\n"
+    with Review(folder) as review:
+        db = review.db(create=True)
+        with db.atomic():
+            store.add_batch(db, [Record(str(i)) for i in range(len(counts))], kind="search",
+                            source="pubmed", branch="databases", file="s", sha256="s",
+                            fmt="snapshot")
+            for i, (events, total) in enumerate(counts):
+                store.move_to(db, f"pubmed:{i}", State.INCLUDED, State.IDENTIFIED)
+                arms += f"pubmed:{i},A,Drug X,{total}\n"
+                outcomes += f"pubmed:{i},A,Response,,{events},{total}\n"
+        for who in ("anna", "ben"):
+            (folder / "extracted" / "extraction" / who).mkdir()
+            (folder / "extracted" / "extraction" / who / "arms.csv").write_text(arms)
+            (folder / "extracted" / "extraction" / who / "outcomes.csv").write_text(outcomes)
+        review.extract()
+    [analysis] = _synthesis(folder)["analyses"]
+    assert analysis["result"]["k"] == 10 and "egger" in analysis["result"]
+    assert (folder / "reports" / analysis["funnel"]).is_file()

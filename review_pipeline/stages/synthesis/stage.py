@@ -24,7 +24,7 @@ from review_pipeline.model.errors import InputError
 from review_pipeline.model.state import State
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.synthesis.analysis import analyse
-from review_pipeline.stages.synthesis.forest import forest, model_text
+from review_pipeline.stages.synthesis.forest import forest, funnel, model_text
 from review_pipeline.stages.synthesis.measures import Study
 from review_pipeline.store import extraction
 from review_pipeline.store import studies as study_store
@@ -72,7 +72,7 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Synthe
                          "arm": c.arm, "events": c.events, "total": c.total,
                          "group": c.group or None, "cohort": c.cohort or None}
                         for c in chosen],
-            "set_aside": set_aside, "result": None, "forest": None}
+            "set_aside": set_aside, "result": None, "forest": None, "funnel": None}
         if entry["pooled"]:
             analysis = analyse(
                 [Study(labels.get(c.record_id, c.record_id), c.events, c.total,
@@ -85,6 +85,11 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Synthe
             forest(analysis, f"{outcome}: {treatment}", svg, png)
             entry["forest"] = f"{forest_dir.name}/{svg.name}"
             figures += [svg, png]
+            if analysis.egger:  # 10 studies or more
+                drawn = forest_dir / f"{key}-funnel.svg", forest_dir / f"{key}-funnel.png"
+                funnel(analysis, f"{outcome}: {treatment}", *drawn)
+                entry["funnel"] = f"{forest_dir.name}/{drawn[0].name}"
+                figures += drawn
         analyses.append(entry)
     with db.atomic():
         study_store.replace_analyses(db, analyses)
