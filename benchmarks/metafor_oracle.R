@@ -55,7 +55,9 @@ add <- function(file, measure, method, knha = FALSE, by = NULL, extra = FALSE,
       r <- fit(s, measure, method, knha)
       c(list(group = g), summary_of(r, s, measure, ratio))
     })
-    mu <- sapply(subs, function(s) s$mu); se <- sapply(subs, function(s) s$se)
+    # the test for subgroup differences takes the groups' Wald standard errors
+    mu <- sapply(subs, function(s) s$mu)
+    se <- sapply(groups, function(g) fit(d[d[[by]] == g, ], measure, method, FALSE)$se)
     between <- rma(mu, sei = se, method = "FE")
     out$by <- by
     out$subgroups <- subs

@@ -622,7 +622,9 @@ def synthesis_(obj: Review, out_dir: Path) -> None:
     """
     result = obj.synthesis(out=out_dir)
     click.echo(f"synthesis: {result.analyses} outcome-treatment pairs, {result.pooled} pooled; "
-               f"wrote {result.path} and {len(result.figures)} forest plot files")
+               f"wrote {result.path} and {len(result.figures)} figure files")
+    for failed in result.failed:
+        click.echo(f"  not fitted: {failed}", err=True)
 
 
 @cli.command(name="prisma")

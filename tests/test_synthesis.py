@@ -264,3 +264,62 @@ def test_fisher_scoring_that_stalls_takes_metafors_remedy_and_says_so() -> None:
     result = analyse(read_studies(DATA / "fisher_scoring_stalls.csv").studies, "PLO", "REML")
     assert result.pooled.tau2 == pytest.approx(0.7217252, abs=1e-6)
     assert any("stepadj = 0.5" in note for note in result.notes)
+
+
+def test_rare_events_fit_a_glmm_and_a_leave_one_out_that_cannot_is_noted() -> None:
+    rare = [Study("a", 0, 10), Study("b", 0, 12), Study("c", 1, 15), Study("d", 0, 8)]
+    result = analyse(rare, "PLO", "GLMM")
+    assert 0 < result.pooled.estimate < 0.1
+    assert any(n.startswith("no leave-one-out analysis: the binomial-normal model has no "
+                            "maximum when no study has an event") for n in result.notes)
+    with pytest.raises(AnalysisError, match="every patient of every study has the event"):
+        analyse([Study("a", 10, 10), Study("b", 12, 12)], "PLO", "GLMM")
+
+
+def test_the_subgroup_test_takes_wald_errors_under_hartung_knapp() -> None:
+    studies = [Study(str(i), e, n, group=g) for i, (e, n, g) in enumerate(
+        [(10, 20, "x"), (11, 20, "x"), (12, 20, "x"), (15, 20, "y"), (16, 20, "y"),
+         (18, 20, "y")])]
+    wald = analyse(studies, "PLO", "REML", by_group=True).subgroup_test
+    knha = analyse(studies, "PLO", "REML", by_group=True, knha=True).subgroup_test
+    assert wald is not None and knha is not None
+    assert knha.statistic == pytest.approx(wald.statistic)
+
+
+def test_one_group_is_no_subgroups() -> None:
+    result = analyse([Study("a", 3, 10, group="x"), Study("b", 5, 12, group="x")], "PLO",
+                     "REML", by_group=True)
+    assert result.subgroups == () and result.subgroup_test is None
+    assert "one group only (x): no subgroups" in result.notes
+
+
+def test_effects_too_large_to_pool_are_a_clean_error() -> None:
+    with pytest.raises(AnalysisError, match="beyond what a model can take"):
+        analyse([Study("a", estimate=1e200, se=1.0), Study("b", estimate=-1e200, se=1.0)],
+                "GEN", "REML")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("study,events,total,events\nA,1,10,2\n", "the header names events twice"),
+    ("study,events,total\nA,1,10,99\n", "line 2: 4 cells under a header of 3 columns"),
+    ("study,events,total\nA," + "9" * 5000 + ",10\n", r"'9{80}\.\.\. \(5,000 characters\)'"),
+])
+def test_a_malformed_table_is_named_by_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "studies.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=message) as error:
+        read_studies(path)
+    assert len(str(error.value)) < 1000
+
+
+def test_a_missing_table_says_so(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file") as error:
+        read_studies(tmp_path / "none.csv")
+    assert "protocol" not in str(error.value)
+
+
+def test_a_funnel_refused_draws_no_forest_either(tmp_path: Path) -> None:
+    forest = tmp_path / "forest.svg"
+    result = CliRunner().invoke(cli, ["meta", str(DATA / "zeros_two_arms.csv"), "--forest",
+                                      str(forest), "--funnel", str(tmp_path / "f.svg")])
+    assert result.exit_code == 1 and not forest.exists()

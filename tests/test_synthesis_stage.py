@@ -12,6 +12,7 @@ import pytest
 
 from review_pipeline.api import Review
 from review_pipeline.model.errors import InputError, ProtocolError
+from review_pipeline.stages.synthesis import Study, analyse
 from review_pipeline.store import studies as study_store
 from tests.conftest import EXAMPLE, EXAMPLE_PARTS
 
@@ -59,7 +60,9 @@ def test_each_outcome_is_pooled_per_treatment_where_two_studies_report_it(poems:
         assert (a["result"] is not None) == a["pooled"]
     lenalidomide = pooled[2]
     assert [(s["events"], s["total"]) for s in lenalidomide["studies"]] == [(8, 12), (6, 6)]
-    assert lenalidomide["result"]["k"] == 2 and 0 < lenalidomide["result"]["estimate"] < 1
+    alone = analyse([Study("a", 8, 12), Study("b", 6, 6)], "PLO", "REML").pooled
+    assert (lenalidomide["result"]["estimate"], lenalidomide["result"]["tau2"]) == (
+        pytest.approx(alone.estimate), pytest.approx(alone.tau2))
     for a in pooled:
         assert (poems / "reports" / a["forest"]).is_file()
         assert (poems / "reports" / a["forest"]).with_suffix(".png").is_file()
@@ -107,7 +110,7 @@ def test_the_report_shows_the_pooled_estimates_with_their_forest_plots(poems: Pa
         page = review.report().read_text(encoding="utf-8")
     assert "<h3>Pooled estimates</h3>" in page
     assert page.count('<img alt="Forest plot: ') == 4
-    assert "Set aside (overlapping cohorts)" in page and "Not pooled (too few studies)" in page
+    assert "Set aside: " in page and "Not pooled (too few studies)" in page
 
 
 def test_a_forest_plot_no_longer_made_is_removed(poems: Path) -> None:
@@ -173,35 +176,97 @@ def test_a_review_with_nothing_extracted_writes_an_empty_synthesis(tmp_path: Pat
     assert found["analyses"] == []
 
 
-def test_ten_studies_get_a_funnel_plot_and_eggers_test(tmp_path: Path) -> None:
-    """A review of one's own (review init's forms): ten single-arm studies of one
-    treatment, extracted by both reviewers alike."""
+def _own_review(folder: Path, arms: list[tuple[int, str, str, int, int]],
+                years: dict[int, int] | None = None, reports: str = "",
+                synthesis: str = "") -> dict[str, Any]:
+    """A review of one's own (review init's forms), its studies included and extracted by
+    both reviewers alike: ``arms`` are (study, arm, treatment, events, total) of the
+    outcome "Response"; returns its synthesis.json."""
     from review_pipeline import store
     from review_pipeline.init import init_review
     from review_pipeline.model.record import Record
     from review_pipeline.model.state import State
 
-    folder = tmp_path / "own"
-    init_review(folder, "Ten studies")
-    counts = [(12, 20), (30, 41), (8, 15), (50, 60), (17, 30), (9, 10), (25, 44), (40, 52),
-              (6, 13), (21, 27)]
-    arms = "record_id,arm,treatment,patients\n"
-    outcomes = "record_id,arm,outcome,months,events,total\n"
+    init_review(folder, "Own")
+    if synthesis:
+        protocol = folder / "queries" / "protocol.toml"
+        protocol.write_text(protocol.read_text(encoding="utf-8") + f"\n[synthesis]\n{synthesis}\n",
+                            encoding="utf-8")
+    ids = sorted({a[0] for a in arms})
     with Review(folder) as review:
         db = review.db(create=True)
         with db.atomic():
-            store.add_batch(db, [Record(str(i)) for i in range(len(counts))], kind="search",
-                            source="pubmed", branch="databases", file="s", sha256="s",
-                            fmt="snapshot")
-            for i, (events, total) in enumerate(counts):
+            store.add_batch(db, [Record(str(i), title=f"Study {i}",
+                                        year=(years or {}).get(i)) for i in ids],
+                            kind="search", source="pubmed", branch="databases", file="s",
+                            sha256="s", fmt="snapshot")
+            for i in ids:
                 store.move_to(db, f"pubmed:{i}", State.INCLUDED, State.IDENTIFIED)
-                arms += f"pubmed:{i},A,Drug X,{total}\n"
-                outcomes += f"pubmed:{i},A,Response,,{events},{total}\n"
+        arm_rows = "".join(f"pubmed:{i},{arm},{treatment},{total}\n"
+                           for i, arm, treatment, _, total in arms)
+        outcome_rows = "".join(f"pubmed:{i},{arm},Response,,{events},{total}\n"
+                               for i, arm, _, events, total in arms)
+        extraction = folder / "extracted" / "extraction"
         for who in ("anna", "ben"):
-            (folder / "extracted" / "extraction" / who).mkdir()
-            (folder / "extracted" / "extraction" / who / "arms.csv").write_text(arms)
-            (folder / "extracted" / "extraction" / who / "outcomes.csv").write_text(outcomes)
+            (extraction / who).mkdir()
+            (extraction / who / "arms.csv").write_text(
+                "record_id,arm,treatment,patients\n" + arm_rows)
+            (extraction / who / "outcomes.csv").write_text(
+                "record_id,arm,outcome,months,events,total\n" + outcome_rows)
+        if reports:
+            (extraction / "reports.csv").write_text("record_id,study,cohort,note\n" + reports)
         review.extract()
-    [analysis] = _synthesis(folder)["analyses"]
+    return _synthesis(folder)
+
+
+def test_ten_studies_get_a_funnel_plot_and_eggers_test(tmp_path: Path) -> None:
+    counts = [(12, 20), (30, 41), (8, 15), (50, 60), (17, 30), (9, 10), (25, 44), (40, 52),
+              (6, 13), (21, 27)]
+    found = _own_review(tmp_path / "own", [(i, "A", "Drug X", e, n)
+                                           for i, (e, n) in enumerate(counts)])
+    [analysis] = found["analyses"]
     assert analysis["result"]["k"] == 10 and "egger" in analysis["result"]
-    assert (folder / "reports" / analysis["funnel"]).is_file()
+    assert (tmp_path / "own" / "reports" / analysis["funnel"]).is_file()
+
+
+def test_the_overlap_rule_chooses_by_size_or_by_date(tmp_path: Path) -> None:
+    """Study 1 is the larger and older, study 2 the smaller and newer, of one cohort."""
+    arms = [(1, "A", "Drug X", 30, 50), (2, "A", "Drug X", 10, 20), (3, "A", "Drug X", 5, 9)]
+    years = {1: 2005, 2: 2015, 3: 2010}
+    cohort = "pubmed:1,,site,\npubmed:2,,site,\n"
+    for rule, kept, aside in (("largest", "pubmed:1", "pubmed:2"),
+                              ("latest", "pubmed:2", "pubmed:1")):
+        [a] = _own_review(tmp_path / rule, arms, years, cohort,
+                          f'overlap = "{rule}"')["analyses"]
+        assert [s["study"] for s in a["studies"]] == sorted([kept, "pubmed:3"])
+        assert [(s["study"], s["kept"]) for s in a["set_aside"]] == [(aside, kept)]
+
+
+def test_a_study_with_two_arms_of_one_treatment_enters_with_both(tmp_path: Path) -> None:
+    arms = [(1, "A", "Drug X", 30, 50), (1, "B", "Drug X", 10, 20), (2, "A", "Drug X", 5, 9),
+            (3, "A", "Drug X", 4, 8)]
+    [a] = _own_review(tmp_path / "own", arms, reports="pubmed:1,,site,\npubmed:2,,site,\n"
+                      )["analyses"]
+    assert [(s["study"], s["label"]) for s in a["studies"]] == [
+        ("pubmed:1", "Study 1 (A)"), ("pubmed:1", "Study 1 (B)"), ("pubmed:3", "Study 3")]
+    assert [s["study"] for s in a["set_aside"]] == ["pubmed:2"]  # never the study itself
+
+
+def test_numbers_that_are_no_proportion_are_set_aside_with_why(tmp_path: Path) -> None:
+    arms = [(1, "A", "Drug X", 3, 10), (2, "A", "Drug X", 0, 0), (3, "A", "Drug X", 4, 8)]
+    [a] = _own_review(tmp_path / "own", arms)["analyses"]
+    assert [s["study"] for s in a["studies"]] == ["pubmed:1", "pubmed:3"]
+    [aside] = a["set_aside"]
+    assert aside["study"] == "pubmed:2" and "not a proportion" in aside["why"]
+    assert a["pooled"] and a["result"]["k"] == 2
+
+
+def test_a_model_that_cannot_be_fitted_is_noted_and_the_others_pooled(tmp_path: Path) -> None:
+    arms = [(1, "A", "Drug X", 0, 10), (2, "A", "Drug X", 0, 12), (3, "A", "Drug Y", 4, 8),
+            (4, "A", "Drug Y", 6, 9)]
+    found = _own_review(tmp_path / "own", arms, synthesis='method = "GLMM"')
+    x, y = found["analyses"]
+    assert not x["pooled"] and "no study has an event" in x["error"]
+    assert y["pooled"] and y["result"]["method"] == "GLMM"
+    with Review(tmp_path / "own") as review:
+        assert review.synthesis().failed == [f"Drug X: Response: {x['error']}"]

@@ -115,7 +115,9 @@ def _open(path: Path, gap: int | None) -> BinaryIO:
 
 def count_markers(stream: BinaryIO, marker: re.Pattern[bytes]) -> int:
     """How often ``marker`` (which holds one ``<``, where it starts) occurs in ``stream``,
-    read in blocks: the count of records an XML file holds, without its parser."""
+    read in blocks: the count of records an XML file holds, without its parser. A block
+    carries over from its last ``<``, so ``stream`` must be guarded (:func:`open_xml`)
+    for that carry to stay small."""
     count, carry = 0, b""
     for block in iter(lambda: stream.read(1 << 20), b""):
         data = carry + block
@@ -130,7 +132,8 @@ def count_markers(stream: BinaryIO, marker: re.Pattern[bytes]) -> int:
 class Guarded:
     """A byte stream read through limits checked as the bytes arrive, before anything holds
     them: at most ``whole`` bytes in all (what a gzip may unpack to) and at most ``gap``
-    bytes between two ``<`` (an XML element's text)."""
+    bytes between two ``<``. That bounds a run of XML text, not an element's whole text:
+    comments or CDATA sections may join runs, up to the file's size."""
 
     def __init__(self, raw: BinaryIO, where: str, whole: int | None = None,
                  gap: int | None = None) -> None:

@@ -80,13 +80,14 @@ class Problems(list[str]):
 
     SHOWN = 20
 
-    def fail(self, what: str, fix: str, where: str = "") -> None:
+    def fail(self, what: str, fix: str, where: str = "",
+             outcome: str = "nothing was loaded") -> None:
         """Raise the problems found in ``what``, if any, as one :class:`InputError`."""
         if self:
             shown = "\n  ".join(self[:self.SHOWN])
             more = len(self) - self.SHOWN
             raise InputError(
-                f"{len(self)} problem(s) in {what}; nothing was loaded:\n  {shown}"
+                f"{len(self)} problem(s) in {what}; {outcome}:\n  {shown}"
                 + (f"\n  ... and {more} more" if more > 0 else ""), where=where, fix=fix)
 
 

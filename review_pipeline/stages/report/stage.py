@@ -154,8 +154,11 @@ def _pooled(analyses: list[dict[str, Any]], out_dir: Path) -> str:
                     "[95% CI]", "Prediction interval", "I\u00b2"], rows, {2, 3})
     figures = "".join(_figure(out_dir / a["forest"], f"{a['outcome']}: {a['treatment']}")
                       for a in pooled if a["forest"])
-    single = [f"{a['treatment']}: {a['outcome']} ({len(a['studies'])} study)"
-              for a in analyses if not a["pooled"]]
+    single = [f"{a['treatment']}: {a['outcome']} ({len(a['studies'])} "
+              f"{'study' if len(a['studies']) == 1 else 'studies'})"
+              for a in analyses if not a["pooled"] and not a.get("error")]
+    failed = [f"{a['treatment']}: {a['outcome']}: {a['error']}" for a in analyses
+              if a.get("error")]
     aside = [f"{s['label']} ({a['treatment']}: {a['outcome']}): {s['why']}"
              for a in analyses for s in a["set_aside"]]
     model = pooled[0]["model"].capitalize() if pooled else ""
@@ -163,7 +166,9 @@ def _pooled(analyses: list[dict[str, Any]], out_dir: Path) -> str:
             f"the evaluable patients, one study per cohort.</p>{table}{figures}"
             + (f"<p class=\"note\">Not pooled (too few studies): {escape('; '.join(single))}"
                "</p>" if single else "")
-            + (f"<p class=\"note\">Set aside (overlapping cohorts): "
+            + (f"<p class=\"warning\">Not fitted: {escape('; '.join(failed))}</p>"
+               if failed else "")
+            + (f"<p class=\"note\">Set aside: "
                f"{escape('; '.join(aside))}</p>" if aside else ""))
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from review_pipeline.model.effects import MEASURES, METHODS
 from review_pipeline.model.errors import AnalysisError
@@ -72,7 +71,7 @@ class Analysis:
 
     def study_rows(self) -> list[dict[str, Any]]:
         """Each study's effect and 95% CI on the natural scale, and its weight (percent)."""
-        z = float(stats.norm.ppf(0.975))
+        z = models.Z
         rows = []
         for i, study in enumerate(self.studies):
             yi, se = self.effects.yi[i], np.sqrt(self.effects.vi[i])
@@ -85,8 +84,25 @@ class Analysis:
                          "weight": None if np.isnan(weight) else weight})
         return rows
 
+    def blocks(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """(group, study rows) of each subgroup, or ("", rows) without subgroups; the rows
+        carry the studies' weights in the whole analysis, as RevMan shows them."""
+        if not self.subgroups:
+            return [("", self.study_rows())]
+        weights = {id(s): float(w) for s, w in zip(self.studies, self.fit.weights,
+                                                    strict=True)}
+        out = []
+        for group in self.subgroups:
+            rows = group.study_rows()
+            for study, row in zip(group.studies, rows, strict=True):
+                weight = weights.get(id(study), float("nan"))
+                row["weight"] = None if np.isnan(weight) else weight
+            out.append((group.group, rows))
+        return out
+
     def as_dict(self) -> dict[str, Any]:
-        """The results as ``review meta --json`` prints them."""
+        """The results as ``review meta --json`` prints them (a subgroup's studies with
+        their weights within it)."""
         result: dict[str, Any] = {
             "measure": self.measure, "method": self.method, "knha": self.knha,
             "scale": MEASURES[self.measure].scale, **self.pooled.as_dict(),
@@ -130,21 +146,16 @@ def analyse(studies: Sequence[Study], measure: str = "PLO", method: str = "REML"
     base = _one(tuple(studies), measure, method, knha, ratio)
     notes = ["a single study: its own estimate, nothing pooled"] if len(studies) == 1 else []
     notes += [base.fit.note] if base.fit.note else []
-    subgroups: tuple[Analysis, ...] = ()
-    test = None
-    if by_group:
-        names = sorted({s.group for s in studies})
-        subgroups = tuple(_one(tuple(s for s in studies if s.group == g), measure, method,
-                               knha, ratio, group=g) for g in names)
-        if len(subgroups) > 1:
-            between = models.fit(np.array([g.pooled.mu for g in subgroups]),
-                                 np.array([g.pooled.se for g in subgroups]) ** 2, "EE")
-            test = Test(between.q, len(subgroups) - 1, between.q_p)
+    subgroups, test = (_subgroups(studies, measure, method, knha, ratio, notes)
+                       if by_group else ((), None))
     leave: tuple[Pooled, ...] = ()
     egger = None
     if sensitivity and len(studies) > 2:
-        leave = tuple(_one(tuple(s for j, s in enumerate(studies) if j != i), measure, method,
-                           knha, ratio).pooled for i in range(len(studies)))
+        try:
+            leave = tuple(_one(tuple(s for j, s in enumerate(studies) if j != i), measure,
+                               method, knha, ratio).pooled for i in range(len(studies)))
+        except AnalysisError as exc:
+            notes.append(f"no leave-one-out analysis: {exc.what}")
     if sensitivity and method != "GLMM":
         if len(studies) >= EGGER_MIN:
             egger = _egger(base.effects, method, knha)
@@ -155,9 +166,36 @@ def analyse(studies: Sequence[Study], measure: str = "PLO", method: str = "REML"
                     egger=egger, notes=tuple(notes))
 
 
+def _subgroups(studies: Sequence[Study], measure: str, method: str, knha: bool, ratio: bool,
+               notes: list[str]) -> tuple[tuple[Analysis, ...], Test | None]:
+    """Each group pooled on its own (its own tau-squared), and the test that the groups'
+    estimates differ: Q of an equal-effects model of them, with their Wald standard errors
+    (a Hartung-Knapp adjustment belongs to each group's interval, not to this test)."""
+    names = sorted({s.group for s in studies})
+    if len(names) < 2:
+        notes.append(f"one group only ({names[0] or 'none given'}): no subgroups")
+        return (), None
+    try:
+        subgroups = tuple(_one(tuple(s for s in studies if s.group == g), measure, method,
+                               knha, ratio, group=g) for g in names)
+    except AnalysisError as exc:
+        notes.append(f"no subgroup analysis: {exc.what}")
+        return (), None
+    notes += [f"{g.group}: {g.fit.note}" for g in subgroups if g.fit.note]
+    se = np.array([float((g.fit.wald_se if g.fit.wald_se is not None else g.fit.se)[0])
+                   for g in subgroups])
+    between = models.fit(np.array([g.pooled.mu for g in subgroups]), se**2, "EE")
+    return subgroups, Test(between.q, len(subgroups) - 1, between.q_p)
+
+
 def _one(studies: tuple[Study, ...], measure: str, method: str, knha: bool, ratio: bool,
          group: str = "") -> Analysis:
     found = effects(studies, measure)
+    for study, yi, vi in zip(studies, found.yi, found.vi, strict=True):
+        if not (np.isfinite(yi) and np.isfinite(vi) and vi > 0):
+            raise AnalysisError(f"study '{study.label}' has no finite {measure} effect with a "
+                                f"positive variance (effect {yi:g}, variance {vi:g})",
+                                fix="check its numbers, or pool it on another scale")
     if len(studies) == 1:  # a subgroup of one study: the study itself
         method, knha = "EE", False
     if method == "GLMM":

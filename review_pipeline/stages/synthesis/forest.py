@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator
 from review_pipeline.files import write_figure
 from review_pipeline.model.effects import MEASURES, METHODS
 from review_pipeline.stages.synthesis.analysis import Analysis, Pooled
+from review_pipeline.stages.synthesis.models import Z
 
 FONT = "DejaVu Sans"
 SIZE = 8.0
@@ -64,32 +65,20 @@ Row = Callable[[Axes, float, "_Scale"], None]
 
 def _rows(analysis: Analysis) -> list[Row]:
     rows: list[Row] = []
-    blocks = analysis.subgroups or (analysis,)
-    for block in blocks:
+    for (group, study_rows), block in zip(analysis.blocks(),
+                                          analysis.subgroups or (analysis,), strict=True):
         if analysis.subgroups:
-            rows.append(_heading(block.group))
-        rows.extend(_study_row(row, analysis) for row in _overall_weights(analysis, block))
+            rows.append(_heading(group))
+        rows.extend(_study_row(row, analysis) for row in study_rows)
         if analysis.subgroups:
             rows.extend(_pooled_rows(block, "Subtotal"))
             rows.append(lambda ax, y, s: None)
-    if not analysis.subgroups or len(analysis.subgroups) > 1:
-        rows.extend(_pooled_rows(analysis, "Overall" if analysis.subgroups else "Pooled"))
+    rows.extend(_pooled_rows(analysis, "Overall" if analysis.subgroups else "Pooled"))
     if analysis.subgroup_test:
         t = analysis.subgroup_test
         rows.append(lambda ax, y, s: _text(
             ax, COLUMNS["study"], y, f"Test for subgroup differences: Q = {t.statistic:.2f}, "
             f"df = {t.df:g}, {_p(t.p)}", color=MUTED))
-    return rows
-
-
-def _overall_weights(analysis: Analysis, block: Analysis) -> list[dict[str, object]]:
-    """The rows of ``block`` (a subgroup) with the studies' weights in the whole analysis,
-    as RevMan shows them."""
-    weights = {id(s): w for s, w in zip(analysis.studies, analysis.fit.weights, strict=True)}
-    rows = block.study_rows()
-    for study, row in zip(block.studies, rows, strict=True):
-        weight = weights.get(id(study), float("nan"))
-        row["weight"] = None if math.isnan(weight) else weight
     return rows
 
 
@@ -236,8 +225,9 @@ def funnel(analysis: Analysis, title: str, svg: Path | None = None,
     yi, se = analysis.effects.yi, np.sqrt(analysis.effects.vi)
     top = float(se.max()) * 1.05
     mu = analysis.pooled.mu
-    ax.fill([mu - 1.96 * top, mu, mu + 1.96 * top], [top, 0, top], color="#eef2f7", lw=0)
-    ax.plot([mu - 1.96 * top, mu, mu + 1.96 * top], [top, 0, top], color=MUTED, lw=0.7,
+    edge = [mu - Z * top, mu, mu + Z * top]
+    ax.fill(edge, [top, 0, top], color="#eef2f7", lw=0)
+    ax.plot(edge, [top, 0, top], color=MUTED, lw=0.7,
             linestyle=(0, (3, 2)))
     ax.plot([mu, mu], [0, top], color=INK, lw=0.8)
     ax.scatter(yi, se, s=18, color=ACCENT, zorder=3)

@@ -27,6 +27,9 @@ Array = NDArray[np.float64]
 _NODES, _WEIGHTS = hermgauss(7)
 _FLAT = 1e-8
 """A tau below this is taken as 0: the integrand is then the binomial alone."""
+_EDGE = 20.0
+"""A logit beyond this (a proportion within 2e-9 of 0 or 1) is the optimiser running off
+where the likelihood has no maximum, not an estimate."""
 
 
 def fit(events: Array, totals: Array, yi: Array, vi: Array) -> models.Fit:
@@ -37,6 +40,11 @@ def fit(events: Array, totals: Array, yi: Array, vi: Array) -> models.Fit:
     if k < 2:
         raise AnalysisError("the binomial-normal model needs at least two studies",
                             fix="use method EE, or pool more studies")
+    if not np.any(x > 0) or not np.any(x < n):
+        raise AnalysisError("the binomial-normal model has no maximum when "
+                            + ("no study has an event" if not np.any(x > 0)
+                               else "every patient of every study has the event"),
+                            fix="use method REML (1/2 is added to such studies) or EE")
     constant = float(np.sum(gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)))
 
     def deviance(theta: Array) -> float:
@@ -50,13 +58,16 @@ def fit(events: Array, totals: Array, yi: Array, vi: Array) -> models.Fit:
         raise AnalysisError(f"the binomial-normal model did not converge ({best.message})",
                             fix="use method REML for these studies")
     mu, tau = float(best.x[0]), abs(float(best.x[1]))
+    if abs(mu) > _EDGE:
+        raise AnalysisError("the binomial-normal model's estimate runs off to a proportion "
+                            "of 0 or 1 (events are too rare or too common in these studies)",
+                            fix="use method REML (1/2 is added to studies with no events)")
     se = _se(deviance, mu, tau)
     q = _wald_q(x, n)
-    typical = (k - 1) / float(np.sum(1 / vi) - np.sum(1 / vi**2) / np.sum(1 / vi))
     tau2 = tau**2
+    i2, h2 = models.heterogeneity("GLMM", vi, np.ones((k, 1)), tau2, q, k - 1)
     return models.Fit(k=k, method="GLMM", knha=False, beta=np.array([mu]), se=np.array([se]),
-                      tau2=tau2, q=q, q_p=float(stats.chi2.sf(q, k - 1)),
-                      i2=100 * tau2 / (tau2 + typical), h2=(tau2 + typical) / typical,
+                      tau2=tau2, q=q, q_p=float(stats.chi2.sf(q, k - 1)), i2=i2, h2=h2,
                       weights=np.full(k, np.nan), df=None)
 
 
@@ -76,7 +87,7 @@ def _loglik(mu: float, tau: float, x: Array, n: Array) -> float:
     if tau < _FLAT:
         eta = np.full_like(x, mu)
         return float(np.sum(x * eta - n * np.logaddexp(0, eta)))
-    # each study's conditional mode of u, by Newton's method from 0
+    # adaptive quadrature centres its nodes on each study's mode of u (Newton's method)
     u = np.zeros_like(x)
     for _ in range(50):
         p = expit(mu + u)
@@ -115,7 +126,10 @@ def _se(deviance: Callable[[Array], float], mu: float, tau: float) -> float:
         h_tt = (d(0, h) - 2 * center + d(0, -h)) / h**2
         h_mt = (d(h, h) - d(h, -h) - d(-h, h) + d(-h, -h)) / (4 * h**2)
         hessian = np.array([[h_mm, h_mt], [h_mt, h_tt]]) / 2
-        information = 1 / float(np.linalg.inv(hessian)[0, 0])
+        try:
+            information = 1 / float(np.linalg.inv(hessian)[0, 0])
+        except np.linalg.LinAlgError:  # a flat likelihood: no standard error
+            information = 0.0
     if not information > 0:
         raise AnalysisError("the binomial-normal model's information is not positive",
                             fix="use method REML for these studies")

@@ -45,6 +45,11 @@ class Effects:
 
 def effects(studies: Sequence[Study], measure: str) -> Effects:
     """``yi`` and ``vi`` of each study for ``measure`` (a name of :data:`MEASURES`)."""
+    with np.errstate(all="ignore"):  # a study that cannot be pooled is named by its caller
+        return _effects(studies, measure)
+
+
+def _effects(studies: Sequence[Study], measure: str) -> Effects:
     kind = MEASURES[measure].kind
     if kind == "generic":
         yi = np.array([s.estimate for s in studies], dtype=float)

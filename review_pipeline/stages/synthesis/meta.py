@@ -22,14 +22,14 @@ def meta(path: Path, *, measure: str | None = None, method: str = "REML", knha: 
     check_measure(table, measure, str(path))
     analysis = analyse(table.studies, measure, method, knha=knha, by_group=by is not None,
                        ratio=ratio)
+    if funnel_out and analysis.egger is None:
+        raise AnalysisError(f"a funnel plot needs {EGGER_MIN} or more studies and an "
+                            f"inverse-variance model; this analysis has {len(table.studies)}"
+                            f" ({method})", fix="leave out --funnel")
     title = path.stem.replace("_", " ")
     if forest_out:
         _draw(forest, analysis, title, forest_out)
     if funnel_out:
-        if analysis.egger is None:
-            raise AnalysisError(f"a funnel plot needs {EGGER_MIN} or more studies and an "
-                                f"inverse-variance model; this analysis has {len(table.studies)}"
-                                f" ({method})", fix="leave out --funnel")
         _draw(funnel, analysis, title, funnel_out)
     return analysis
 

@@ -21,6 +21,11 @@ from review_pipeline.model.errors import AnalysisError
 Array = NDArray[np.float64]
 
 LEVEL = 0.95
+Z = float(stats.norm.ppf(1 - (1 - LEVEL) / 2))
+"""The normal quantile of a two-sided interval at :data:`LEVEL` (1.959964)."""
+LIMIT = 1e100
+"""The largest effect, and the widest range of variances (1/LIMIT to LIMIT), a model
+takes: beyond them sums overflow, and no real study is there."""
 _MAX_STEPS = 100
 _THRESHOLD = 1e-5
 """metafor's convergence threshold for Fisher scoring (on the step in tau-squared)."""
@@ -47,6 +52,8 @@ class Fit:
     """Each study's share of the weight, in percent."""
     df: int | None
     """Degrees of freedom of the tests (Hartung-Knapp), None for Wald tests."""
+    wald_se: Array | None = None
+    """The standard errors before the Hartung-Knapp adjustment (None without it)."""
     note: str = ""
     """How the fit departed from metafor's defaults, if it had to."""
 
@@ -55,9 +62,7 @@ class Fit:
         return float(self.beta[0])
 
     def crit(self) -> float:
-        alpha = 1 - LEVEL
-        return float(stats.norm.ppf(1 - alpha / 2) if self.df is None
-                     else stats.t.ppf(1 - alpha / 2, self.df))
+        return Z if self.df is None else float(stats.t.ppf(1 - (1 - LEVEL) / 2, self.df))
 
     def ci(self, index: int = 0) -> tuple[float, float]:
         half = self.crit() * float(self.se[index])
@@ -86,25 +91,29 @@ def fit(yi: Array, vi: Array, method: str = "REML", knha: bool = False,
     k = len(yi)
     x = np.ones((k, 1)) if x is None else np.asarray(x, dtype=float)
     p = x.shape[1]
-    if k <= p - 1 or not np.all(vi > 0) or not np.all(np.isfinite(yi)):
-        raise AnalysisError("a model needs a finite effect and a positive variance for each "
-                         f"study, and more studies than coefficients ({k} for {p})",
-                         fix="check the studies' numbers")
-    q = float(yi @ _p_matrix(vi, x) @ yi)
+    if k < p:
+        raise AnalysisError(f"{k} studies for a model of {p} coefficients",
+                            fix="pool more studies")
+    if not (np.all(np.abs(yi) < LIMIT) and np.all(vi > 1 / LIMIT) and np.all(vi < LIMIT)):
+        raise AnalysisError("an effect or a variance beyond what a model can take (effects "
+                            f"within {LIMIT:g}, variances between {1 / LIMIT:g} and "
+                            f"{LIMIT:g})", fix="check the studies' numbers")
+    q = max(0.0, float(yi @ _p_matrix(vi, x) @ yi))
     tau2, note = (0.0, "") if method == "EE" or k == p else _tau2(method, yi, vi, x, q)
     w = 1 / (vi + tau2)
     vb = np.linalg.inv(x.T @ (w[:, None] * x))
     beta = vb @ (x.T @ (w * yi))
-    df = None
+    df, wald_se = None, None
     if knha:
         df = k - p
+        wald_se = np.sqrt(np.diag(vb))
         residual = yi - x @ beta
         vb = vb * float(w @ residual**2) / df
     residual_df = k - p
-    i2, h2 = _heterogeneity(method, vi, x, tau2, q, residual_df)
+    i2, h2 = heterogeneity(method, vi, x, tau2, q, residual_df)
     return Fit(k=k, method=method, knha=knha, beta=beta, se=np.sqrt(np.diag(vb)), tau2=tau2,
                q=q, q_p=float(stats.chi2.sf(q, residual_df)) if residual_df else 1.0,
-               i2=i2, h2=h2, weights=100 * w / w.sum(), df=df, note=note)
+               i2=i2, h2=h2, weights=100 * w / w.sum(), df=df, wald_se=wald_se, note=note)
 
 
 def _p_matrix(vi: Array, x: Array, tau2: float = 0.0) -> Array:
@@ -198,7 +207,9 @@ def _fisher_scoring(method: str, yi: Array, vi: Array, x: Array) -> tuple[float,
                             fix="use method DL or PM for these studies")
     if tau2 > _THRESHOLD and _loglik(method, yi, vi, x, 0.0) - _loglik(
             method, yi, vi, x, tau2) > _ROOT_TOLERANCE:
-        return 0.0, note
+        return 0.0, "; ".join(filter(None, [note, f"the {method} likelihood is higher at "
+                                                  "tau-squared 0, which is taken (metafor "
+                                                  "warns so)"]))
     return tau2, note
 
 
@@ -235,7 +246,7 @@ def _loglik(method: str, yi: Array, vi: Array, x: Array, tau2: float) -> float:
     return value
 
 
-def _heterogeneity(method: str, vi: Array, x: Array, tau2: float, q: float,
+def heterogeneity(method: str, vi: Array, x: Array, tau2: float, q: float,
                    df: int) -> tuple[float, float]:
     """I-squared (percent) and H-squared: from Q under equal effects, else from tau-squared
     and the typical within-study variance (Higgins and Thompson 2002)."""

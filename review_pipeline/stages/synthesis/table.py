@@ -9,13 +9,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from scipy import stats
-
 from review_pipeline.formats.base import read_text
 from review_pipeline.model.effects import MEASURES, Kind
 from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.text import excerpt
 from review_pipeline.stages.synthesis.measures import Study
+from review_pipeline.stages.synthesis.models import Z
 
 COLUMNS: dict[Kind, tuple[str, ...]] = {
     "proportion": ("events", "total"),
@@ -42,30 +41,55 @@ def read_studies(path: Path, by: str | None = None, ratio: bool = False) -> Tabl
     are ratios, pooled as logarithms, and ``se`` is that of the logarithm). ``by`` names
     the column that groups them."""
     where = str(path)
-    rows = list(csv.DictReader(io.StringIO(read_text(path))))
-    header = [c.strip() for c in rows[0]] if rows else []
+    if not path.is_file():
+        raise InputError("no such file", where=where, fix="check the path to the CSV")
+    try:
+        reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
+        header = [c.strip() for c in next(reader, [])]
+        lines = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
+    except csv.Error as exc:
+        raise InputError(f"not a well-formed CSV ({excerpt(str(exc))})",
+                         where=f"{where}, line {reader.line_num}",
+                         fix="save the table as CSV again") from None
+    _check_header(header, lines, by, where)
+    kind = next(k for k, cols in COLUMNS.items() if all(c in header for c in cols))
+    problems = Problems()
+    studies = []
+    for line, cells in lines:
+        if len(cells) > len(header):
+            problems.append(f"{where}, line {line}: {len(cells)} cells under a header of "
+                            f"{len(header)} columns")
+            continue
+        row = {name: value.strip() for name, value in zip(header, cells, strict=False)}
+        study = _study(row, kind, by, ratio, f"{where}, line {line}", problems)
+        if study:
+            studies.append(study)
+    problems.fail(path.name, fix="correct those values in the file",
+                  outcome="nothing was pooled")
+    return Table(studies, kind, ratio)
+
+
+def _check_header(header: list[str], lines: list[tuple[int, list[str]]], by: str | None,
+                  where: str) -> None:
     kind = next((k for k, cols in COLUMNS.items() if all(c in header for c in cols)), None)
     fix = ("name the columns study,events,total (proportions), study,events_1,total_1,"
            "events_2,total_2 (two arms) or study,estimate,se (generic)")
-    if not rows:
-        raise InputError("no studies: the file has no rows under its header", where=where,
-                         fix=fix)
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise InputError(f"the header names {', '.join(excerpt(c) for c in twice)} twice",
+                         where=where, fix="give each column one name")
     if "study" not in header or kind is None:
         raise InputError(f"cannot tell the kind of data from the columns "
                          f"{excerpt(', '.join(header), 200)}", where=where, fix=fix)
+    if not lines:
+        raise InputError("no studies: the file has no rows under its header", where=where,
+                         fix=fix)
     if kind == "generic" and "se" not in header and not {"ci_low", "ci_high"} <= set(header):
         raise InputError("an estimate needs its standard error (se) or its confidence "
                          "interval (ci_low, ci_high)", where=where, fix="add those columns")
     if by is not None and by not in header:
         raise InputError(f"no column '{excerpt(by)}' to group by", where=where,
                          fix=f"use one of: {', '.join(header)}")
-    problems = Problems()
-    studies = [s for line, row in enumerate(rows, start=2)
-               if (s := _study({k.strip(): (v or "").strip() for k, v in row.items() if k},
-                               kind, by, ratio, f"{where}, line {line}", problems))]
-    problems.fail("the studies cannot be pooled as they stand",
-                  fix="correct those values in the file")
-    return Table(studies, kind, ratio)
 
 
 def _study(row: dict[str, str], kind: Kind, by: str | None, ratio: bool, where: str,
@@ -86,7 +110,8 @@ def _study(row: dict[str, str], kind: Kind, by: str | None, ratio: bool, where: 
                             "number")
             return None
         if not math.isfinite(values[column]):
-            problems.append(f"{where}, column {column}: '{row[column]}' is not a finite number")
+            problems.append(f"{where}, column {column}: '{excerpt(row[column])}' is not a "
+                            "finite number")
             return None
     missing = [c for c in COLUMNS[kind] if c not in values]
     if missing:
@@ -121,7 +146,7 @@ def _generic(label: str, values: dict[str, float], ratio: bool, group: str, wher
     if "se" in values:
         se = values["se"]
     elif len(bounds) == 2 and bounds[0] < estimate < bounds[1]:
-        se = (scale(bounds[1]) - scale(bounds[0])) / (2 * float(stats.norm.ppf(0.975)))
+        se = (scale(bounds[1]) - scale(bounds[0])) / (2 * Z)
     else:
         problems.append(f"{where}: study '{excerpt(label)}' needs se, or ci_low < estimate < "
                         "ci_high")

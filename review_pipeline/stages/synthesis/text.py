@@ -14,10 +14,11 @@ def summary(analysis: Analysis) -> list[str]:
              + ("; Hartung-Knapp intervals" if analysis.knha else "")]
     width = max(len(s.label) for s in analysis.studies)
     width = min(max(width, 5), 40)
-    for block in analysis.subgroups or (analysis,):
-        if block.group:
-            lines.append(f"{block.group}:")
-        for row in block.study_rows():
+    for (group, rows), block in zip(analysis.blocks(), analysis.subgroups or (analysis,),
+                                    strict=True):
+        if group:
+            lines.append(f"{group}:")
+        for row in rows:
             weight = f"{row['weight']:5.1f}%" if row["weight"] is not None else ""
             lines.append(f"  {row['study'][:width]:<{width}}  {_interval(row)}  {weight}")
         if analysis.subgroups:
