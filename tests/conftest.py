@@ -99,3 +99,16 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def protocol(project: Path) -> Protocol:
     return load_protocol(project / "queries" / "protocol.toml")
+
+
+UP_TO_EXTRACT = ("fetch", "import_", "dedup", "screen", "extract")
+"""The stages of the worked example before synthesis, by their names in the API."""
+
+
+def run_stages(folder: Path, stages: tuple[str, ...] = UP_TO_EXTRACT) -> None:
+    """Run ``stages`` of the review in ``folder`` through the API, in order."""
+    from review_pipeline.api import Review
+
+    with Review(folder) as review:
+        for stage in stages:
+            getattr(review, stage)()

@@ -21,7 +21,6 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from review_pipeline import store
-from review_pipeline.api import Review
 from review_pipeline.cli import cli
 from review_pipeline.files import write_atomic
 from review_pipeline.formats.base import Guarded
@@ -35,7 +34,7 @@ from review_pipeline.stages.import_ import import_file
 from review_pipeline.stages.screen import run as screen
 from review_pipeline.stages.screen import write_worksheet
 from review_pipeline.store import open_db
-from tests.conftest import EXAMPLE, EXAMPLE_PARTS, FIXTURES
+from tests.conftest import EXAMPLE, EXAMPLE_PARTS, FIXTURES, UP_TO_EXTRACT, run_stages
 
 EXPORT = FIXTURES / "exports" / "asreview_embase.ris"
 
@@ -471,15 +470,10 @@ def test_every_output_is_replaced_whole_never_written_in_place(
 
     before = files()
     monkeypatch.setattr("review_pipeline.files.os.replace", noting)
-    with Review(folder) as review:
-        review.fetch()
-        review.import_()
-        review.dedup()
-        review.screen()
-        review.extract()
-        review.prisma()
-        review.report()
+    run_stages(folder, (*UP_TO_EXTRACT, "synthesis", "prisma", "report"))
     written = {p for p, mtime in files().items() if before.get(p) != mtime}
     assert {p.name for p in written if p.parent.name == "reports"} >= {
-        "prisma.svg", "prisma.png", "prisma.json", "search_log.md", "index.html"}
+        "prisma.svg", "prisma.png", "prisma.json", "search_log.md", "index.html",
+        "synthesis.json"}
+    assert any(p.parent.name == "forest" for p in written)
     assert written - set(moved) == set()

@@ -14,7 +14,7 @@ from review_pipeline.api import Review
 from review_pipeline.model.errors import InputError, ProtocolError
 from review_pipeline.stages.synthesis import Study, analyse
 from review_pipeline.store import studies as study_store
-from tests.conftest import EXAMPLE, EXAMPLE_PARTS
+from tests.conftest import EXAMPLE, EXAMPLE_PARTS, run_stages
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +23,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("synthesis") / "poems"
     for part in EXAMPLE_PARTS:
         shutil.copytree(EXAMPLE / part, folder / part)
-    with Review(folder) as review:
-        review.fetch()
-        review.import_()
-        review.dedup()
-        review.screen()
-        review.extract()
+    run_stages(folder)
     return folder
 
 
@@ -166,12 +161,7 @@ def test_a_review_with_nothing_extracted_writes_an_empty_synthesis(tmp_path: Pat
 
     folder = tmp_path / "new"
     init_review(folder, "A new review")
-    with Review(folder) as review:
-        review.fetch()
-        review.import_()
-        review.dedup()
-        review.screen()
-        review.extract()
+    run_stages(folder)
     found = _synthesis(folder)
     assert found["analyses"] == []
 

@@ -97,6 +97,18 @@ class Sheet:
         return self.delimiter == ";"
 
 
+def read_present(path: Path, problems: list[str]) -> Sheet | None:
+    """The sheet at ``path``, or None when there is none; one that cannot be read is noted
+    in ``problems`` (with the others a stage collects) and is None too."""
+    if not path.exists():
+        return None
+    try:
+        return read_sheet(path)
+    except InputError as exc:
+        problems.append(exc.one_line())
+        return None
+
+
 def read_sheet(path: Path) -> Sheet:
     """A CSV (UTF-8, with or without BOM) or XLSX file as its header and numbered rows."""
     if path.suffix.lower() == ".xlsx":

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from review_pipeline.formats.sheets import read_sheet
-from review_pipeline.model.errors import InputError, Problems
+from review_pipeline.formats.sheets import read_present
+from review_pipeline.model.errors import Problems
 from review_pipeline.model.names import RULE, is_name
 
 COLUMNS = ("record_id", "study", "cohort", "note")
@@ -35,12 +35,8 @@ def read_links(path: Path, included: set[str], known: set[str],
                problems: Problems) -> dict[str, Link]:
     """The links of ``path`` (none when it does not exist), checked against the ``included``
     records; each problem goes to ``problems`` with its line."""
-    if not path.exists():
-        return {}
-    try:
-        sheet = read_sheet(path)
-    except InputError as exc:
-        problems.append(exc.one_line())
+    sheet = read_present(path, problems)
+    if sheet is None:
         return {}
     unknown = [c for c in sheet.header if c not in (*COLUMNS, *INFO_COLUMNS)]
     if "record_id" not in sheet.header or unknown:

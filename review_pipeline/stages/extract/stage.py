@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
-from review_pipeline.formats.sheets import SUFFIXES, read_sheet
+from review_pipeline.formats.sheets import SUFFIXES, read_present, read_sheet
 from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.names import is_name
 from review_pipeline.model.state import State
@@ -312,12 +312,8 @@ def _row_of(forms: Forms, copy: Copy, table: str, record_id: str,
 def read_consensus(path: Path, forms: Forms, copies: dict[str, Copy],
                    problems: list[str]) -> dict[CellKey, Decided]:
     """The consensus file's decided cells; a row with an empty value is still to decide."""
-    if not path.exists():
-        return {}
-    try:
-        sheet = read_sheet(path)
-    except InputError as exc:
-        problems.append(exc.one_line())
+    sheet = read_present(path, problems)
+    if sheet is None:
         return {}
     missing = [c for c in CONSENSUS_COLUMNS if c not in sheet.header and c != "note"]
     unknown = [c for c in sheet.header if c not in (*CONSENSUS_COLUMNS, *CONSENSUS_INFO)]
