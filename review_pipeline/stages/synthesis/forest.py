@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -106,27 +107,27 @@ def _heading(text: str) -> Row:
     return draw
 
 
-def _study_row(row: dict[str, object], analysis: Analysis) -> Row:
+def _study_row(row: dict[str, Any], analysis: Analysis) -> Row:
     def draw(ax: Axes, y: float, scale: _Scale) -> None:
         _study(ax, y, scale, row, analysis)
     return draw
 
 
-def _study(ax: Axes, y: float, scale: _Scale, row: dict[str, object],
+def _study(ax: Axes, y: float, scale: _Scale, row: dict[str, Any],
            analysis: Analysis) -> None:
     _text(ax, COLUMNS["study"], y, _short(str(row["study"]), 36))
     _text(ax, COLUMNS["numbers"], y, _counts(row, analysis.measure))
-    low, estimate, high = (float(str(row[k])) for k in ("ci_low", "estimate", "ci_high"))
+    low, estimate, high = (float(row[k]) for k in ("ci_low", "estimate", "ci_high"))
     scale.line(ax, y, low, high)
     weight = row["weight"]
-    share = float(str(weight)) / float(np.nanmax(analysis.fit.weights)) if weight else 0.3
+    share = weight / float(np.nanmax(analysis.fit.weights)) if weight else 0.3
     side = 3.0 + 6.0 * math.sqrt(share)
     x = scale.x(estimate)
     if scale.inside(estimate):
         ax.add_patch(Rectangle((x - side / 2, y - side / 2), side, side, color=ACCENT, lw=0))
     _text(ax, COLUMNS["estimate"], y, _interval_text(estimate, low, high))
     if weight is not None:
-        _text(ax, COLUMNS["weight"], y, f"{float(str(weight)):.1f}%")
+        _text(ax, COLUMNS["weight"], y, f"{weight:.1f}%")
 
 
 def _diamond(ax: Axes, y: float, scale: _Scale, p: Pooled, label: str) -> None:
@@ -159,7 +160,7 @@ class _Scale:
                                                                       r["ci_high"])]
         values += [v for b in blocks for v in (b.pooled.pi_low, b.pooled.pi_high,
                                                b.pooled.ci_low, b.pooled.ci_high) if v]
-        finite = [float(str(v)) for v in values if v is not None and math.isfinite(float(str(v)))]
+        finite = [float(v) for v in values if v is not None and math.isfinite(v)]
         if self.log:
             finite = [v for v in finite if v > 0] or [1.0]
             low, high = max(min(finite), 0.01), min(max(finite), 100.0)
@@ -258,18 +259,18 @@ def _numbers_heading(analysis: Analysis) -> str:
     return {"proportion": "Events/Total", "two_arms": "Arm 1      Arm 2"}.get(kind, "SE")
 
 
-def _counts(row: dict[str, object], measure: str) -> str:
+def _counts(row: dict[str, Any], measure: str) -> str:
     kind = MEASURES[measure].kind
     if kind == "proportion":
         return f"{_int(row['events'])}/{_int(row['total'])}"
     if kind == "two_arms":
         return (f"{_int(row['events_1'])}/{_int(row['total_1'])}   "
                 f"{_int(row['events_2'])}/{_int(row['total_2'])}")
-    return f"{float(str(row['se'])):.3f}"
+    return f"{row['se']:.3f}"
 
 
-def _int(value: object) -> str:
-    return f"{float(str(value)):g}"
+def _int(value: float) -> str:
+    return f"{float(value):g}"
 
 
 def _interval_text(estimate: float, low: float, high: float) -> str:

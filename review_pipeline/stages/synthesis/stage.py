@@ -127,7 +127,7 @@ def _pool(entry: dict[str, Any], candidates: list[Candidate], protocol: Protocol
                for s in entry["studies"]]
     try:
         analysis = analyse(studies, spec.measure, spec.method, knha=spec.knha,
-                           by_group=bool(spec.by) and len({s.group for s in studies}) > 1)
+                           by_group=bool(spec.by))
     except AnalysisError as exc:
         entry["error"] = exc.one_line()
         return []

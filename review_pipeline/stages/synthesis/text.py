@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from review_pipeline.model.effects import MEASURES, METHODS
 from review_pipeline.stages.synthesis.analysis import Analysis, Pooled
 
@@ -46,6 +48,5 @@ def _pooled(p: Pooled, method: str) -> list[str]:
     return lines
 
 
-def _interval(row: dict[str, object]) -> str:
-    return (f"{float(str(row['estimate'])):8.4f} [{float(str(row['ci_low'])):.4f}, "
-            f"{float(str(row['ci_high'])):.4f}]")
+def _interval(row: dict[str, Any]) -> str:
+    return f"{row['estimate']:8.4f} [{row['ci_low']:.4f}, {row['ci_high']:.4f}]"
