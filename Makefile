@@ -36,12 +36,21 @@ test: | $(INSTALLED) ## Run the tests, the linter and the type checker
 	$(BIN)/ruff check review_pipeline tests benchmarks
 	$(BIN)/mypy
 
-bench: | $(INSTALLED) ## Run the benchmarks (reads ../shared/data when present) and print a table
+ASREVIEW_VENV := .venv-asreview
+ASREVIEW := asreview==3.0.8
+
+# ASReview is the screening benchmark's oracle, never a dependency: an environment of its own.
+$(ASREVIEW_VENV)/bin/python:
+	$(PYTHON) -m venv $(ASREVIEW_VENV)
+	$(ASREVIEW_VENV)/bin/pip install --quiet $(ASREVIEW) || echo "bench: could not install $(ASREVIEW); the screening benchmark runs without it"
+
+bench: | $(INSTALLED) $(ASREVIEW_VENV)/bin/python ## Run the benchmarks (reads ../shared/data when present) and print a table
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_fetch.py
 	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_identity.py
 	$(BIN)/python benchmarks/bench_synthesis.py
+	$(BIN)/python benchmarks/bench_screen.py $$($(ASREVIEW_VENV)/bin/python -c "import asreview" 2>/dev/null && echo --asreview $(ASREVIEW_VENV)/bin/python)
 
 BENCH_VENV := .venv-bench
 BIB_DEDUPE := bib-dedupe==0.11.0

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from review_pipeline.stages.prisma import PrismaResult
     from review_pipeline.stages.screen import Agreement, Conflict, ScreenResult
     from review_pipeline.stages.screen import SheetResult as ScreeningSheet
+    from review_pipeline.stages.screen.simulate import Replay
     from review_pipeline.stages.synthesis import Analysis, SynthesisResult
 
 
@@ -316,3 +317,15 @@ def meta(path: Path | str, *, measure: str | None = None, method: str = "REML",
     return run(Path(path), measure=measure, method=method, knha=knha, by=by, ratio=ratio,
                forest_out=Path(forest) if forest else None,
                funnel_out=Path(funnel) if funnel else None)
+
+
+def simulate(path: Path | str, *, priors: tuple[str, ...] = (), seed: int = 0,
+             order_out: Path | str | None = None, curve: Path | str | None = None,
+             on_progress: Progress | None = None) -> Replay:
+    """Replay a fully labelled set in ranked order (no review needed) and measure it. See
+    :func:`review_pipeline.stages.screen.simulate.replay`."""
+    from review_pipeline.stages.screen.simulate import replay
+
+    return replay(Path(path), priors=priors, seed=seed,
+                  order_out=Path(order_out) if order_out else None,
+                  curve_out=Path(curve) if curve else None, on_progress=on_progress)
