@@ -390,6 +390,11 @@ def screen_(ctx: click.Context, obj: Review, decisions: Path) -> None:
                f"{a['full_text_conflicts']})")
     for pair in obj.agreement():
         click.echo(f"  {_kappa_line(pair)}")
+    if result.stop:
+        stop = result.stop
+        click.echo(f"  stop rule: {stop.described}")
+        click.echo(f"    {stop.screened} of {stop.total} screened, {stop.relevant} relevant; "
+                   + (f"met after {stop.met_at} records" if stop.met else stop.distance))
 
 
 def _given_folder_exists(ctx: click.Context, name: str, folder: Path) -> None:

@@ -98,10 +98,41 @@ class Eligibility:
     rules: tuple[Rule, ...]
 
 
+STOP_RULES = ("hypergeometric", "consecutive")
+
+
+@dataclass(frozen=True)
+class Stop:
+    """When title/abstract screening in ranked order may stop (``[screening.stop]``)."""
+
+    rule: str = "hypergeometric"
+    """``hypergeometric``: the test of Callaghan and Müller-Hansen (2020) that ``recall`` has
+    been reached with ``confidence``; ``consecutive``: the last ``consecutive`` records
+    screened were all excluded (a heuristic, with no stated confidence)."""
+    recall: float = 0.95
+    confidence: float = 0.95
+    consecutive: int = 100
+    apply: bool = False
+    """When true and the rule is met, the records nobody has screened are excluded by
+    automation (PRISMA counts them so, naming the rule); when false the rule is only
+    reported."""
+
+    @property
+    def described(self) -> str:
+        """The rule in words, for a methods section."""
+        if self.rule == "consecutive":
+            return f"{self.consecutive} consecutive excluded records (a heuristic)"
+        return (f"hypergeometric test (Callaghan & Müller-Hansen 2020): recall of at least "
+                f"{self.recall:.0%} with {self.confidence:.0%} confidence")
+
+
 @dataclass(frozen=True)
 class Screening:
     reviewers: int = 1
     """Independent decisions a record needs at each stage before its outcome counts."""
+    seed: int = 0
+    """Seed of the ranking that orders the title/abstract sheets."""
+    stop: Stop | None = None
 
 
 @dataclass(frozen=True)
@@ -197,7 +228,8 @@ class Protocol:
 
 @dataclass(frozen=True)
 class _Key:
-    """The expected kind of one protocol key: str, int, bool, strings, table or tables."""
+    """The expected kind of one protocol key: str, int, float, bool, strings, table or
+    tables."""
 
     kind: str
     required: bool = False
@@ -206,6 +238,7 @@ class _Key:
 _KIND_NAMES = {
     "str": "a string",
     "int": "an integer",
+    "float": "a number",
     "bool": "true or false",
     "strings": "a list of strings",
     "table": "a table",
@@ -234,6 +267,9 @@ _REPORT = {"treatment": _Key("str"), "patients": _Key("str"), "outcome": _Key("s
 _FIELD_REF = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _UPDATE = {"previous_version": _Key("str")}
 _REVIEWERS = {"reviewers": _Key("int")}
+_SCREENING = {**_REVIEWERS, "seed": _Key("int"), "stop": _Key("table")}
+_STOP = {"rule": _Key("str"), "recall": _Key("float"), "confidence": _Key("float"),
+         "consecutive": _Key("int"), "apply": _Key("bool")}
 _REVIEW = {
     "title": _Key("str", True),
     "question": _Key("str", True),
@@ -356,7 +392,7 @@ def parse_protocol(text: str, path: Path) -> Protocol:
         sources=sources,
         eligibility=eligibility,
         reasons=reasons,
-        screening=Screening(_reviewers(v, top.get("screening", {}), "screening")),
+        screening=_screening(v, top.get("screening", {})),
         extraction=Extraction(_reviewers(v, top.get("extraction", {}), "extraction")),
         update=_update(v, top.get("update", {}), root),
         report=_report(v, top.get("report", {})),
@@ -474,6 +510,23 @@ def _reviewers(v: _Validator, data: Any, section: str) -> int:
     return reviewers
 
 
+def _screening(v: _Validator, data: Any) -> Screening:
+    t = v.table(data, _SCREENING, "screening.")
+    reviewers = _reviewers(v, {k: t[k] for k in _REVIEWERS if k in t}, "screening")
+    if "stop" not in t:
+        return Screening(reviewers, t.get("seed", 0))
+    s = v.table(t["stop"], _STOP, "screening.stop.")
+    stop = Stop(**s)
+    v.choice(stop.rule, STOP_RULES, "screening.stop.rule")
+    for key in ("recall", "confidence"):
+        value = getattr(stop, key)
+        v.check(0 < value < 1, f"screening.stop.{key}",
+                f"expected a share between 0 and 1 (e.g. 0.95); got {value}")
+    v.check(stop.consecutive >= 1, "screening.stop.consecutive",
+            f"expected 1 or more; got {stop.consecutive}")
+    return Screening(reviewers, t.get("seed", 0), stop)
+
+
 def _report(v: _Validator, data: Any) -> Report:
     t = v.table(data, _REPORT, "report.")
     for key, value in t.items():
@@ -589,6 +642,8 @@ def _is_kind(value: Any, kind: str) -> bool:
         return isinstance(value, list) and all(isinstance(v, dict) for v in value)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
     types: dict[str, type] = {"str": str, "bool": bool, "table": dict}
     return isinstance(value, types[kind])
 

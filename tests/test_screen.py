@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import errno
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -297,7 +299,15 @@ def test_worksheets_keep_what_was_typed_and_add_only_new_records(
     assert states(db) == {**before, "pubmed:5": "screened"}
     again = write_worksheet(db, protocol, "ta", "alice", folder)
     assert (again.added, again.kept) == (1, 3)
-    assert (folder / "ta-alice.csv").read_text().startswith(text)  # nothing typed is lost
+    # Nothing typed is lost: every row is there as it was, the decided one first; the
+    # undecided ones are in ranked order, their rank renumbered.
+    def unranked(sheet: str) -> list[dict[str, str]]:
+        return [{k: v for k, v in row.items() if k != "rank"}
+                for row in csv.DictReader(io.StringIO(sheet))]
+
+    now = unranked((folder / "ta-alice.csv").read_text())
+    assert now[0]["record_id"] == "pubmed:1"
+    assert all(row in now for row in unranked(text))
     decided = read_decisions(folder, protocol.reason_codes)
     assert [(x.record_id, x.decision) for x in decided] == [("pubmed:1", "include")]
 

@@ -8,7 +8,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
@@ -269,18 +269,40 @@ def _write_xlsx(out: io.BytesIO, header: Sequence[str], rows: Sequence[Sequence[
 
 def extend_sheet(path: Path, header: Sequence[str], new: Sequence[dict[str, Any]],
                  key: Sequence[str], choices: dict[str, Sequence[str]] | None = None,
-                 notes: dict[str, str] | None = None) -> tuple[int, int]:
+                 notes: dict[str, str] | None = None, arrange: Arrange | None = None,
+                 refreshed: Sequence[str] = ()) -> tuple[int, int]:
     """Append to the sheet at ``path`` (made with ``header`` if missing) the rows of ``new``
     whose ``key`` columns are not in it yet; rows already there are kept as typed, in the
-    sheet's own columns. Returns (rows added, rows kept)."""
+    sheet's own columns. ``arrange`` may then reorder the rows and rewrite the ``refreshed``
+    columns (added to a sheet that lacks them), nothing else. Returns (rows added, rows
+    kept)."""
     columns, kept = list(header), []
     if path.exists():
         sheet = read_sheet(path)
-        columns = sheet.header
+        columns = [*sheet.header, *(c for c in refreshed if c not in sheet.header)]
         kept = [[row.values.get(c, "") for c in columns] for row in sheet.rows]
     present = {tuple(row[columns.index(k)] if k in columns else "" for k in key)
                for row in kept}
     added = [[row.get(c, "") for c in columns] for row in new
              if tuple(str(row[k]) for k in key) not in present]
-    write_sheet(path, columns, [*kept, *added], choices, notes)
+    rows = [*kept, *added]
+    if arrange:
+        rows = _arranged(rows, columns, arrange, refreshed)
+    write_sheet(path, columns, rows, choices, notes)
     return len(added), len(kept)
+
+
+Arrange = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+"""Reorders a sheet's rows (as dicts of its columns), refreshing some columns."""
+
+
+def _arranged(rows: list[list[Any]], columns: list[str], arrange: Arrange,
+              refreshed: Sequence[str]) -> list[list[Any]]:
+    fixed = [i for i, c in enumerate(columns) if c not in refreshed]
+    before = sorted(tuple(str(row[i]) for i in fixed) for row in rows)
+    out = [[row.get(c, "") for c in columns]
+           for row in arrange([dict(zip(columns, row, strict=True)) for row in rows])]
+    # What a reviewer typed is never lost: the rows may move, their cells may not change.
+    if sorted(tuple(str(row[i]) for i in fixed) for row in out) != before:
+        raise ValueError("arranging a sheet changed or lost rows")
+    return out

@@ -135,6 +135,10 @@ AUTOMATIC_BOXES = ("excluded_automatic", "excluded_other", "records_excluded")
 marked ineligible by automation tools, removed for other reasons (both before screening), or
 excluded at screening by an automation tool (counted apart from reviewers' exclusions)."""
 
+STOPPED = "stop rule"
+"""The status reason of a record excluded at title/abstract without being screened, because
+the protocol's stop rule was met and applied: PRISMA counts it as excluded by automation."""
+
 
 @dataclass(frozen=True)
 class Reason:

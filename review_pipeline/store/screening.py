@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from review_pipeline.model.state import State
+from review_pipeline.model.state import State, onward
 from review_pipeline.store.rows import insert_rows
 
 TABLES = ("decisions", "resolutions", "verdicts", "stage_outcomes")
@@ -77,3 +77,19 @@ def decisions_per_sheet(db: Database) -> dict[str, int]:
     return {f"{stage}-{reviewer}": n for stage, reviewer, n in db.execute(
         "SELECT stage, reviewer, count(*) FROM decisions GROUP BY stage, reviewer "
         "ORDER BY stage DESC, reviewer").fetchall()}
+
+
+def title_abstract_pool(db: Database) -> list[dict[str, Any]]:
+    """The records of the databases branch put to title/abstract screening (whatever became
+    of them since), with their rule verdict, by id."""
+    marks = ", ".join(f"'{s}'" for s in onward(State.SCREENED))
+    return list(db.query(f"""
+        SELECT r.*, v.verdict FROM records r LEFT JOIN verdicts v USING (record_id)
+        WHERE r.status IN ({marks}) AND r.branch = 'databases' ORDER BY r.record_id"""))
+
+
+def decisions_at(db: Database, stage: str) -> list[tuple[str, str, int]]:
+    """(record, decision, sheet line) of every reviewer's decision at ``stage``."""
+    return [(r[0], r[1], int(r[2])) for r in db.execute(
+        "SELECT record_id, decision, line FROM decisions WHERE stage = ? "
+        "ORDER BY record_id, reviewer", [stage])]

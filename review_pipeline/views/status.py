@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlite_utils import Database
@@ -14,6 +15,7 @@ from review_pipeline.stages.extract import summary as extraction_summary
 from review_pipeline.stages.fetch import search_log
 from review_pipeline.stages.prisma import as_template, counts, load_previous
 from review_pipeline.stages.screen import awaiting, stage_summary
+from review_pipeline.stages.screen.priority import stop_state
 from review_pipeline.store import clusters, screening
 
 
@@ -34,11 +36,19 @@ def status(db: Database, protocol: Protocol) -> dict[str, Any]:
         "awaiting": awaiting(db),
         "decisions": screening.decisions_per_sheet(db),
         "screening": stage_summary(db),
+        "stop": _stop(db, protocol),
         "extraction": extraction_summary(db, protocol.extraction.reviewers),
         "search_runs": search_log(db),
         "overlap": _overlap(db),
         "prisma": as_template(counts(db, protocol, load_previous(protocol))),
     }
+
+
+def _stop(db: Database, protocol: Protocol) -> dict[str, Any] | None:
+    state = stop_state(db, protocol)
+    if state is None or protocol.screening.stop is None:
+        return None
+    return {**dataclasses.asdict(state), "applied": protocol.screening.stop.apply}
 
 
 def _overlap(db: Database) -> dict[str, Any]:
@@ -81,6 +91,13 @@ def render_status(report: dict[str, Any]) -> str:
             lines.append(f"  {stage:<15}screened {s['screened']}, included {s['included']}, "
                          f"excluded {s['excluded']}, maybe {s['maybe']}, conflicts "
                          f"{s['conflicts']} ({s['unresolved']} unresolved), kappa {kappa}")
+    stop = report["stop"]
+    if stop:
+        where = (f"met after {stop['met_at']:,} records" if stop["met"] and stop["met_at"]
+                 else stop["distance"])
+        lines.append(f"  stop rule ({stop['rule']}): {stop['screened']:,} of "
+                     f"{stop['total']:,} screened, {stop['relevant']:,} relevant; {where}"
+                     + ("" if stop["applied"] else " (reported only)"))
     x = report["extraction"]
     if x["reviewers"]:
         lines += ["", f"extraction: {x['studies']} studies by {', '.join(x['reviewers'])}; "

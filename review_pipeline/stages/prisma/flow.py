@@ -14,7 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
-from review_pipeline.model.eligibility import AUTOMATIC_BOXES
+from review_pipeline.model.eligibility import AUTOMATIC_BOXES, STOPPED
 from review_pipeline.model.errors import CheckError
 from review_pipeline.model.state import State, onward
 from review_pipeline.protocol import Protocol
@@ -66,6 +66,11 @@ class PrismaCounts:
     new_reports: int
     records_excluded_automation: int = 0
     """Of records_excluded, those an automation tool excluded at screening (PRISMA's **)."""
+    records_stopped: int = 0
+    """Of records_excluded_automation, those never screened because the protocol's stop rule
+    was met."""
+    stop_rule: str = ""
+    """The stop rule in words, when the protocol has one."""
     previous_studies: int | None = None
     """Studies the previous version included; None for a new review."""
     previous_reports: int | None = None
@@ -107,9 +112,12 @@ def counts(db: Database, protocol: Protocol, previous: Previous | None = None) -
     automatic = dict.fromkeys(AUTOMATIC_BOXES, 0)
     boxes = {f"rule {r.id}": r.prisma for r in protocol.eligibility.rules}
     per_source: dict[str, int] = defaultdict(int)
+    stopped = 0
     for row in store.tally(db):
         tally[(row["branch"], row["source"], row["status"])] += row["n"]
         per_source[row["source"]] += row["n"]
+        if row["status"] == State.EXCLUDED_TA and row["status_reason"] == STOPPED:
+            stopped += row["n"]
         if row["status"] == State.EXCLUDED_FT:
             reasons[(row["branch"], row["status_reason"] or "")] += row["n"]
         elif row["status"] == State.INELIGIBLE:
@@ -139,7 +147,9 @@ def counts(db: Database, protocol: Protocol, previous: Previous | None = None) -
         excluded_other=automatic["excluded_other"],
         records_screened=n("databases", *onward(State.SCREENED)) + at_screening,
         records_excluded=n("databases", State.EXCLUDED_TA) + at_screening,
-        records_excluded_automation=at_screening,
+        records_excluded_automation=at_screening + stopped,
+        records_stopped=stopped,
+        stop_rule=protocol.screening.stop.described if protocol.screening.stop else "",
         awaiting_screening=n("databases", State.SCREENED),
         not_yet_screened_dbr=n("databases", State.IDENTIFIED),
         not_yet_screened_other=n("other", State.IDENTIFIED),
@@ -281,6 +291,7 @@ def as_template(c: PrismaCounts) -> dict[str, Any]:
         "records_excluded": c.records_excluded,
         "records_excluded_human": c.records_excluded_human,
         "records_excluded_automation": c.records_excluded_automation,
+        "records_excluded_stop_rule": c.records_stopped,
         "dbr_sought_reports": c.dbr.sought,
         "dbr_notretrieved_reports": c.dbr.not_retrieved,
         "dbr_assessed": c.dbr.assessed,

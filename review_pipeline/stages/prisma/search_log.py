@@ -15,8 +15,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import store
+from review_pipeline.model.eligibility import STOPPED
+from review_pipeline.model.state import State
 from review_pipeline.protocol import DATABASE_BRANCH, Protocol
 from review_pipeline.stages.fetch import search_log as search_runs
+from review_pipeline.stages.screen.priority import stop_state
+from review_pipeline.stages.screen.stopping import StopState
 from review_pipeline.store import clusters
 
 KIND_TITLES = {"database": "Databases", "register": "Study registers",
@@ -35,6 +39,10 @@ class SearchLog:
     """Sources the protocol names but no file of which has been imported."""
     dedup: dict[str, Any] = field(default_factory=dict)
     """The last dedup run: when, rules, records, duplicates, merges by rule, software."""
+    stop: StopState | None = None
+    """Where title/abstract screening stands against the protocol's stop rule."""
+    stopped: int = 0
+    """Records never screened because the stop rule was met and applied."""
 
     @property
     def database_imports(self) -> list[dict[str, Any]]:
@@ -64,7 +72,10 @@ def search_log(db: Database, protocol: Protocol) -> SearchLog:
     runs = [{**run, "searched": _searched(run),
              "notes": notes.get((run["query"], run["min_date"], run["max_date"]), "")}
             for run in search_runs(db)]
-    return SearchLog(runs=runs, imports=imports, planned=planned, dedup=_dedup(db))
+    stopped = sum(row["n"] for row in store.tally(db) if row["status_reason"] == STOPPED
+                  and row["status"] == State.EXCLUDED_TA)
+    return SearchLog(runs=runs, imports=imports, planned=planned, dedup=_dedup(db),
+                     stop=stop_state(db, protocol), stopped=stopped)
 
 
 def _dedup(db: Database) -> dict[str, Any]:
@@ -136,8 +147,33 @@ def render_markdown(log: SearchLog, protocol: Protocol) -> str:
             "'reviewer' above", ""]
     else:
         lines += ["Deduplication has not been run yet (`review dedup`).", ""]
+    lines += ["## Screening order and stopping", "",
+              *(f"- {line}" for line in screening_lines(log, protocol)), ""]
     lines += ["## PRISMA-S items", "", *_items(log, protocol), ""]
     return "\n".join(lines)
+
+
+def screening_lines(log: SearchLog, protocol: Protocol) -> list[str]:
+    """How the title/abstract records were ordered, and the stop rule's state, in sentences."""
+    lines = [f"Order: title/abstract sheets offer the undecided records by a model trained on "
+             f"the decisions so far (TF-IDF of title, abstract and keywords, linear SVM; seed "
+             f"{protocol.screening.seed}); before there is an include and an exclude, by the "
+             "protocol's rule verdicts"]
+    stop, s = protocol.screening.stop, log.stop
+    if stop is None or s is None:
+        return [*lines, "Stop rule: none; every record is screened"]
+    lines += [f"Stop rule: {stop.described}; "
+              + ("applied: records nobody has screened once it is met are excluded by "
+                 "automation" if stop.apply else "reported only, not applied"),
+              f"Screened {s.screened:,} of {s.total:,} records in ranked order, "
+              f"{s.relevant:,} relevant (included or maybe by a reviewer)",
+              "State: " + ("met" if s.met else f"not met ({s.distance})")
+              + (f"; p = {s.p:.3g}" if s.p is not None and s.met else "")
+              + (f"; first met after {s.met_at:,} records" if s.met_at else "")]
+    if s.met and stop.apply:
+        lines.append(f"Screening stopped after {s.screened:,} records; {log.stopped:,} never "
+                     "screened, counted in PRISMA as excluded by automation")
+    return lines
 
 
 def _imports_table(imports: list[dict[str, Any]]) -> list[str]:

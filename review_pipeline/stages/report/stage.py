@@ -23,7 +23,7 @@ from review_pipeline.stages.prisma import (
     load_previous,
     search_log,
 )
-from review_pipeline.stages.prisma.search_log import count_text
+from review_pipeline.stages.prisma.search_log import count_text, screening_lines
 from review_pipeline.stages.report.summary import Summary, risk_of_bias, treatment_summary
 from review_pipeline.store import extraction
 from review_pipeline.store import studies as study_store
@@ -65,7 +65,7 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
         f"<p>{escape(protocol.review.question)}</p>", warning,
         "<h2>PRISMA 2020 flow</h2>",
         f"<div class=\"diagram\">{svg[svg.index('<svg'):]}</div>",
-        "<h2>Search log</h2>", _search_log(search_log(db, protocol)),
+        "<h2>Search log</h2>", _search_log(search_log(db, protocol), protocol),
         "<h2>Results by treatment</h2>", _summary(treatment_summary(db, protocol.report)),
         _pooled(study_store.analyses(db), out_dir),
         "<h2>Risk of bias</h2>", _risk_of_bias(db),
@@ -92,7 +92,7 @@ def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = 
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _search_log(log: SearchLog) -> str:
+def _search_log(log: SearchLog, protocol: Protocol) -> str:
     parts = []
     for run in log.runs:
         parts.append(
@@ -115,6 +115,9 @@ def _search_log(log: SearchLog) -> str:
         parts.append(f"<p>Deduplication: {escape(d['software'])}, {d['records']:,} records, "
                      f"{d['duplicates']:,} marked as duplicates (never deleted). The full "
                      "log is <code>search_log.md</code>.</p>")
+    if log.runs or log.imports:
+        parts.append("<h3>Screening order and stopping</h3><ul>" + "".join(
+            f"<li>{escape(line)}</li>" for line in screening_lines(log, protocol)) + "</ul>")
     return "".join(parts) or "<p>No search has been run yet.</p>"
 
 

@@ -32,7 +32,10 @@ from review_pipeline.model.names import RULE, is_name
 from review_pipeline.model.progress import Progress, tracked
 from review_pipeline.model.state import STAGE_ENTRY, STAGES, State, onward
 from review_pipeline.protocol import Protocol
+from review_pipeline.stages.screen.priority import ranking
 from review_pipeline.stages.screen.rules import Verdict, evaluate, read_record
+from review_pipeline.stages.screen.stopping import STOPPED, StopState, screening_order
+from review_pipeline.stages.screen.stopping import evaluate as evaluate_stop
 from review_pipeline.stages.trail import Key, Trail, Value
 from review_pipeline.store import screening
 
@@ -49,6 +52,9 @@ INFO_COLUMNS = ("title", "authors", "year", "journal", "abstract", "keywords", "
                 "verdict", "rule", "design", "patients", "source", "doi", "pmid", "language",
                 "publication_types")
 """Columns a worksheet may carry for the reviewer's eyes; they are not read back."""
+RANK = "rank"
+"""A title/abstract sheet's column: a row's place in the ranking when the sheet was last
+written, while it was undecided; not read back either."""
 _FILE = re.compile(r"^(ta|ft)-([a-z0-9][a-z0-9_-]*)\.(csv|xlsx)$")
 
 Outcome = tuple[str, str]
@@ -86,6 +92,8 @@ class ScreenResult:
     resolutions: int
     changed: int
     awaiting: dict[str, int]
+    stop: StopState | None = None
+    """Where screening stands against the protocol's stop rule, when it has one."""
 
 
 def read_decisions(folder: Path, reason_codes: frozenset[str],
@@ -153,7 +161,8 @@ def _rows(path: Path, columns: tuple[str, ...], problems: list[str],
         problems.append(exc.one_line())
         return
     missing = [c for c in columns if c not in sheet.header]
-    unknown = [c for c in sheet.header if c not in columns and c not in INFO_COLUMNS]
+    unknown = [c for c in sheet.header
+               if c not in columns and c not in INFO_COLUMNS and c != RANK]
     if missing or unknown:
         problems.append(f"{path}, line 1: columns {missing or unknown} are "
                         f"{'missing' if missing else 'unknown'}; the columns are "
@@ -308,6 +317,7 @@ def run(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
                                           stage_outcomes["ft"])
     problems += _full_text_order(by_stage, targets)
     _raise(problems)
+    stopped = _stop(protocol, decisions, targets, rows)
     trail = Trail(folder / layout.AUDIT, ACTION, "stage", "screen")
     changed = _store(db, decisions, resolutions, verdicts, outcomes, targets, rows,
                      (trail, _held(decisions, resolutions)))
@@ -315,8 +325,27 @@ def run(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
         states=store.counts_by(db, "status"),
         verdicts=dict(Counter(v.verdict for v, _, _ in verdicts.values())),
         decisions=len(decisions), resolutions=len(resolutions), changed=changed,
-        awaiting=awaiting(db),
+        awaiting=awaiting(db), stop=stopped,
     )
+
+
+def _stop(protocol: Protocol, decisions: list[Decision], targets: dict[str, tuple[State, str]],
+          rows: dict[str, dict[str, Any]]) -> StopState | None:
+    """Where screening stands against the protocol's stop rule; when the rule is applied and
+    met, the records nobody has screened are excluded by automation (``targets`` changed)."""
+    stop = protocol.screening.stop
+    if stop is None:
+        return None
+    pool = [record_id for record_id, (state, _) in targets.items()
+            if rows[record_id]["branch"] == "databases" and state in onward(State.SCREENED)]
+    order = screening_order(((d.record_id, d.decision, d.line) for d in decisions
+                             if d.stage == "ta"), pool)
+    state = evaluate_stop(stop, [relevant for _, relevant in order], len(pool))
+    if stop.apply and state.met:
+        for record_id in pool:
+            if targets[record_id] == (State.SCREENED, ""):
+                targets[record_id] = (State.EXCLUDED_TA, STOPPED)
+    return state
 
 
 def _held(decisions: list[Decision], resolutions: list[Resolution]) -> dict[Key, Value]:
@@ -434,7 +463,9 @@ class SheetResult:
 def write_worksheet(db: Database, protocol: Protocol, stage: str, reviewer: str,
                     folder: Path = DEFAULT_FOLDER, fmt: str = "csv") -> SheetResult:
     """Add the records awaiting ``reviewer`` at ``stage`` to their sheet, creating it if need
-    be: rows already in the sheet are kept as they are, so nothing typed is lost."""
+    be: rows already in the sheet are kept as they are, so nothing typed is lost. At
+    title/abstract the rows nobody in this sheet has decided yet are put in the ranking's
+    order (:mod:`.priority`), likely includes first, and numbered in ``rank``."""
     if stage not in STAGES:
         raise InputError(f"unknown stage '{stage}'", fix="use --stage ta or --stage ft")
     if not is_name(reviewer):
@@ -445,10 +476,27 @@ def write_worksheet(db: Database, protocol: Protocol, stage: str, reviewer: str,
     if other.exists():
         raise InputError(f"{reviewer} already screens in {other}", where=str(other),
                          fix=f"use --format {other.suffix[1:]}, or remove one of the files")
+    ranked = ranking(db, protocol.screening.seed) if stage == "ta" else None
     added, kept = extend_sheet(
-        path, [*COLUMNS, *INFO_COLUMNS], sheet_rows(db, stage, reviewer), ("record_id",),
-        choices={"decision": VALUES[stage], "reason": sorted(protocol.reason_codes)})
+        path, [*COLUMNS, *INFO_COLUMNS, *((RANK,) if ranked is not None else ())],
+        sheet_rows(db, stage, reviewer), ("record_id",),
+        choices={"decision": VALUES[stage], "reason": sorted(protocol.reason_codes)},
+        arrange=(lambda rows: in_ranked_order(rows, ranked)) if ranked is not None else None,
+        refreshed=(RANK,) if ranked is not None else ())
     return SheetResult(path, added, kept)
+
+
+def in_ranked_order(rows: list[dict[str, Any]], ranked: dict[str, int]) -> list[dict[str, Any]]:
+    """A title/abstract sheet's rows: the decided ones first, in the order they stand (the
+    order they were screened), then the rest by ``ranked`` (record -> place), numbered in
+    ``rank``; rows of records no longer ranked go last, as they stand."""
+    decided = [row for row in rows if str(row.get("decision", "")).strip()]
+    last = len(ranked) + 1
+    rest = sorted((row for row in rows if not str(row.get("decision", "")).strip()),
+                  key=lambda row: ranked.get(str(row["record_id"]), last))
+    for place, row in enumerate(rest, 1):
+        row[RANK] = place if str(row["record_id"]) in ranked else ""
+    return [*decided, *rest]
 
 
 @dataclass(frozen=True)
