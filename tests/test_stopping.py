@@ -205,7 +205,8 @@ def test_the_example_reports_where_the_rule_was_first_met(project: Path) -> None
         assert stop["met"] and stop["met_at"] < 190
         review.prisma(out=project / "reports")
     log = (project / "reports" / "search_log.md").read_text(encoding="utf-8")
-    assert f"first met after {stop['met_at']} records" in log
+    assert (f"State: every record screened; the rule was first met after {stop['met_at']} "
+            "records") in log
     assert "reported only, not applied" in log
 
 

@@ -167,9 +167,11 @@ def screening_lines(log: SearchLog, protocol: Protocol) -> list[str]:
                  "automation" if stop.apply else "reported only, not applied"),
               f"Screened {s.screened:,} of {s.total:,} records in ranked order, "
               f"{s.relevant:,} relevant (included or maybe by a reviewer)",
-              "State: " + ("met" if s.met else f"not met ({s.distance})")
-              + (f"; p = {s.p:.3g}" if s.p is not None and s.met else "")
-              + (f"; first met after {s.met_at:,} records" if s.met_at else "")]
+              "State: " + ("every record screened" if s.screened == s.total
+                           else "met" if s.met else f"not met ({s.distance})")
+              + (f"; p = {s.p:.3g}" if s.p is not None and s.met and s.screened < s.total
+                 else "")
+              + (f"; the rule was first met after {s.met_at:,} records" if s.met_at else "")]
     if s.met and stop.apply:
         lines.append(f"Screening stopped after {s.screened:,} records; {log.stopped:,} never "
                      "screened, counted in PRISMA as excluded by automation")
