@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from review_pipeline.init import AddedSource
     from review_pipeline.model.progress import Progress
+    from review_pipeline.serve import App
     from review_pipeline.stages.dedup import DedupResult, Explanation, Overlap
     from review_pipeline.stages.extract import ExtractResult, Merged, SheetResult
     from review_pipeline.stages.fetch import FetchSummary, LiveSettings
@@ -290,6 +291,34 @@ class Review:
         protocol = self.protocol()
         return report.run(self.db(), protocol, out or self.path(layout.REPORTS))
 
+    def serve(self, *, reviewer: str | None = None, stage: str = "ta",
+              host: str = "127.0.0.1", port: int = 8770) -> App:
+        """The browser app for ``reviewer`` at ``stage`` (the only reviewer with a sheet
+        there, when not given), bound to ``host``:``port`` (0: any free port) and ready for
+        ``serve_forever()``; it screens into the reviewer's sheet and extracts into their
+        extraction sheets."""
+        from review_pipeline.model.state import STAGES
+        from review_pipeline.serve import Bench, Desk, Served, make_app
+        from review_pipeline.store.screening import title_abstract_pool
+
+        if stage not in STAGES:
+            raise InputError(f"unknown stage '{stage}'", fix="use --stage ta or --stage ft")
+        protocol = self.protocol()
+        db = self.db()
+        folder = self.path(layout.SCREENING)
+        reviewer = reviewer or _only_reviewer(folder, stage)
+        desk = Desk(db, protocol, folder, stage, reviewer)
+        extraction = self.path(layout.EXTRACTION)
+        bench = Bench(db, extraction, reviewer) if (extraction / layout.FIELDS).exists() \
+            else None
+        pool = [row["record_id"] for row in title_abstract_pool(db)]
+        try:
+            return make_app(Served(protocol, desk, bench, pool), host, port)
+        except OSError as error:
+            raise InputError(f"cannot listen on {host}:{port} ({error.strerror})",
+                             fix="give another port with --port N (0 picks a free one)"
+                             ) from None
+
     def status(self) -> dict[str, Any]:
         """Where the review stands: records, states, decisions pending, PRISMA counts."""
         from review_pipeline.views.status import status
@@ -304,6 +333,16 @@ class Review:
         if fmt == "ris":
             return export.export_records_ris(self.db())
         return export.export_records_csv(self.db())
+
+
+def _only_reviewer(folder: Path, stage: str) -> str:
+    names = sorted({p.stem.split("-", 1)[1] for p in folder.glob(f"{stage}-*.*")
+                    if p.suffix in (".csv", ".xlsx")}) if folder.is_dir() else []
+    if len(names) != 1:
+        raise InputError(f"{'several reviewers' if names else 'no reviewer'} at {stage}"
+                         + (f" ({', '.join(names)})" if names else ""),
+                         where=str(folder), fix="say who screens with --reviewer NAME")
+    return names[0]
 
 
 def meta(path: Path | str, *, measure: str | None = None, method: str = "REML",

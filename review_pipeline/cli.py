@@ -769,6 +769,45 @@ def simulate_(file: Path, priors: tuple[str, ...], seed: int, order_out: Path | 
             click.echo(f"simulate: wrote {out}", err=as_json)
 
 
+@cli.command(name="serve")
+@click.option("--reviewer", metavar="NAME", help="Who screens and extracts [default: the "
+              "only reviewer with a sheet at the stage].")
+@click.option("--stage", type=click.Choice(["ta", "ft"]), default="ta", show_default=True,
+              help="Title/abstract or full text.")
+@click.option("--port", type=int, default=8770, show_default=True,
+              help="The port to listen on (0 picks a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; anything but this machine's own lets others "
+              "on the network reach the review.")
+@common_options
+@pass_ctx
+def serve_(obj: Review, reviewer: str | None, stage: str, port: int, host: str) -> None:
+    """Screen and extract in the browser: one record at a time, keyboard first, in the
+    prioritised order; every decision goes at once into your own sheet, as if typed there.
+
+    Keys: i include, e exclude (at full text, then the reason's number), m maybe, u undo,
+    arrows previous/next, ? help. Ctrl-C stops the server.
+
+    \b
+    Example:
+        review serve --reviewer alice --stage ta
+    """
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: listening on {host}: anyone who can reach this machine there "
+                   "can read and change the review", err=True)
+    app = obj.serve(reviewer=reviewer, stage=stage, host=host, port=port)
+    served = app.served
+    click.echo(f"serve: {app.address} ({served.reviewer}, "
+               f"{'title/abstract' if stage == 'ta' else 'full text'}; Ctrl-C stops)")
+    try:
+        app.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.server_close()
+        click.echo("serve: stopped")
+
+
 @cli.command(name="status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @common_options

@@ -74,11 +74,13 @@ ROOMS = {
     "review_pipeline.init": (*_MODEL, "review_pipeline.files", "review_pipeline.protocol"),
     "review_pipeline.stages": (*_BELOW_STAGES, "review_pipeline.stages"),
     "review_pipeline.views": (*_BELOW_STAGES, "review_pipeline.stages"),
+    "review_pipeline.serve": (*_BELOW_STAGES, "review_pipeline.stages",
+                              "review_pipeline.serve"),
     "review_pipeline.api": (*_BELOW_STAGES, "review_pipeline.layout"),
 }
 """What each room may import at module level: the model nothing of ours; formats and the
-store the model; stages no command line, API or view; the API its stages only when it runs
-them (so it opens quickly)."""
+store the model; stages no command line, API or view; the browser app (serve) the stages it
+works with; the API its stages only when it runs them (so it opens quickly)."""
 
 
 @pytest.mark.parametrize("room", ROOMS)

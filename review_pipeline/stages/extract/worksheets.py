@@ -90,7 +90,7 @@ def write_sheets(db: Database, reviewer: str, folder: Path = DEFAULT_FOLDER,
                              where=str(other),
                              fix=f"use --format {other.suffix[1:]}, or remove one of the files")
         spread = next((f for f in form.fields if f.key and f.type == "choice"), None)
-        new = [{"record_id": s["record_id"], "citation": _citation(s),
+        new = [{"record_id": s["record_id"], "citation": citation(s),
                 **({spread.name: choice} if spread else {})}
                for s in studies for choice in (spread.choices if spread else ("",))]
         added, kept = extend_sheet(
@@ -102,7 +102,8 @@ def write_sheets(db: Database, reviewer: str, folder: Path = DEFAULT_FOLDER,
     return results
 
 
-def _citation(study: dict[str, Any]) -> str:
+def citation(study: dict[str, Any]) -> str:
+    """"First-author year: title", shortened: how a study is named in sheets and forms."""
     authors = json.loads(study["authors"] or "[]")
     first = authors[0].split(",")[0].split(" ")[0] if authors else "Anonymous"
     title = study["title"] or "(no title)"

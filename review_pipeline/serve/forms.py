@@ -1,0 +1,136 @@
+"""One reviewer's extraction in the browser: the forms of ``fields.csv`` for one study, saved
+into the reviewer's own sheets (``extracted/extraction/<reviewer>/<table>.csv``).
+
+A row is checked as ``review extract`` checks it, by the stage's own reader run over the
+reviewer's sheets with the row in place (in a scratch folder): a value refused there is
+refused here with the same message, and the sheet is left as it was. Problems the sheets had
+before the edit are not blamed on it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from review_pipeline import store
+from review_pipeline.formats.sheets import SUFFIXES, read_sheet, write_sheet
+from review_pipeline.model.errors import InputError, Problems
+from review_pipeline.model.state import State
+from review_pipeline.stages.extract import load_fields, write_sheets
+from review_pipeline.stages.extract.fields import Form, Forms
+from review_pipeline.stages.extract.links import read_links, study_ids
+from review_pipeline.stages.extract.stage import FIELDS, STUDY_REPORTS, read_copies
+from review_pipeline.stages.extract.worksheets import citation
+
+
+@dataclass(frozen=True)
+class Filled:
+    """One row of a study in one of the reviewer's tables."""
+
+    line: int
+    """The row's line in the sheet (0 for a row not written yet)."""
+    values: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StudyForms:
+    record_id: str
+    citation: str
+    tables: list[tuple[Form, list[Filled]]]
+
+
+class Bench:
+    """``reviewer``'s extraction sheets in ``folder``."""
+
+    def __init__(self, db: Database, folder: Path, reviewer: str) -> None:
+        self.folder, self.reviewer = folder, reviewer
+        self.forms: Forms = load_fields(folder / FIELDS)
+        fmt = "xlsx" if any((folder / reviewer).glob("*.xlsx")) else "csv"
+        # the sheets are made or extended as `review extract sheet` would
+        write_sheets(db, reviewer, folder, fmt)
+        # what the checks need of the database, read once: the server's threads do not
+        # share its connection
+        included = store.records_at(db, State.INCLUDED, ("record_id", "authors", "year",
+                                                         "title"))
+        self.included = {r["record_id"] for r in included}
+        self.citations = {r["record_id"]: citation(r) for r in included}
+        self.known = store.record_ids(db)
+
+    def path(self, table: str) -> Path:
+        return next(p for p in (self.folder / self.reviewer / f"{table}{s}" for s in SUFFIXES)
+                    if p.exists())
+
+    def studies(self) -> list[tuple[str, str]]:
+        """(record, citation) of every study in the reviewer's first table, in its order."""
+        first = next(iter(self.forms))
+        seen: dict[str, str] = {}
+        for row in read_sheet(self.path(first.name)).rows:
+            record_id = row.values["record_id"]
+            seen.setdefault(record_id, self.citations.get(record_id) or record_id)
+        return list(seen.items())
+
+    def study(self, record_id: str) -> StudyForms:
+        citation = dict(self.studies()).get(record_id)
+        if citation is None:
+            raise InputError(f"no study '{record_id}' in {self.reviewer}'s sheets",
+                             fix="choose a study from the list")
+        tables = []
+        for form in self.forms:
+            rows = [Filled(row.line, {f.name: row.values.get(f.name, "") for f in form.fields})
+                    for row in read_sheet(self.path(form.name)).rows
+                    if row.values["record_id"] == record_id]
+            tables.append((form, rows or [Filled(0, {f.name: "" for f in form.fields})]))
+        return StudyForms(record_id, citation, tables)
+
+    def save(self, table: str, record_id: str, line: int,
+             values: dict[str, str]) -> tuple[list[str], int]:
+        """Put ``values`` into the row at ``line`` of ``table`` (a new row for line 0) if the
+        extract stage would take it, and return no problems and the row's line; else return
+        its problems (and ``line``) and change nothing."""
+        form = self.forms.tables.get(table)
+        if form is None:
+            raise InputError(f"no table '{table}'", fix="reload the page")
+        path = self.path(table)
+        sheet = read_sheet(path)
+        header = list(sheet.header)
+        rows = [[row.values.get(c, "") for c in header] for row in sheet.rows]
+        cells = {f.name: values.get(f.name, "").strip() for f in form.fields}
+        if line:
+            at = next((i for i, row in enumerate(sheet.rows) if row.line == line
+                       and row.values["record_id"] == record_id), None)
+            if at is None:
+                raise InputError(f"line {line} of {path} is no longer {record_id}'s row",
+                                 where=f"{path}, line {line}",
+                                 fix="reload the page: the sheet was changed meanwhile")
+            rows[at] = [cells.get(c, rows[at][i]) for i, c in enumerate(header)]
+            written = line
+        else:
+            rows.append([record_id if c == "record_id" else cells.get(c, "") for c in header])
+            written = 0
+        new = self._problems(path, header, rows) - self._problems(path, header, None)
+        if new:
+            return sorted(new), line
+        write_sheet(path, header, rows, {f.name: f.choices for f in form.fields if f.choices})
+        return [], written or read_sheet(path).rows[-1].line
+
+    def _problems(self, path: Path, header: list[str],
+                  rows: list[list[str]] | None) -> set[str]:
+        """What the extract stage would say of the reviewer's sheets, with ``path`` holding
+        ``rows`` (or as it is), named as the real files."""
+        included, known = self.included, self.known
+        problems = Problems()
+        studies = study_ids(included, read_links(self.folder / STUDY_REPORTS, included, known,
+                                                 problems))
+        mine = self.folder / self.reviewer
+        with tempfile.TemporaryDirectory() as tmp:
+            scratch = Path(tmp) / self.reviewer
+            shutil.copytree(mine, scratch)
+            if rows is not None:
+                write_sheet(scratch / path.name, header, rows)
+            found: list[str] = []
+            read_copies(Path(tmp), self.forms, studies, known, found)
+        return {p.replace(str(scratch), str(mine)) for p in found}

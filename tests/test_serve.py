@@ -1,0 +1,241 @@
+"""`review serve` without a browser: the desk and the extraction bench on the POEMS copy, and
+the server's guards, over plain HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from review_pipeline.api import Review
+from review_pipeline.model.errors import InputError
+from review_pipeline.protocol import load_protocol
+from review_pipeline.serve import App, Shown, conflicts
+from review_pipeline.serve.pages import Highlighter, screening_page
+from tests.conftest import UP_TO_EXTRACT, run_stages
+
+SCREENING = Path("extracted") / "screening"
+
+
+@contextmanager
+def serving(project: Path, **options: Any) -> Iterator[App]:
+    review = Review(project)
+    app = review.serve(port=0, **options)
+    thread = threading.Thread(target=app.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app
+    finally:
+        app.shutdown()
+        app.server_close()
+        review.close()
+
+
+def call(app: App, path: str, data: dict[str, Any] | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """GET (or POST ``data`` with the app's token, unless ``headers`` say otherwise)."""
+    sent = {"X-Review-Token": app.served.token, "Content-Type": "application/json",
+            **(headers or {})}
+    body = None if data is None else json.dumps(data).encode()
+    # http://127.0.0.1 only: the app's own address
+    request = urllib.request.Request(app.address.rstrip("/") + path, body, sent)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            text = answer.read().decode()
+            status = answer.status
+    except urllib.error.HTTPError as error:
+        text, status = error.read().decode(), error.code
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def first_open(app: App) -> str:
+    record = app.served.desk.next_open()
+    assert record is not None
+    return record
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def review(project: Path) -> Path:
+    run_stages(project, UP_TO_EXTRACT)
+    return project
+
+
+def test_a_decision_goes_into_the_reviewers_sheet_at_once(review: Path) -> None:
+    with serving(review, reviewer="carol") as app:
+        first = first_open(app)
+        status, answer = call(app, "/screen/decide", {"record": first, "decision": "include"})
+        assert status == 200 and answer["next"] != first
+        sheet = {r["record_id"]: r for r in rows(review / SCREENING / "ta-carol.csv")}
+        assert sheet[first]["decision"] == "include"
+        status, answer = call(app, "/screen/undo", {})
+        assert answer["record"] == first
+        assert {r["record_id"]: r for r in rows(review / SCREENING / "ta-carol.csv")}[
+            first]["decision"] == ""
+
+
+def test_what_was_typed_in_the_sheet_meanwhile_is_kept(review: Path) -> None:
+    with serving(review, reviewer="carol") as app:
+        path = review / SCREENING / "ta-carol.csv"
+        typed = rows(path)
+        typed[5]["note"] = "typed by hand while the browser was open"
+        typed[6]["decision"] = "exclude"
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, list(typed[0]))
+            writer.writeheader()
+            writer.writerows(typed)
+        call(app, "/screen/decide", {"record": typed[0]["record_id"], "decision": "maybe"})
+        now = rows(path)
+        assert now[5]["note"] == "typed by hand while the browser was open"
+        assert now[6]["decision"] == "exclude" and now[0]["decision"] == "maybe"
+        assert [r["record_id"] for r in now] == [r["record_id"] for r in typed]
+
+
+def test_an_xlsx_sheet_is_written_as_xlsx(review: Path) -> None:
+    with Review(review) as r:
+        r.screening_sheet("ta", "dora", fmt="xlsx")
+    with serving(review, reviewer="dora") as app:
+        first = first_open(app)
+        call(app, "/screen/decide", {"record": first, "decision": "exclude",
+                                     "reason": "not_poems"})
+    sheet = openpyxl.load_workbook(review / SCREENING / "ta-dora.xlsx").worksheets[0]
+    header = [c.value for c in sheet[1]]
+    found = [row for row in sheet.iter_rows(min_row=2, values_only=True) if row[0] == first]
+    assert found[0][header.index("decision")] == "exclude"
+    assert found[0][header.index("reason")] == "not_poems"
+
+
+def test_a_full_text_exclusion_without_a_reason_is_refused(review: Path) -> None:
+    with serving(review, reviewer="carol", stage="ft") as app:
+        first = first_open(app)
+        before = (review / SCREENING / "ft-carol.csv").read_bytes()
+        status, answer = call(app, "/screen/decide", {"record": first, "decision": "exclude"})
+        assert status == 422 and "needs a reason code" in answer["error"]
+        assert (review / SCREENING / "ft-carol.csv").read_bytes() == before
+        status, _ = call(app, "/screen/decide", {"record": first, "decision": "exclude",
+                                                 "reason": "too_few_patients"})
+        assert status == 200
+    assert {r["record_id"]: r["reason"] for r in rows(review / SCREENING / "ft-carol.csv")}[
+        first] == "too_few_patients"
+
+
+@pytest.mark.parametrize(("headers", "why"), [
+    ({"X-Review-Token": "guessed"}, "no token"),
+    ({"Host": "evil.example:80"}, "another host (DNS rebinding)"),
+    ({"Origin": "http://evil.example"}, "another site's page"),
+])
+def test_a_change_from_elsewhere_is_refused(review: Path, headers: dict[str, str],
+                                            why: str) -> None:
+    with serving(review, reviewer="carol") as app:
+        first = first_open(app)
+        status, answer = call(app, "/screen/decide", {"record": first, "decision": "include"},
+                              headers)
+        assert status == 403, why
+        assert "refused" in answer["error"]
+        assert app.served.desk.decisions()[first] == ("", "")
+
+
+def test_only_the_apps_own_pages_are_served(review: Path) -> None:
+    with serving(review, reviewer="carol") as app:
+        assert call(app, "/../queries/protocol.toml")[0] == 404
+        assert call(app, "/extracted/screening/ta-anna.csv")[0] == 404
+        status, page = call(app, "/screen")
+        assert status == 200 and f'content="{app.served.token}"' in page
+
+
+def test_the_page_escapes_what_a_record_holds(protocol_path: Path) -> None:
+    protocol = load_protocol(protocol_path)
+    hostile = Shown("x:1", "<script>alert(1)</script> treatment", ("<b>A</b>",), "J", "2020",
+                    "<img src=x onerror=alert(2)>", ("<i>k</i>",), "10.1/\"><script>", "1",
+                    "include", "r", "", "")
+    page = screening_page(protocol, "t", "ta", "carol", hostile, ("", ""), ("", ""), (0, 1),
+                          Highlighter(protocol.eligibility.rules))
+    body = page.split("</style>", 1)[1].split("<script>const token", 1)[0]
+    assert "<script>alert" not in body and "<img" not in body and "<b>A" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "<mark class=\"inc\">treatment</mark>" in body
+
+
+@pytest.fixture
+def protocol_path(project: Path) -> Path:
+    return project / "queries" / "protocol.toml"
+
+
+def test_highlighting_leaves_out_terms_under_not(protocol_path: Path) -> None:
+    rules = load_protocol(protocol_path).eligibility.rules
+    marked = Highlighter(rules).mark("Autologous stem cell transplantation: imaging findings")
+    # "stem cell*" is named by the include rule, and under NOT in the exclude rule
+    assert '<mark class="inc">stem cell</mark>' in marked
+    assert 'class="exc">stem' not in marked
+
+
+def test_conflicts_show_only_records_every_reviewer_decided(review: Path) -> None:
+    folder = review / SCREENING
+    for name in ("ta-anna.csv", "ta-ben.csv", "resolutions.csv"):
+        (folder / name).unlink()
+    (folder / "ta-carol.csv").write_text("record_id,decision,reason,note\n"
+                                         "pubmed:15280195,include,,\npubmed:11317138,"
+                                         "include,,\n", encoding="utf-8")
+    (folder / "ta-dora.csv").write_text("record_id,decision,reason,note\n"
+                                        "pubmed:15280195,exclude,,\n", encoding="utf-8")
+    protocol = load_protocol(review / "queries" / "protocol.toml")
+    found = conflicts(protocol, folder, "ta", {})
+    assert [c.record_id for c in found] == ["pubmed:15280195"]
+    assert sorted(found[0].decisions) == [("carol", "include", ""), ("dora", "exclude", "")]
+
+
+def test_a_resolution_is_written_to_resolutions_csv(review: Path) -> None:
+    with serving(review, reviewer="anna") as app:
+        status, _ = call(app, "/conflicts/resolve", {"record": "pubmed:99999999",
+                                                     "decision": "include"})
+        assert status == 200
+        status, page = call(app, "/conflicts")
+        assert status == 200 and "pubmed:99999999" not in page  # resolved, no conflict
+    added = [r for r in rows(review / SCREENING / "resolutions.csv")
+             if r["record_id"] == "pubmed:99999999"]
+    assert added == [{**added[0], "stage": "ta", "decision": "include", "reason": ""}]
+
+
+def test_an_extraction_row_is_checked_as_the_extract_stage_checks_it(review: Path) -> None:
+    with serving(review, reviewer="anna", stage="ft") as app:
+        bench = app.served.bench
+        assert bench is not None
+        record, _ = bench.studies()[0]
+        row = bench.study(record).tables[0][1][0]
+        path = review / "extracted" / "extraction" / "anna" / "studies.csv"
+        before = path.read_bytes()
+        status, answer = call(app, "/extract/save", {
+            "table": "studies", "record": record, "line": row.line,
+            "values": {**row.values, "patients": "many"}})
+        assert status == 200
+        assert answer == {"problems": [f"{path}, line {row.line}, column 'patients': 'many' "
+                                       "is not a whole number"], "line": row.line}
+        assert path.read_bytes() == before
+        status, answer = call(app, "/extract/save", {
+            "table": "studies", "record": record, "line": row.line,
+            "values": {**row.values, "notes": "checked in the browser"}})
+        assert answer == {"problems": [], "line": row.line}
+    saved = [r for r in rows(path) if r["record_id"] == record]
+    assert saved[0]["notes"] == "checked in the browser"
+    assert saved[0]["patients"] == row.values["patients"]
+
+
+def test_a_reviewer_must_be_named_when_several_have_sheets(review: Path) -> None:
+    with Review(review) as r, pytest.raises(InputError, match="several reviewers"):
+        r.serve(port=0)
