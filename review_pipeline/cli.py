@@ -391,10 +391,13 @@ def screen_(ctx: click.Context, obj: Review, decisions: Path) -> None:
     for pair in obj.agreement():
         click.echo(f"  {_kappa_line(pair)}")
     if result.stop:
+        from review_pipeline.stages.screen.stopping import since_text
+
         stop = result.stop
         click.echo(f"  stop rule: {stop.described}")
         click.echo(f"    {stop.screened} of {stop.total} screened, {stop.relevant} relevant; "
-                   + (f"met after {stop.met_at} records" if stop.met else stop.distance))
+                   + (f"met since {since_text(stop.met_since, stop.step)}" if stop.met
+                      else stop.distance))
 
 
 def _given_folder_exists(ctx: click.Context, name: str, folder: Path) -> None:
@@ -724,7 +727,7 @@ def meta_(file: Path, measure: str | None, method: str, by: str | None, knha: bo
 @click.option("--prior", "priors", multiple=True, metavar="ID", help="A record known at the "
               "start (repeatable), as a reviewer's first decisions; without any, screening "
               "starts in an order drawn from the seed until the first include.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of the model and of the order ties fall in.")
 @click.option("--order-out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Write every record id in the order screened (CSV, one column record_id).")

@@ -20,6 +20,9 @@ OVERLAP = REPORTS / "overlap.csv"
 
 SCREENING = Path("extracted/screening")
 RESOLUTIONS = "resolutions.csv"
+STOPPED = "stopped.csv"
+"""In the screening folder: the records the stop rule excluded unscreened when it was met and
+applied; only these are excluded by it, so records a later search brings are screened."""
 
 EXTRACTION = Path("extracted/extraction")
 FIELDS = "fields.csv"

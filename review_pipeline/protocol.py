@@ -99,6 +99,8 @@ class Eligibility:
 
 
 STOP_RULES = ("hypergeometric", "consecutive")
+MAX_SEED = 2**32 - 1
+"""The largest seed the ranking's model takes."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class Stop:
     def described(self) -> str:
         """The rule in words, for a methods section."""
         if self.rule == "consecutive":
-            return f"{self.consecutive} consecutive excluded records (a heuristic)"
+            return f"{self.consecutive} excluded records in a row, a heuristic"
         return (f"hypergeometric test (Callaghan & Müller-Hansen 2020): recall of at least "
                 f"{self.recall:.0%} with {self.confidence:.0%} confidence")
 
@@ -513,6 +515,8 @@ def _reviewers(v: _Validator, data: Any, section: str) -> int:
 def _screening(v: _Validator, data: Any) -> Screening:
     t = v.table(data, _SCREENING, "screening.")
     reviewers = _reviewers(v, {k: t[k] for k in _REVIEWERS if k in t}, "screening")
+    v.check(0 <= t.get("seed", 0) <= MAX_SEED, "screening.seed",
+            f"expected a whole number from 0 to {MAX_SEED}; got {t.get('seed')}")
     if "stop" not in t:
         return Screening(reviewers, t.get("seed", 0))
     s = v.table(t["stop"], _STOP, "screening.stop.")

@@ -9,16 +9,19 @@ from math import comb
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pytest
 
 from review_pipeline.api import Review
-from review_pipeline.model.errors import ProtocolError
+from review_pipeline.model.errors import InputError, ProtocolError
 from review_pipeline.protocol import Stop, load_protocol
 from review_pipeline.stages.screen.stopping import (
     evaluate,
     hypergeometric_p,
+    is_met,
     lower_tail,
     screening_order,
+    since_text,
     trailing_excludes,
 )
 from tests.conftest import run_stages
@@ -68,15 +71,31 @@ def test_hypergeometric_p_at_the_edges() -> None:
     assert hypergeometric_p([True, False, False], 3, 0.95) == 0.0
 
 
-def test_where_the_rule_was_first_met_and_how_far_it_is() -> None:
+def test_where_the_rule_began_to_hold_and_how_far_it_is() -> None:
     labels = [True] * 40 + [False] * 160
     state = evaluate(Stop(), labels, 220)
-    first = state.met_at
-    assert first is not None and 40 < first <= 200
-    assert not evaluate(Stop(), labels[:first - 1], 220).met
+    since = state.met_since
+    assert since is not None and state.step == 1
+    assert is_met(Stop(), labels[:since], 220) and not is_met(Stop(), labels[:since - 1], 220)
     early = evaluate(Stop(), labels[:60], 220)
-    assert not early.met and re.fullmatch(r"p = 0\.\d{3}; the rule needs p < 0\.05",
-                                          early.distance)
+    assert not early.met and early.met_since is None
+    assert re.fullmatch(r"p = 0\.\d{3}; the rule needs p < 0\.05", early.distance)
+
+
+def test_a_rule_met_then_broken_by_a_relevant_record_counts_from_the_break() -> None:
+    stop = Stop(rule="consecutive", consecutive=5)
+    labels = [True, *[False] * 5, True, *[False] * 6]
+    # met after record 6, broken by the include at 7, met again since record 12
+    state = evaluate(stop, labels, 50)
+    assert state.met and (state.met_since, state.step) == (12, 1)
+    assert not evaluate(stop, labels[:7], 50).met
+
+
+def test_a_long_order_is_searched_in_steps_and_says_so() -> None:
+    labels = [True] * 300 + [False] * 1700
+    state = evaluate(Stop(), labels, 2500)
+    assert state.met and state.step == 10
+    assert since_text(state.met_since, state.step).endswith("(to within 10)")
 
 
 def test_the_consecutive_rule_counts_excludes_in_a_row() -> None:
@@ -123,6 +142,14 @@ def test_the_example_records_its_stop_rule(project: Path) -> None:
 def test_a_bad_stop_rule_is_refused(project: Path, section: str, message: str) -> None:
     path = _protocol_with(project, section)
     with pytest.raises(ProtocolError, match=re.escape(message)):
+        load_protocol(path)
+
+
+def test_a_seed_the_model_cannot_take_is_refused(project: Path) -> None:
+    path = project / "queries" / "protocol.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("seed = 0", "seed = -1"),
+                    encoding="utf-8")
+    with pytest.raises(ProtocolError, match=r"screening\.seed': expected a whole number from 0"):
         load_protocol(path)
 
 
@@ -174,14 +201,22 @@ def test_records_left_when_the_rule_is_met_are_excluded_by_automation(project: P
         assert c.records_excluded_human == c.records_excluded - 20
         assert c.records_screened == 190
         log = (project / "reports" / "search_log.md").read_text(encoding="utf-8")
-        assert "Stop rule: 5 consecutive excluded records (a heuristic); applied" in log
+        assert "Stop rule: 5 excluded records in a row, a heuristic; applied" in log
         assert "Screening stopped after 170 records; 20 never screened" in log
         note = (project / "reports" / "prisma.md").read_text(encoding="utf-8")
-        assert "never screened because the stop rule (5 consecutive excluded records" in note
+        assert ("of which never screened once the stop rule was met (n = 20): 5 excluded "
+                "records in a row, a heuristic.") in note
         assert review.status()["stop"]["applied"] is True
         stopped = review.db().execute(
             "SELECT record_id FROM records WHERE status_reason = 'stop rule'").fetchall()
         assert sorted(r[0] for r in stopped) == sorted(gone)
+    listed = _rows(project / SCREENING / "stopped.csv")
+    assert sorted(r["record_id"] for r in listed) == sorted(gone)
+    # Only the records listed when the rule was met are excluded by it: one taken off the
+    # list (as a record a later search brought would be missing from it) is to be screened.
+    _write_rows(project / SCREENING / "stopped.csv", listed[1:])
+    with Review(project) as review:
+        assert review.screen().awaiting["title_abstract"] == 1
 
 
 def test_a_rule_only_reported_leaves_the_records_to_screen(project: Path) -> None:
@@ -202,11 +237,11 @@ def test_the_example_reports_where_the_rule_was_first_met(project: Path) -> None
     with Review(project) as review:
         stop = review.status()["stop"]
         assert stop["screened"] == stop["total"] == 190
-        assert stop["met"] and stop["met_at"] < 190
+        assert stop["met"] and stop["met_since"] < 190
         review.prisma(out=project / "reports")
     log = (project / "reports" / "search_log.md").read_text(encoding="utf-8")
-    assert (f"State: every record screened; the rule was first met after {stop['met_at']} "
-            "records") in log
+    assert (f"State: every record screened; the rule has held since record "
+            f"{stop['met_since']}") in log
     assert "reported only, not applied" in log
 
 
@@ -254,6 +289,37 @@ def test_reordering_keeps_what_the_reviewer_typed(project: Path) -> None:
     assert key[rows[120]["record_id"]]["record_note"] == "edited info column"
     assert sorted(r["record_id"] for r in again) == sorted(r["record_id"] for r in rows)
     assert [r["rank"] for r in again[2:]] == [str(i) for i in range(1, 189)]
+
+
+def test_an_xlsx_sheet_is_ranked_with_numbers(project: Path) -> None:
+    run_stages(project, ("fetch", "import_", "dedup", "screen"))
+    with Review(project) as review:
+        review.screening_sheet("ta", "dora", fmt="xlsx")
+    path = project / SCREENING / "ta-dora.xlsx"
+    book = openpyxl.load_workbook(path)
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(row=3, column=header.index("decision") + 1, value="include")
+    book.save(path)
+    with Review(project) as review:
+        review.screening_sheet("ta", "dora", fmt="xlsx")
+    again = openpyxl.load_workbook(path).worksheets[0]
+    ranks = [row[header.index("rank")] for row in again.iter_rows(min_row=2, values_only=True)]
+    assert ranks[0] == 2 and ranks[1:] == list(range(1, len(ranks)))
+
+
+def test_a_sheet_with_cells_beyond_its_columns_is_not_rewritten(project: Path) -> None:
+    run_stages(project, ("fetch", "import_", "dedup", "screen"))
+    rows = _sheet(project, "carol")
+    path = project / SCREENING / "ta-carol.csv"
+    text = path.read_text(encoding="utf-8").splitlines()
+    text[3] = text[3].replace(f"{rows[2]['record_id']},,,", f"{rows[2]['record_id']},include,,"
+                              "good trial, but small,", 1)
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    before = path.read_bytes()
+    with Review(project) as review, pytest.raises(InputError, match="beyond the last column"):
+        review.screening_sheet("ta", "carol")
+    assert path.read_bytes() == before
 
 
 def test_full_text_sheets_are_not_ranked(project: Path) -> None:

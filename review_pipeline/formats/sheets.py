@@ -48,6 +48,13 @@ def _restored(text: str) -> str:
     return text
 
 
+def csv_line(values: Sequence[object]) -> str:
+    """One row as :func:`write_sheet` writes it in a CSV sheet (cells :func:`neutral`)."""
+    out = io.StringIO()
+    csv_writer(out).writerow(["" if v is None else v for v in values])
+    return out.getvalue()
+
+
 def csv_writer(handle: Any, **options: Any) -> Any:
     """A ``csv.writer`` whose cells are :func:`neutral`."""
     return _Neutral(csv.writer(handle, lineterminator="\n", **options))
@@ -279,6 +286,14 @@ def extend_sheet(path: Path, header: Sequence[str], new: Sequence[dict[str, Any]
     columns, kept = list(header), []
     if path.exists():
         sheet = read_sheet(path)
+        stray = next((row for row in sheet.rows if row.extra_cells), None)
+        if stray is not None:
+            # written back, the cells beyond the header would be lost
+            raise InputError(f"{stray.extra_cells} cells beyond the last column",
+                             where=f"{path}, line {stray.line}",
+                             fix="put quotes around a value holding a comma (or remove the "
+                                 "stray cells), then run the command again; the sheet is "
+                                 "left as it is")
         columns = [*sheet.header, *(c for c in refreshed if c not in sheet.header)]
         kept = [[row.values.get(c, "") for c in columns] for row in sheet.rows]
     present = {tuple(row[columns.index(k)] if k in columns else "" for k in key)

@@ -93,3 +93,9 @@ def decisions_at(db: Database, stage: str) -> list[tuple[str, str, int]]:
     return [(r[0], r[1], int(r[2])) for r in db.execute(
         "SELECT record_id, decision, line FROM decisions WHERE stage = ? "
         "ORDER BY record_id, reviewer", [stage])]
+
+
+def resolutions_at(db: Database, stage: str) -> dict[str, str]:
+    """record -> the decision of its resolution at ``stage``."""
+    return {r[0]: r[1] for r in db.execute(
+        "SELECT record_id, decision FROM resolutions WHERE stage = ?", [stage])}

@@ -16,6 +16,7 @@ from review_pipeline.stages.fetch import search_log
 from review_pipeline.stages.prisma import as_template, counts, load_previous
 from review_pipeline.stages.screen import awaiting, stage_summary
 from review_pipeline.stages.screen.priority import stop_state
+from review_pipeline.stages.screen.stopping import since_text
 from review_pipeline.store import clusters, screening
 
 
@@ -93,7 +94,7 @@ def render_status(report: dict[str, Any]) -> str:
                          f"{s['conflicts']} ({s['unresolved']} unresolved), kappa {kappa}")
     stop = report["stop"]
     if stop:
-        where = (f"met after {stop['met_at']:,} records" if stop["met"] and stop["met_at"]
+        where = (f"met since {since_text(stop['met_since'], stop['step'])}" if stop["met"]
                  else stop["distance"])
         lines.append(f"  stop rule ({stop['rule']}): {stop['screened']:,} of "
                      f"{stop['total']:,} screened, {stop['relevant']:,} relevant; {where}"

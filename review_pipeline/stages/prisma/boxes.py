@@ -83,8 +83,8 @@ def flow(c: PrismaCounts) -> Flow:
         "* Records identified from each database and register are listed in the box.",
         f"** Records excluded by a person {n(c.records_excluded_human)}; by automation "
         f"tools {n(c.records_excluded_automation)}"
-        + (f", of which never screened because the stop rule ({c.stop_rule}) was met "
-           f"{n(c.records_stopped)}." if c.records_stopped else "."),
+        + (f", of which never screened once the stop rule was met "
+           f"{n(c.records_stopped)}: {c.stop_rule}." if c.records_stopped else "."),
     )
     return Flow(boxes=tuple(boxes), arrows=tuple(arrows),
                 headings={k: headings[k] for k in COLUMNS if k in headings},

@@ -20,7 +20,7 @@ from review_pipeline.model.state import State
 from review_pipeline.protocol import DATABASE_BRANCH, Protocol
 from review_pipeline.stages.fetch import search_log as search_runs
 from review_pipeline.stages.screen.priority import stop_state
-from review_pipeline.stages.screen.stopping import StopState
+from review_pipeline.stages.screen.stopping import StopState, since_text
 from review_pipeline.store import clusters
 
 KIND_TITLES = {"database": "Databases", "register": "Study registers",
@@ -165,13 +165,14 @@ def screening_lines(log: SearchLog, protocol: Protocol) -> list[str]:
     lines += [f"Stop rule: {stop.described}; "
               + ("applied: records nobody has screened once it is met are excluded by "
                  "automation" if stop.apply else "reported only, not applied"),
-              f"Screened {s.screened:,} of {s.total:,} records in ranked order, "
+              f"Screened {s.screened:,} of {s.total:,} records in the order of the sheets, "
               f"{s.relevant:,} relevant (included or maybe by a reviewer)",
               "State: " + ("every record screened" if s.screened == s.total
                            else "met" if s.met else f"not met ({s.distance})")
               + (f"; p = {s.p:.3g}" if s.p is not None and s.met and s.screened < s.total
                  else "")
-              + (f"; the rule was first met after {s.met_at:,} records" if s.met_at else "")]
+              + (f"; the rule has held since {since_text(s.met_since, s.step)}"
+                 if s.met_since else "")]
     if s.met and stop.apply:
         lines.append(f"Screening stopped after {s.screened:,} records; {log.stopped:,} never "
                      "screened, counted in PRISMA as excluded by automation")

@@ -4,8 +4,9 @@ screening stands against the protocol's stop rule. Both read the store as the la
 
 The model (:mod:`.ranking`) learns from every reviewer's title/abstract decisions: a record
 counts as relevant when any reviewer included it or said maybe, so that a disagreement
-leans towards reading more. Before there is an include and an exclude to learn from, the
-protocol's rule verdicts order the records (include-verdicts first, exclude-verdicts last).
+leans towards reading more, unless a resolution decided the conflict. Before there is an
+include and an exclude to learn from, the protocol's rule verdicts order the records
+(include-verdicts first, exclude-verdicts last).
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from sqlite_utils import Database
 from review_pipeline import store
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.screen.ranking import Document, Ranker
-from review_pipeline.stages.screen.stopping import StopState, evaluate, screening_order
+from review_pipeline.stages.screen.stopping import (
+    RELEVANT,
+    StopState,
+    evaluate,
+    screening_order,
+)
 from review_pipeline.store import screening
 
 COLD = {"include": 1.0, "exclude": -1.0}
 """A verdict's place in the cold start; no verdict (none) sits between."""
-RELEVANT = ("include", "maybe")
 
 
 def ranking(db: Database, seed: int = 0) -> dict[str, int]:
@@ -35,6 +40,9 @@ def ranking(db: Database, seed: int = 0) -> dict[str, int]:
     ids = [row["record_id"] for row in pool]
     rows = {record_id: i for i, record_id in enumerate(ids)}
     labels = _labels(screening.decisions_at(db, "ta"), rows)
+    for record_id, decision in screening.resolutions_at(db, "ta").items():
+        if record_id in rows:
+            labels[rows[record_id]] = decision in RELEVANT
     ranker = Ranker([_document(row) for row in pool], seed,
                     cold=[COLD.get(row["verdict"] or "", 0.0) for row in pool])
     values = ranker.values(labels)
@@ -63,5 +71,6 @@ def stop_state(db: Database, protocol: Protocol) -> StopState | None:
     if stop is None:
         return None
     pool = [row["record_id"] for row in screening.title_abstract_pool(db)]
-    order = screening_order(screening.decisions_at(db, "ta"), pool)
+    resolved = {r: d in RELEVANT for r, d in screening.resolutions_at(db, "ta").items()}
+    order = screening_order(screening.decisions_at(db, "ta"), pool, resolved)
     return evaluate(stop, [relevant for _, relevant in order], len(pool))

@@ -81,7 +81,8 @@ def scores(matrix: sparse.csr_matrix, labelled: Sequence[int], included: Sequenc
 
 
 def likeness(matrix: sparse.csr_matrix, rows: Sequence[int]) -> np.ndarray:
-    """Each row's cosine likeness to the mean of ``rows`` (TF-IDF rows have unit length)."""
+    """Each row's likeness to the mean of ``rows``: the dot product with it (each TF-IDF
+    block of a row has unit length, so this is a weighted cosine)."""
     centre = np.asarray(matrix[list(rows)].mean(axis=0)).ravel()
     return np.asarray(matrix @ centre).ravel()
 

@@ -13,6 +13,9 @@ Metrics, as ASReview's and the screening literature's:
   (rounded up) have been found, minus the 5% that random order would also save;
 * recall at 10%: the share of includes found after reading the first 10% (rounded up);
 * ATD, average time to discovery: the mean position of the includes, as a share of all.
+
+The priors count as the first records screened in every metric (ASReview's own reports may
+leave them out); the benchmark measures both tools' orders with these same functions.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import layout, store
-from review_pipeline.formats.sheets import SUFFIXES, Row, extend_sheet, read_sheet
+from review_pipeline.formats.sheets import SUFFIXES, Row, extend_sheet, read_sheet, write_sheet
 from review_pipeline.model.errors import InputError, Problems
 from review_pipeline.model.names import RULE, is_name
 from review_pipeline.model.progress import Progress, tracked
@@ -34,13 +34,19 @@ from review_pipeline.model.state import STAGE_ENTRY, STAGES, State, onward
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.screen.priority import ranking
 from review_pipeline.stages.screen.rules import Verdict, evaluate, read_record
-from review_pipeline.stages.screen.stopping import STOPPED, StopState, screening_order
+from review_pipeline.stages.screen.stopping import (
+    RELEVANT,
+    STOPPED,
+    StopState,
+    screening_order,
+)
 from review_pipeline.stages.screen.stopping import evaluate as evaluate_stop
 from review_pipeline.stages.trail import Key, Trail, Value
 from review_pipeline.store import screening
 
 DEFAULT_FOLDER = layout.SCREENING
 RESOLUTIONS = layout.RESOLUTIONS
+STOPPED_LIST = layout.STOPPED
 ACTION = "screening"
 """The audit log's action for a change of a decision, reason or note in a sheet."""
 RESOLVED = "(resolution)"
@@ -106,8 +112,8 @@ def read_decisions(folder: Path, reason_codes: frozenset[str],
         return decisions
     seen: dict[tuple[str, str], Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.name in (RESOLUTIONS, layout.AUDIT) or path.name.startswith(("~$", ".")) or (
-                path.is_dir()):
+        if path.name in (RESOLUTIONS, layout.AUDIT, STOPPED_LIST) or path.is_dir() or (
+                path.name.startswith(("~$", "."))):
             continue  # "~$" files are Excel's locks of an open workbook
         if path.suffix.lower() not in SUFFIXES or path.name == "README.md":
             continue
@@ -317,7 +323,7 @@ def run(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
                                           stage_outcomes["ft"])
     problems += _full_text_order(by_stage, targets)
     _raise(problems)
-    stopped = _stop(protocol, decisions, targets, rows)
+    stopped = _stop(protocol, decisions, resolutions, targets, rows, folder)
     trail = Trail(folder / layout.AUDIT, ACTION, "stage", "screen")
     changed = _store(db, decisions, resolutions, verdicts, outcomes, targets, rows,
                      (trail, _held(decisions, resolutions)))
@@ -329,22 +335,39 @@ def run(db: Database, protocol: Protocol, folder: Path = DEFAULT_FOLDER,
     )
 
 
-def _stop(protocol: Protocol, decisions: list[Decision], targets: dict[str, tuple[State, str]],
-          rows: dict[str, dict[str, Any]]) -> StopState | None:
-    """Where screening stands against the protocol's stop rule; when the rule is applied and
-    met, the records nobody has screened are excluded by automation (``targets`` changed)."""
+def _stop(protocol: Protocol, decisions: list[Decision], resolutions: list[Resolution],
+          targets: dict[str, tuple[State, str]], rows: dict[str, dict[str, Any]],
+          folder: Path) -> StopState | None:
+    """Where screening stands against the protocol's stop rule. Applied, the first time it
+    is met it lists the records nobody has screened in ``stopped.csv``; those of them still
+    unscreened are excluded by automation (``targets`` changed). Records that came later are
+    not on the list: they are screened."""
     stop = protocol.screening.stop
     if stop is None:
         return None
     pool = [record_id for record_id, (state, _) in targets.items()
             if rows[record_id]["branch"] == "databases" and state in onward(State.SCREENED)]
+    resolved = {r.record_id: r.decision in RELEVANT for r in resolutions if r.stage == "ta"}
     order = screening_order(((d.record_id, d.decision, d.line) for d in decisions
-                             if d.stage == "ta"), pool)
+                             if d.stage == "ta"), pool, resolved)
     state = evaluate_stop(stop, [relevant for _, relevant in order], len(pool))
-    if stop.apply and state.met:
-        for record_id in pool:
-            if targets[record_id] == (State.SCREENED, ""):
-                targets[record_id] = (State.EXCLUDED_TA, STOPPED)
+    if not stop.apply:
+        return state
+    path = folder / STOPPED_LIST
+    if path.exists():
+        listed = [row.values.get("record_id", "") for row in read_sheet(path).rows]
+    elif state.met:
+        listed = [record_id for record_id in pool if targets[record_id] == (State.SCREENED, "")]
+        if listed:
+            write_sheet(path, ["record_id", "rule", "screened", "total", "relevant", "title"],
+                        [[record_id, state.described, state.screened, state.total,
+                          state.relevant, rows[record_id]["title"] or ""]
+                         for record_id in listed])
+    else:
+        listed = []
+    for record_id in listed:
+        if targets.get(record_id) == (State.SCREENED, ""):
+            targets[record_id] = (State.EXCLUDED_TA, STOPPED)
     return state
 
 
@@ -491,6 +514,9 @@ def in_ranked_order(rows: list[dict[str, Any]], ranked: dict[str, int]) -> list[
     order they were screened), then the rest by ``ranked`` (record -> place), numbered in
     ``rank``; rows of records no longer ranked go last, as they stand."""
     decided = [row for row in rows if str(row.get("decision", "")).strip()]
+    for row in decided:  # read back as text; a number again, so that a sheet sorts by it
+        given = str(row.get(RANK, ""))
+        row[RANK] = int(given) if given.isdigit() else given
     last = len(ranked) + 1
     rest = sorted((row for row in rows if not str(row.get("decision", "")).strip()),
                   key=lambda row: ranked.get(str(row["record_id"]), last))

@@ -1,14 +1,15 @@
 """When title/abstract screening in ranked order may stop: a rule a review can report.
 
 * ``hypergeometric`` (Callaghan and Müller-Hansen 2020, "Statistical stopping criteria for
-  automated screening in systematic reviews", Systematic Reviews 9:273): the last k records
-  screened are treated as a random sample of themselves and every record not yet screened.
-  If recall were below the target, the records not yet found would number at least
-  floor(found / target) + 1 - (found before the sample), and the chance of seeing so few
-  relevant records in the sample is the hypergeometric distribution's lower tail. The
-  smallest such p over every k is compared with 1 - confidence. Ranked order only makes
-  the last records less likely to be relevant than a random sample, so the test errs on the
-  safe side.
+  automated screening in systematic reviews", Systematic Reviews 9:273): the hypothesis is
+  that recall is still below the target, that is, that at least floor(found / target) + 1
+  records are relevant. The last k records screened are treated as a random sample from
+  themselves and every record not yet screened; under the hypothesis those hold every
+  relevant record not found before the sample, and the hypergeometric distribution gives the
+  chance of seeing as few relevant records in the sample as were seen. The smallest such p
+  over every k is compared with 1 - confidence: below it, the hypothesis is rejected and
+  screening may stop. Ranked order only makes the last records less likely to be relevant
+  than a random sample would be, so the test errs on the safe side.
 * ``consecutive``: the last N records screened were all excluded; common in practice, but it
   states no recall and no confidence.
 
@@ -28,11 +29,13 @@ import numpy as np
 from review_pipeline.model.eligibility import STOPPED
 from review_pipeline.protocol import Stop
 
-__all__ = ["STOPPED", "StopState", "evaluate", "hypergeometric_p", "is_met", "lower_tail",
-           "screening_order", "trailing_excludes"]
+__all__ = ["RELEVANT", "STOPPED", "StopState", "evaluate", "hypergeometric_p", "is_met",
+           "lower_tail", "screening_order", "since_text", "trailing_excludes"]
 
+RELEVANT = ("include", "maybe")
+"""Decisions that count a record as relevant for the ranking and the stop rule."""
 MAX_CHECKS = 200
-"""At most this many points of the order are tested to find where the rule was first met."""
+"""At most this many points of the order are tested to find where the rule began to hold."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,12 @@ class StopState:
     """The hypergeometric test's p-value now (None for the consecutive rule)."""
     run: int
     """Excludes in a row at the end of the order."""
-    met_at: int | None
-    """Records screened when the rule was first met (searched in at most MAX_CHECKS steps)."""
+    met_since: int | None
+    """While the rule holds: the records screened when it began to hold and has held since
+    (None when it does not hold, or was not searched for)."""
+    step: int
+    """How finely ``met_since`` was searched: exactly for 1, else to within this many
+    records (at most MAX_CHECKS tests)."""
     distance: str
     """How far the review is from the rule, in words."""
 
@@ -114,30 +121,51 @@ def is_met(stop: Stop, labels: Sequence[bool], total: int) -> bool:
     return hypergeometric_p(labels, total, stop.recall) < 1 - stop.confidence
 
 
-def evaluate(stop: Stop, labels: Sequence[bool], total: int) -> StopState:
+def evaluate(stop: Stop, labels: Sequence[bool], total: int,
+             first_met: bool = True) -> StopState:
     """Where screening stands against ``stop`` after ``labels`` (the records screened, in
     order; True: relevant) of ``total``."""
     labels = list(labels)
     n, run = len(labels), trailing_excludes(labels)
     p = hypergeometric_p(labels, total, stop.recall) if stop.rule == "hypergeometric" else None
     met = is_met(stop, labels, total)
-    step = max(1, math.ceil(n / MAX_CHECKS))
-    met_at = next((m for m in (*range(step, n, step), n) if is_met(stop, labels[:m], total)),
-                  None) if n else None
+    since, step = _met_since(stop, labels, total) if met and first_met else (None, 1)
     if met:
         distance = "met"
     elif p is not None:
         distance = f"p = {p:.3f}; the rule needs p < {1 - stop.confidence:.2f}"
     else:
         distance = f"{run} excluded in a row; {stop.consecutive - run} more needed"
-    return StopState(stop.rule, stop.described, total, n, sum(labels), met, p, run, met_at,
+    return StopState(stop.rule, stop.described, total, n, sum(labels), met, p, run, since, step,
                      distance)
 
 
-def screening_order(decisions: Iterable[tuple[str, str, int]],
-                    pool: Iterable[str]) -> list[tuple[str, bool]]:
+def since_text(met_since: int | None, step: int) -> str:
+    """Where the rule began to hold, in words ("" when it does not hold)."""
+    if met_since is None:
+        return ""
+    return f"record {met_since:,}" + (f" (to within {step})" if step > 1 else "")
+
+
+def _met_since(stop: Stop, labels: list[bool], total: int) -> tuple[int, int]:
+    """Where the rule, holding now, began to hold without a break: exact for the
+    consecutive rule, searched backwards in steps for the test."""
+    n = len(labels)
+    if stop.rule == "consecutive":
+        return n - trailing_excludes(labels) + stop.consecutive, 1
+    step = max(1, math.ceil(n / MAX_CHECKS))
+    since = n
+    while since - step >= 1 and is_met(stop, labels[:since - step], total):
+        since -= step
+    return since, step
+
+
+def screening_order(decisions: Iterable[tuple[str, str, int]], pool: Iterable[str],
+                    resolved: dict[str, bool] | None = None) -> list[tuple[str, bool]]:
     """(record, relevant) of the records of ``pool`` someone has decided, in the order
-    screened: by the lowest sheet line any reviewer gave the record, then by id."""
+    screened: by the lowest sheet line any reviewer gave the record, then by id. A record is
+    relevant when a reviewer included it or said maybe, unless ``resolved`` (a conflict's
+    resolution: relevant or not) says otherwise."""
     keep = set(pool)
     first: dict[str, int] = {}
     relevant: dict[str, bool] = {}
@@ -145,6 +173,6 @@ def screening_order(decisions: Iterable[tuple[str, str, int]],
         if record_id not in keep:
             continue
         first[record_id] = min(line, first.get(record_id, line))
-        relevant[record_id] = relevant.get(record_id, False) or decision in ("include",
-                                                                             "maybe")
-    return [(r, relevant[r]) for r in sorted(first, key=lambda r: (first[r], r))]
+        relevant[record_id] = relevant.get(record_id, False) or decision in RELEVANT
+    settled = resolved or {}
+    return [(r, settled.get(r, relevant[r])) for r in sorted(first, key=lambda r: (first[r], r))]
