@@ -50,6 +50,7 @@ bench: | $(INSTALLED) $(ASREVIEW_VENV)/bin/python ## Run the benchmarks (reads .
 	$(BIN)/python benchmarks/bench_import.py
 	$(BIN)/python benchmarks/bench_identity.py
 	$(BIN)/python benchmarks/bench_synthesis.py
+	$(BIN)/python benchmarks/bench_serve.py
 	$(BIN)/python benchmarks/bench_screen.py $$($(ASREVIEW_VENV)/bin/python -c "import asreview" 2>/dev/null && echo --asreview $(ASREVIEW_VENV)/bin/python)
 
 BENCH_VENV := .venv-bench

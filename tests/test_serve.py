@@ -4,6 +4,7 @@ the server's guards, over plain HTTP on 127.0.0.1."""
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import threading
 import urllib.error
@@ -82,10 +83,12 @@ def test_a_decision_goes_into_the_reviewers_sheet_at_once(review: Path) -> None:
         first = first_open(app)
         status, answer = call(app, "/screen/decide", {"record": first, "decision": "include"})
         assert status == 200 and answer["next"] != first
+        app.served.desk.flush()  # the writer's thread has the file a moment later
         sheet = {r["record_id"]: r for r in rows(review / SCREENING / "ta-carol.csv")}
         assert sheet[first]["decision"] == "include"
         status, answer = call(app, "/screen/undo", {})
         assert answer["record"] == first
+        app.served.desk.flush()
         assert {r["record_id"]: r for r in rows(review / SCREENING / "ta-carol.csv")}[
             first]["decision"] == ""
 
@@ -101,6 +104,7 @@ def test_what_was_typed_in_the_sheet_meanwhile_is_kept(review: Path) -> None:
             writer.writeheader()
             writer.writerows(typed)
         call(app, "/screen/decide", {"record": typed[0]["record_id"], "decision": "maybe"})
+        app.served.desk.flush()
         now = rows(path)
         assert now[5]["note"] == "typed by hand while the browser was open"
         assert now[6]["decision"] == "exclude" and now[0]["decision"] == "maybe"
@@ -127,6 +131,7 @@ def test_a_full_text_exclusion_without_a_reason_is_refused(review: Path) -> None
         before = (review / SCREENING / "ft-carol.csv").read_bytes()
         status, answer = call(app, "/screen/decide", {"record": first, "decision": "exclude"})
         assert status == 422 and "needs a reason code" in answer["error"]
+        app.served.desk.flush()
         assert (review / SCREENING / "ft-carol.csv").read_bytes() == before
         status, _ = call(app, "/screen/decide", {"record": first, "decision": "exclude",
                                                  "reason": "too_few_patients"})
@@ -239,3 +244,28 @@ def test_an_extraction_row_is_checked_as_the_extract_stage_checks_it(review: Pat
 def test_a_reviewer_must_be_named_when_several_have_sheets(review: Path) -> None:
     with Review(review) as r, pytest.raises(InputError, match="several reviewers"):
         r.serve(port=0)
+
+
+def test_a_failed_write_is_reported_and_written_when_it_can_be(
+        review: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from review_pipeline.serve import desk as module
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    path = review / SCREENING / "ta-carol.csv"
+    with serving(review, reviewer="carol") as app:
+        before = path.read_bytes()
+        monkeypatch.setattr(module, "write_atomic", full)
+        first = first_open(app)
+        call(app, "/screen/decide", {"record": first, "decision": "include"})
+        with pytest.raises(InputError, match="No space left on device"):
+            app.served.desk.flush()
+        second = app.served.desk.next_open(after=first)
+        assert second is not None
+        status, answer = call(app, "/screen/decide", {"record": second, "decision": "exclude"})
+        assert status == 422 and "could not write" in answer["error"]
+        assert path.read_bytes() == before
+        monkeypatch.undo()  # the disk is freed; closing writes what was held
+    sheet = {r["record_id"]: r["decision"] for r in rows(path)}
+    assert (sheet[first], sheet[second]) == ("include", "exclude")

@@ -11,26 +11,30 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from review_pipeline.model.errors import ReviewError
+from review_pipeline.formats.sheets import SUFFIXES, read_sheet
+from review_pipeline.model.errors import InputError, ReviewError
 from review_pipeline.protocol import Protocol
-from review_pipeline.serve.desk import Desk, conflicts, resolve
+from review_pipeline.serve.desk import Desk, Shown, conflicts, resolve
 from review_pipeline.serve.forms import Bench
 from review_pipeline.serve.pages import (
     Highlighter,
+    card_html,
     conflicts_page,
     extraction_page,
+    progress_text,
     screening_page,
     stop_text,
 )
-from review_pipeline.stages.screen.stage import read_decisions
 from review_pipeline.stages.screen.stopping import evaluate, screening_order
 
 LOCAL = ("127.0.0.1", "localhost", "::1")
@@ -50,9 +54,12 @@ class Served:
     lock: threading.Lock = field(default_factory=threading.Lock)
     """One change at a time: the sheets are read and written whole."""
     highlight: Highlighter = field(init=False)
+    others: OtherSheets = field(init=False)
+    """The other reviewers' title/abstract sheets, for the stop rule only."""
 
     def __post_init__(self) -> None:
         self.highlight = Highlighter(self.protocol.eligibility.rules)
+        self.others = OtherSheets(self.desk.folder, self.desk.path)
 
     @property
     def stage(self) -> str:
@@ -63,12 +70,44 @@ class Served:
         return self.desk.reviewer
 
 
+class OtherSheets:
+    """The decisions of the other title/abstract sheets of a folder, each read again only
+    when its file changed."""
+
+    def __init__(self, folder: Path, mine: Path) -> None:
+        self.folder, self.mine = folder, mine
+        self._read: dict[Path, tuple[tuple[int, int], list[tuple[str, str, int]]]] = {}
+
+    def lines(self) -> list[tuple[str, str, int]]:
+        out = []
+        for path in sorted(self.folder.glob("ta-*.*")):
+            if path == self.mine or path.suffix.lower() not in SUFFIXES:
+                continue
+            stat = path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if self._read.get(path, ((0, 0), []))[0] != stamp:
+                try:
+                    sheet = read_sheet(path)
+                except ReviewError:
+                    continue  # `review screen` reports a broken sheet; the rule's state waits
+                self._read[path] = (stamp, [
+                    (row.values.get("record_id", ""), row.values.get("decision", "").lower(),
+                     row.line) for row in sheet.rows if row.values.get("decision")])
+            out += self._read[path][1]
+        return out
+
+
 class App(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, served: Served, host: str, port: int) -> None:
         self.served = served
         super().__init__((host, port), Handler)
+
+    def server_close(self) -> None:
+        """Stop listening, then wait for the sheet's last write."""
+        super().server_close()
+        self.served.desk.close()
 
     @property
     def address(self) -> str:
@@ -80,6 +119,12 @@ class App(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: App
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out as two writes; without this the second waits for the
+        # first's acknowledgement (Nagle's algorithm), some 40 ms a request.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the terminal shows the address and errors, not every request."""
@@ -94,6 +139,8 @@ class Handler(BaseHTTPRequestHandler):
             "/extract": self._extract}
         if url.path == "/stop":
             self._json({"text": self._stop()})
+        elif url.path == "/screen/card":
+            self._guarded(lambda: self._json(self._card(query.get("record"))))
         elif url.path in pages:
             self._guarded(lambda: self._html(pages[url.path](query)))
         else:
@@ -140,18 +187,28 @@ class Handler(BaseHTTPRequestHandler):
 
     def _screen(self, query: dict[str, str]) -> str:
         s = self.server.served
-        desk = s.desk
-        record = query.get("record") or desk.next_open() or (desk.order[0] if desk.order
-                                                            else None)
-        shown = desk.records.get(record or "")
-        if record and record not in desk.order:
-            shown = None
-        decisions = desk.decisions()
-        neighbours = ((desk.neighbour(record, -1), desk.neighbour(record, 1)) if shown
-                      and record else ("", ""))
-        return screening_page(s.protocol, s.token, s.stage, s.reviewer, shown,
-                              decisions.get(record or "", ("", "")), neighbours,
-                              desk.progress(), s.highlight)
+        record = query.get("record") or s.desk.next_open()
+        shown, decision, neighbours = self._record(record)
+        return screening_page(s.protocol, s.token, s.stage, s.reviewer, shown, decision,
+                              neighbours, s.desk.progress(), s.highlight)
+
+    def _record(self, record: str | None) -> tuple[Shown | None, tuple[str, str],
+                                                   tuple[str, str]]:
+        desk = self.server.served.desk
+        if not record or record not in desk.records:
+            return None, ("", ""), ("", "")
+        return (desk.records[record], desk.decision(record),
+                (desk.neighbour(record, -1), desk.neighbour(record, 1)))
+
+    def _card(self, record: str | None) -> dict[str, Any]:
+        """One record's element and the progress, for the page to swap in."""
+        s = self.server.served
+        shown, decision, neighbours = self._record(record)
+        done, total = progress = s.desk.progress()
+        return {"record": record if shown else None,
+                "html": card_html(shown, decision, neighbours, s.highlight),
+                "progress": progress_text(progress),
+                "share": round(done / total * 100, 1) if total else 100.0}
 
     def _conflicts(self, query: dict[str, str]) -> str:
         s = self.server.served
@@ -173,11 +230,10 @@ class Handler(BaseHTTPRequestHandler):
         stop = s.protocol.screening.stop
         if stop is None or s.stage != "ta":
             return ""
-        with s.lock:
-            decided = read_decisions(s.desk.folder, s.protocol.reason_codes, [])
-        order = screening_order(((d.record_id, d.decision, d.line) for d in decided
-                                 if d.stage == "ta"), s.pool)
-        return stop_text(evaluate(stop, [relevant for _, relevant in order], len(s.pool)))
+        decided = [*s.desk.lines(), *s.others.lines()]
+        order = screening_order(decided, s.pool)
+        return stop_text(evaluate(stop, [relevant for _, relevant in order], len(s.pool),
+                                  first_met=False))
 
     # actions
 
@@ -185,10 +241,15 @@ class Handler(BaseHTTPRequestHandler):
         desk = self.server.served.desk
         record = str(data.get("record", ""))
         desk.decide(record, str(data.get("decision", "")), str(data.get("reason", "")))
-        return {"next": desk.next_open(after=record)}
+        if desk.error:
+            raise InputError(desk.error, fix="free the disk or the file, then restart "
+                             "`review serve`; the decisions since are held until then")
+        following = desk.next_open(after=record)
+        return {"next": following, "card": self._card(following)}
 
     def _undo(self, data: dict[str, Any]) -> dict[str, Any]:
-        return {"record": self.server.served.desk.undo()}
+        record = self.server.served.desk.undo()
+        return {"record": record, "card": self._card(record) if record else None}
 
     def _resolve(self, data: dict[str, Any]) -> dict[str, Any]:
         s = self.server.served

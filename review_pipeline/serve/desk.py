@@ -11,6 +11,8 @@ Reviewers stay blind to each other: a desk reads only its own sheet. The conflic
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from review_pipeline import store
-from review_pipeline.formats.sheets import Sheet, read_sheet, write_sheet
+from review_pipeline.files import write_atomic
+from review_pipeline.formats.sheets import csv_line, read_sheet, write_sheet
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.state import STAGES
 from review_pipeline.protocol import Protocol
@@ -49,7 +52,13 @@ class Shown:
 
 class Desk:
     """``reviewer``'s sheet at ``stage`` in ``folder``, opened for screening. The database is
-    read when the desk opens, not after: the server's threads do not share its connection."""
+    read when the desk opens, not after: the server's threads do not share its connection.
+
+    The sheet is held in memory and written by a thread of its own as soon as a decision
+    changes it, so that a key is answered while the file is written; decisions made during
+    a write go into the next one. The file is read again whenever it changed on disk, with
+    the decisions not yet written applied on top. :meth:`close` waits for the last write.
+    """
 
     def __init__(self, db: Database, protocol: Protocol, folder: Path, stage: str,
                  reviewer: str) -> None:
@@ -58,31 +67,58 @@ class Desk:
         # The sheet is brought up to date (new records added, the undecided ranked) as
         # `review screen sheet` would, so the browser and the file show one order.
         self.path = write_worksheet(db, protocol, stage, reviewer, folder, fmt).path
-        self._cache: tuple[tuple[int, int], Sheet] | None = None
-        self.order = [row.values["record_id"] for row in self.sheet().rows]
-        self.records = _shown(db, set(self.order))
         self.undo_list: list[tuple[str, str, str]] = []
         """(record, decision, reason) before each change this session made, last last."""
+        self.error = ""
+        """Why the last write failed ("" when it did not); the decisions stay pending."""
+        self._lock = threading.Condition()
+        self._pending: dict[str, tuple[str, str]] = {}
+        self._writing = self._closed = False
+        self._load()
+        self.records = _shown(db, set(self.order))
+        self._writer = threading.Thread(target=self._write_loop, daemon=True)
+        self._writer.start()
 
-    def sheet(self) -> Sheet:
-        """The sheet as it is on disk now (read again only when the file changed)."""
-        stat = self.path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if self._cache is None or self._cache[0] != stamp:
-            self._cache = (stamp, read_sheet(self.path))
-        return self._cache[1]
+    def _load(self) -> None:
+        sheet = read_sheet(self.path)
+        for name in ("record_id", "decision", "reason"):
+            if name not in sheet.header:
+                raise InputError(f"the sheet has no '{name}' column", where=f"{self.path}, "
+                                 "line 1", fix="restore the header (record_id, decision, "
+                                 "reason, note)")
+        self._header = list(sheet.header)
+        self._rows = [dict(row.values) for row in sheet.rows]
+        self._decided = sum(1 for row in self._rows if row.get("decision", "").strip())
+        # A CSV sheet is kept as its lines too, each written again only when its row
+        # changes: writing 10,000 rows is then joining them, not formatting them.
+        self._csv = self.path.suffix.lower() == ".csv"
+        self._lines = [_encoded(self._header), *(_encoded(
+            [row.get(name, "") for name in self._header]) for row in self._rows)] \
+            if self._csv else []
+        self._at = {row["record_id"]: i for i, row in enumerate(self._rows)}
+        # writing the sheet back would drop the cells beyond its last column
+        self._bad = next((row.line for row in sheet.rows if row.extra_cells), 0)
+        self._stamp = _stamp(self.path)
+        for record_id, (decision, reason) in self._pending.items():
+            self._put(record_id, decision, reason)
+
+    def _fresh(self) -> None:
+        """Read the sheet again if it changed on disk (the caller holds the lock); while the
+        writer writes, the change is its own."""
+        if not self._writing and _stamp(self.path) != self._stamp:
+            self._load()
 
     def decisions(self) -> dict[str, tuple[str, str]]:
         """record -> (decision, reason) of every row of the sheet."""
-        return {row.values["record_id"]: (row.values.get("decision", "").strip().lower(),
-                                          row.values.get("reason", "").strip())
-                for row in self.sheet().rows}
+        with self._lock:
+            self._fresh()
+            return {row["record_id"]: (row.get("decision", "").strip().lower(),
+                                       row.get("reason", "").strip()) for row in self._rows}
 
     def decide(self, record_id: str, decision: str, reason: str = "") -> None:
-        """Write ``decision`` (and ``reason``) into the record's row of the sheet."""
+        """Put ``decision`` (and ``reason``) into the record's row; the file follows."""
         decision, reason = checked(self.protocol, self.stage, decision, reason)
-        before = self._set(record_id, decision, reason)
-        self.undo_list.append((record_id, *before))
+        self.undo_list.append((record_id, *self._set(record_id, decision, reason)))
 
     def undo(self) -> str | None:
         """Put back the last decision this session changed; return its record."""
@@ -93,51 +129,157 @@ class Desk:
         return record_id
 
     def _set(self, record_id: str, decision: str, reason: str) -> tuple[str, str]:
-        sheet = self.sheet()
-        header = list(sheet.header)
-        for name in ("decision", "reason"):
-            if name not in header:
-                raise InputError(f"the sheet has no '{name}' column", where=f"{self.path}, "
-                                 "line 1", fix="restore the header (record_id, decision, "
-                                 "reason, note)")
-        target = next((row for row in sheet.rows if row.values["record_id"] == record_id),
-                      None)
-        if target is None:
-            raise InputError(f"record '{record_id}' is not in the sheet", where=str(self.path),
-                             fix="reload the page; the row may have been removed by hand")
-        bad = next((row for row in sheet.rows if row.extra_cells), None)
-        if bad is not None:
-            # writing the sheet back would drop the cells beyond its last column
-            raise InputError(f"{bad.extra_cells} cells beyond the last column",
-                             where=f"{self.path}, line {bad.line}",
-                             fix="put quotes around a value holding a comma, then reload")
-        before = (target.values.get("decision", ""), target.values.get("reason", ""))
-        rows = [[(decision if name == "decision" else reason if name == "reason"
-                  else row.values.get(name, "")) if row is target else row.values.get(name, "")
-                 for name in header] for row in sheet.rows]
-        write_sheet(self.path, header, rows, {"decision": VALUES[self.stage],
-                                              "reason": sorted(self.protocol.reason_codes)})
-        return before
+        with self._lock:
+            self._fresh()
+            if self._bad:
+                raise InputError("cells beyond the last column", where=f"{self.path}, line "
+                                 f"{self._bad}", fix="put quotes around a value holding a "
+                                 "comma, then reload")
+            if record_id not in self._at:
+                raise InputError(f"record '{record_id}' is not in the sheet",
+                                 where=str(self.path), fix="reload the page; the row may "
+                                 "have been removed by hand")
+            row = self._rows[self._at[record_id]]
+            before = (row.get("decision", ""), row.get("reason", ""))
+            self._put(record_id, decision, reason)
+            self._pending[record_id] = (decision, reason)
+            self._lock.notify_all()
+            return before
+
+    def _put(self, record_id: str, decision: str, reason: str) -> None:
+        if record_id in self._at:
+            at = self._at[record_id]
+            self._decided += bool(decision.strip()) - bool(
+                self._rows[at].get("decision", "").strip())
+            self._rows[at].update(decision=decision, reason=reason)
+            if self._csv:
+                self._lines[at + 1] = _encoded([self._rows[at].get(name, "")
+                                                for name in self._header])
+
+    def _write_loop(self) -> None:
+        choices = {"decision": VALUES[self.stage], "reason": sorted(self.protocol.reason_codes)}
+        while True:
+            with self._lock:
+                while not (self._pending and not self.error) and not self._closed:
+                    self._lock.wait()
+                if not self._pending or self.error:
+                    return
+                self._fresh()
+                snapshot = self._snapshot()
+                written = dict(self._pending)
+                self._pending.clear()
+                self._writing = True
+            try:
+                self._write(snapshot, choices)
+            except OSError as failure:
+                with self._lock:
+                    self.error = f"could not write {self.path}: {failure.strerror}"
+                    self._pending = {**written, **self._pending}
+            with self._lock:
+                self._writing = False
+                if not self.error:
+                    self._stamp = _stamp(self.path)
+                self._lock.notify_all()
+
+    def _snapshot(self) -> bytes | tuple[list[str], list[list[str]]]:
+        """What the file is to hold now: a CSV's bytes, or an XLSX's header and rows."""
+        if self._csv:
+            return b"".join(self._lines)
+        return list(self._header), [[row.get(name, "") for name in self._header]
+                                    for row in self._rows]
+
+    def _write(self, snapshot: bytes | tuple[list[str], list[list[str]]],
+               choices: dict[str, Sequence[str]]) -> None:
+        if isinstance(snapshot, bytes):
+            write_atomic(self.path, snapshot)
+        else:
+            write_sheet(self.path, *snapshot, choices)
+
+    def flush(self) -> None:
+        """Wait until every decision so far is in the file (or a write has failed)."""
+        with self._lock:
+            while (self._pending or self._writing) and not self.error:
+                self._lock.wait()
+        if self.error:
+            raise InputError(self.error, where=str(self.path), fix="free the disk or the "
+                             "file, then start `review serve` again; the sheet holds the "
+                             "decisions written before")
+
+    def close(self) -> None:
+        """Stop the writer, then write what is still pending (after a failed write, once
+        more); if that fails too, the error names every decision not in the file."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+        self._writer.join()
+        with self._lock:
+            if not self._pending:
+                return
+            self._fresh()
+            try:
+                self._write(self._snapshot(), {"decision": VALUES[self.stage],
+                                               "reason": sorted(self.protocol.reason_codes)})
+            except OSError as failure:
+                lost = ", ".join(f"{r} {d}{' ' + why if why else ''}"
+                                 for r, (d, why) in self._pending.items())
+                raise InputError(f"could not write {failure.strerror}; not in the sheet: "
+                                 f"{lost}", where=str(self.path),
+                                 fix="free the disk or the file and enter these again") from None
+            self._pending.clear()
+
+    def lines(self) -> list[tuple[str, str, int]]:
+        """(record, decision, line) of the decided rows, as a sheet read from disk gives
+        them (a row's line counted as if no cell spanned lines)."""
+        with self._lock:
+            return [(row["record_id"], row.get("decision", "").strip().lower(), i + 2)
+                    for i, row in enumerate(self._rows) if row.get("decision", "").strip()]
+
+    def decision(self, record_id: str) -> tuple[str, str]:
+        """(decision, reason) of one record's row."""
+        with self._lock:
+            self._fresh()
+            row = self._rows[self._at[record_id]] if record_id in self._at else {}
+            return row.get("decision", "").strip().lower(), row.get("reason", "").strip()
 
     def next_open(self, after: str | None = None) -> str | None:
         """The first undecided record after ``after`` in the sheet's order (from the top
         when there is none after it); None when every record is decided."""
-        decided = self.decisions()
-        start = self.order.index(after) + 1 if after in self.order else 0
-        for record_id in [*self.order[start:], *self.order[:start]]:
-            if not decided.get(record_id, ("", ""))[0]:
-                return record_id
-        return None
+        with self._lock:
+            self._fresh()
+            count = len(self._rows)
+            start = self._at[after] + 1 if after in self._at else 0
+            for k in range(count):
+                row = self._rows[(start + k) % count]
+                if not row.get("decision", "").strip():
+                    return row["record_id"]
+            return None
 
     def neighbour(self, record_id: str, step: int) -> str:
         """The record ``step`` places from ``record_id`` in the sheet's order."""
-        at = self.order.index(record_id) if record_id in self.order else 0
-        return self.order[max(0, min(len(self.order) - 1, at + step))]
+        with self._lock:
+            at = self._at.get(record_id, 0) + step
+            return self._rows[max(0, min(len(self._rows) - 1, at))]["record_id"]
+
+    @property
+    def order(self) -> list[str]:
+        """The records in the sheet's order."""
+        with self._lock:
+            return [row["record_id"] for row in self._rows]
 
     def progress(self) -> tuple[int, int]:
         """(records decided, records in the sheet)."""
-        decided = self.decisions()
-        return sum(1 for d, _ in decided.values() if d), len(decided)
+        with self._lock:
+            self._fresh()
+            return self._decided, len(self._rows)
+
+
+def _encoded(values: Sequence[object]) -> bytes:
+    return csv_line(values).encode("utf-8")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
 
 
 def checked(protocol: Protocol, stage: str, decision: str, reason: str) -> tuple[str, str]:

@@ -63,15 +63,34 @@ async function post(url, data) {
   return body;
 }
 function show(text) { document.getElementById('message').textContent = text; }
-function go(record) { if (record) location.href = '?record=' + encodeURIComponent(record); }
+// A record is swapped in place (no new page), so a key is answered at once.
+function put(card) {
+  document.getElementById('record').outerHTML = card.html;
+  document.getElementById('progress').textContent = card.progress;
+  document.getElementById('bar').style.width = card.share + '%';
+  if (card.record) history.replaceState(null, '', '?record=' + encodeURIComponent(card.record));
+  show('');
+}
+async function go(record) {
+  if (!record) return;
+  const answer = await fetch('/screen/card?record=' + encodeURIComponent(record));
+  if (answer.ok) put(await answer.json());
+  else location.href = '?record=' + encodeURIComponent(record);
+}
 const reasons = document.getElementById('reasons');
 const help = document.getElementById('help');
 async function decide(decision, reason) {
   const current = document.querySelector('[data-record-id]').dataset.recordId;
-  const body = await post('/screen/decide', {record: current, decision: decision,
-                                             reason: reason || ''});
-  go(body.next || current);
+  reasons.classList.remove('open');
+  put((await post('/screen/decide', {record: current, decision: decision,
+                                      reason: reason || ''})).card);
+  stop();
 }
+async function stop() {
+  const state = await (await fetch('/stop')).json();
+  if (state.text) document.getElementById('stop').textContent = state.text;
+}
+stop();
 document.addEventListener('keydown', async (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   if (event.target.closest('input, textarea, select')) return;
@@ -86,7 +105,13 @@ document.addEventListener('keydown', async (event) => {
     help.classList.remove('open'); return;
   }
   const record = document.querySelector('[data-record-id]');
-  if (!record) { if (key === '?') help.classList.add('open'); return; }
+  if (!record) {
+    if (key === '?') help.classList.add('open');
+    if (key === 'u') {
+      const body = await post('/screen/undo', {}); if (body.card) put(body.card);
+    }
+    return;
+  }
   const keys = {i: 'include', m: 'maybe', n: page.stage === 'ft' ? 'not_retrieved' : null};
   try {
     if (keys[key]) { event.preventDefault(); await decide(keys[key]); }
@@ -94,8 +119,8 @@ document.addEventListener('keydown', async (event) => {
       event.preventDefault();
       if (page.stage === 'ft') reasons.classList.add('open'); else await decide('exclude');
     } else if (key === 'u') {
-      event.preventDefault(); const body = await post('/screen/undo', {}); go(body.record);
-      if (!body.record) show('nothing to undo');
+      event.preventDefault(); const body = await post('/screen/undo', {});
+      if (body.card) put(body.card); else show('nothing to undo');
     } else if (key === 'ArrowRight') { go(record.dataset.next); }
     else if (key === 'ArrowLeft') { go(record.dataset.previous); }
     else if (key === '?') { help.classList.add('open'); }
@@ -218,16 +243,12 @@ def screening_page(protocol: Protocol, token: str, stage: str, reviewer: str,
                    progress: tuple[int, int], highlight: Highlighter) -> str:
     done, total = progress
     share = done / total * 100 if total else 100.0
-    if shown is None:
-        card = ("<article><h1>Every record in your sheet is decided</h1><p>Run <code>make"
-                "</code> to take the decisions in, and see the conflicts.</p></article>")
-    else:
-        card = _card(shown, decision, neighbours, highlight)
+    card = card_html(shown, decision, neighbours, highlight)
     reasons = "".join(f"<li data-key=\"{n}\" data-code=\"{escape(r.code)}\"><kbd>{n}</kbd> "
                       f"{escape(r.label)} <small>({escape(r.code)})</small></li>"
                       for n, r in enumerate(protocol.reasons[:9], 1))
-    side = (f"<aside><section><h2>Progress</h2><p>{done:,} of {total:,} decided</p>"
-            f"<div class=\"bar\"><div style=\"width:{share:.1f}%\"></div></div>"
+    side = (f"<aside><section><h2>Progress</h2><p id=\"progress\">{progress_text(progress)}"
+            f"</p><div class=\"bar\"><div id=\"bar\" style=\"width:{share:.1f}%\"></div></div>"
             "<p id=\"stop\" class=\"meta\"></p></section>"
             f"<section><h2>Include</h2>{_list(protocol.eligibility.include)}"
             f"<h2>Exclude</h2>{_list(protocol.eligibility.exclude)}</section>"
@@ -246,11 +267,24 @@ def screening_page(protocol: Protocol, token: str, stage: str, reviewer: str,
                 "<kbd>Esc</kbd> closes it</li></ul><p>Decisions are written at once to your "
                 "sheet; you see no other reviewer's decision until both of you have decided "
                 "(then: Conflicts).</p></div>")
-    stop = ("<script>fetch('/stop').then(r => r.json()).then(s => {if (s.text) "
-            "document.getElementById('stop').textContent = s.text;});</script>")
     body = (f"<main><div><p id=\"message\" role=\"status\"></p>{card}</div>{side}</main>"
-            f"{overlays}{stop}")
+            f"{overlays}")
     return layout(protocol.review.title, token, body, stage=stage, reviewer=reviewer)
+
+
+def progress_text(progress: tuple[int, int]) -> str:
+    return f"{progress[0]:,} of {progress[1]:,} decided"
+
+
+def card_html(shown: Shown | None, decision: tuple[str, str], neighbours: tuple[str, str],
+              highlight: Highlighter) -> str:
+    """The element showing one record (``id="record"``, carrying ``data-record-id``), or
+    saying that every record is decided."""
+    if shown is None:
+        return ("<article id=\"record\"><h1>Every record in your sheet is decided</h1><p>Run "
+                "<code>make</code> to take the decisions in, and see the conflicts. "
+                "<kbd>u</kbd> undoes the last decision.</p></article>")
+    return _card(shown, decision, neighbours, highlight)
 
 
 def _card(shown: Shown, decision: tuple[str, str], neighbours: tuple[str, str],
@@ -368,8 +402,7 @@ def _form(form: Form, record_id: str, line: int, values: dict[str, str]) -> str:
 def stop_text(state: StopState | None) -> str:
     if state is None:
         return ""
-    where = ("met" + (f" after {state.met_at:,} records" if state.met_at else "")
-             if state.met else state.distance)
+    where = "met" if state.met else state.distance
     return f"Stop rule ({state.rule}): {state.relevant:,} relevant in {state.screened:,} of " \
            f"{state.total:,} screened; {where}"
 
