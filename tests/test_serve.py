@@ -269,3 +269,48 @@ def test_a_failed_write_is_reported_and_written_when_it_can_be(
         monkeypatch.undo()  # the disk is freed; closing writes what was held
     sheet = {r["record_id"]: r["decision"] for r in rows(path)}
     assert (sheet[first], sheet[second]) == ("include", "exclude")
+
+
+def test_a_new_row_is_added_and_named_by_its_line(review: Path) -> None:
+    with serving(review, reviewer="anna", stage="ft") as app:
+        bench = app.served.bench
+        assert bench is not None
+        record = "pubmed:15280195"
+        arms = dict(bench.study(record).tables)
+        arms_form = next(form for form in arms if form.name == "arms")
+        assert [row.line for row in arms[arms_form]][-1] == 0  # the blank row to add
+        problems, line = bench.save("arms", record, 0, {
+            "arm": "Salvage", "treatment": "Lenalidomide-based", "patients": "99"})
+        # refused where the row would go, with the extract stage's words
+        assert problems == [f"{bench.path('arms')}, line 41, column 'patients': '99' is "
+                            "more than studies.patients (16)"] and line == 0
+        problems, line = bench.save("arms", record, 0, {
+            "arm": "Salvage", "treatment": "Lenalidomide-based", "patients": "3"})
+        assert (problems, line) == ([], 41)
+    added = [r for r in rows(review / "extracted" / "extraction" / "anna" / "arms.csv")
+             if r["record_id"] == record and r["arm"] == "Salvage"]
+    assert [(r["treatment"], r["patients"]) for r in added] == [("Lenalidomide-based", "3")]
+
+
+def test_the_undecided_are_ranked_again_as_the_reviewer_decides(review: Path) -> None:
+    from review_pipeline.serve.desk import RERANK_EVERY
+    from review_pipeline.stages.screen.priority import Prioritiser
+
+    with serving(review, reviewer="carol") as app:
+        desk = app.served.desk
+        before = desk.order
+        # the last ten of the ranking, which the others excluded, said to be includes
+        decided = [(record, "include") for record in before[-RERANK_EVERY:]]
+        for record, decision in decided:
+            call(app, "/screen/decide", {"record": record, "decision": decision})
+        desk.flush()
+        sheet = list(rows(review / SCREENING / "ta-carol.csv"))
+    assert [r["record_id"] for r in sheet[:RERANK_EVERY]] == [r for r, _ in decided]
+    with Review(review) as r:
+        places = Prioritiser(r.db(), apart="carol").places(decided)
+    rest = sheet[RERANK_EVERY:]
+    assert [r["record_id"] for r in rest] == sorted((r["record_id"] for r in rest),
+                                                    key=places.__getitem__)
+    assert [r["rank"] for r in rest] == [str(n) for n in range(1, len(rest) + 1)]
+    # ten surprises taught the model something: the order is not the one the desk opened with
+    assert [r["record_id"] for r in rest] != [r for r in before if r not in dict(decided)]

@@ -26,9 +26,18 @@ from review_pipeline.model.errors import InputError
 from review_pipeline.model.state import STAGES
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.screen import consensus, read_decisions, write_worksheet
-from review_pipeline.stages.screen.stage import RESOLUTIONS, VALUES, read_resolutions
+from review_pipeline.stages.screen.priority import Prioritiser
+from review_pipeline.stages.screen.stage import (
+    RANK,
+    RESOLUTIONS,
+    VALUES,
+    in_ranked_order,
+    read_resolutions,
+)
 
 RESOLUTION_COLUMNS = ("record_id", "stage", "decision", "reason", "note", "title")
+RERANK_EVERY = 10
+"""Decisions between two rankings of the undecided records while a reviewer screens."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,21 @@ class Desk:
                  reviewer: str) -> None:
         self.protocol, self.folder, self.stage, self.reviewer = protocol, folder, stage, reviewer
         fmt = "xlsx" if (folder / f"{stage}-{reviewer}.xlsx").exists() else "csv"
+        path = folder / f"{stage}-{reviewer}.{fmt}"
+        # At title/abstract the model learns again as this reviewer decides: from the
+        # store's decisions of the others and this sheet's own, read from the sheet.
+        self.prioritiser = Prioritiser(db, protocol.screening.seed, apart=reviewer) \
+            if stage == "ta" else None
+        ranked = self.prioritiser.places(_decided(path)) if self.prioritiser else None
         # The sheet is brought up to date (new records added, the undecided ranked) as
         # `review screen sheet` would, so the browser and the file show one order.
-        self.path = write_worksheet(db, protocol, stage, reviewer, folder, fmt).path
+        self.path = write_worksheet(db, protocol, stage, reviewer, folder, fmt, ranked).path
+        self._since_ranked = 0
+        self._ranking = False
+        self._journal: dict[str, tuple[str, str]] | None = None
+        """Changes made while a new ranking is computed, to apply to it."""
+        self._loads = 0
+        self._dirty = False
         self.undo_list: list[tuple[str, str, str]] = []
         """(record, decision, reason) before each change this session made, last last."""
         self.error = ""
@@ -99,6 +120,7 @@ class Desk:
         # writing the sheet back would drop the cells beyond its last column
         self._bad = next((row.line for row in sheet.rows if row.extra_cells), 0)
         self._stamp = _stamp(self.path)
+        self._loads += 1
         for record_id, (decision, reason) in self._pending.items():
             self._put(record_id, decision, reason)
 
@@ -116,9 +138,48 @@ class Desk:
                                        row.get("reason", "").strip()) for row in self._rows}
 
     def decide(self, record_id: str, decision: str, reason: str = "") -> None:
-        """Put ``decision`` (and ``reason``) into the record's row; the file follows."""
+        """Put ``decision`` (and ``reason``) into the record's row; the file follows. After
+        every RERANK_EVERY decisions the undecided rows are ranked again, in the
+        background."""
         decision, reason = checked(self.protocol, self.stage, decision, reason)
         self.undo_list.append((record_id, *self._set(record_id, decision, reason)))
+        with self._lock:
+            self._since_ranked += 1
+            due = not self._ranking and self._since_ranked >= RERANK_EVERY
+            if due and self.prioritiser:
+                self._ranking = True
+                threading.Thread(target=self._rerank, args=(self.prioritiser,),
+                                 daemon=True).start()
+
+    def _rerank(self, prioritiser: Prioritiser) -> None:
+        """Put the undecided rows in the order the model gives now, keeping the decided ones
+        on top as they stand (as `review screen sheet` would)."""
+        with self._lock:
+            self._fresh()
+            loads, header = self._loads, list(self._header)
+            rows = [dict(row) for row in self._rows]
+            self._journal = {}
+        decided = [(row["record_id"], row.get("decision", "").strip().lower()) for row in rows
+                   if row.get("decision", "").strip()]
+        places = prioritiser.places(decided)
+        rows = in_ranked_order(rows, places) if RANK in header else sorted(
+            rows, key=lambda row: (not row.get("decision", "").strip(),
+                                   places.get(row["record_id"], len(places))))
+        rows = [{k: str(v) for k, v in row.items()} for row in rows]
+        lines = [_encoded(header), *(_encoded([row.get(n, "") for n in header])
+                                     for row in rows)] if self._csv else []
+        with self._lock:
+            journal, self._journal = self._journal or {}, None
+            self._ranking, self._since_ranked = False, 0
+            if loads != self._loads:
+                self._lock.notify_all()
+                return  # the sheet was edited by hand meanwhile; the next batch ranks it
+            self._rows, self._lines = rows, lines
+            self._at = {row["record_id"]: i for i, row in enumerate(rows)}
+            for record_id, (decision, reason) in journal.items():
+                self._put(record_id, decision, reason)
+            self._dirty = True
+            self._lock.notify_all()
 
     def undo(self) -> str | None:
         """Put back the last decision this session changed; return its record."""
@@ -143,6 +204,8 @@ class Desk:
             before = (row.get("decision", ""), row.get("reason", ""))
             self._put(record_id, decision, reason)
             self._pending[record_id] = (decision, reason)
+            if self._journal is not None:
+                self._journal[record_id] = (decision, reason)
             self._lock.notify_all()
             return before
 
@@ -160,14 +223,16 @@ class Desk:
         choices = {"decision": VALUES[self.stage], "reason": sorted(self.protocol.reason_codes)}
         while True:
             with self._lock:
-                while not (self._pending and not self.error) and not self._closed:
+                while not ((self._pending or self._dirty) and not self.error) and (
+                        not self._closed):
                     self._lock.wait()
-                if not self._pending or self.error:
+                if not (self._pending or self._dirty) or self.error:
                     return
                 self._fresh()
                 snapshot = self._snapshot()
                 written = dict(self._pending)
                 self._pending.clear()
+                self._dirty = False
                 self._writing = True
             try:
                 self._write(snapshot, choices)
@@ -198,7 +263,8 @@ class Desk:
     def flush(self) -> None:
         """Wait until every decision so far is in the file (or a write has failed)."""
         with self._lock:
-            while (self._pending or self._writing) and not self.error:
+            while (self._pending or self._dirty or self._writing or self._ranking) and (
+                    not self.error):
                 self._lock.wait()
         if self.error:
             raise InputError(self.error, where=str(self.path), fix="free the disk or the "
@@ -271,6 +337,14 @@ class Desk:
         with self._lock:
             self._fresh()
             return self._decided, len(self._rows)
+
+
+def _decided(path: Path) -> list[tuple[str, str]]:
+    """(record, decision) of the decided rows of the sheet at ``path``, if there is one."""
+    if not path.exists():
+        return []
+    return [(row.values.get("record_id", ""), row.values.get("decision", "").lower())
+            for row in read_sheet(path).rows if row.values.get("decision")]
 
 
 def _encoded(values: Sequence[object]) -> bytes:

@@ -83,7 +83,10 @@ class Bench:
             rows = [Filled(row.line, {f.name: row.values.get(f.name, "") for f in form.fields})
                     for row in read_sheet(self.path(form.name)).rows
                     if row.values["record_id"] == record_id]
-            tables.append((form, rows or [Filled(0, {f.name: "" for f in form.fields})]))
+            # a table with a row key (arms, outcomes) may take more rows: a blank one to add
+            blank = [Filled(0, {f.name: "" for f in form.fields})] if form.keys or not rows \
+                else []
+            tables.append((form, [*rows, *blank]))
         return StudyForms(record_id, citation, tables)
 
     def save(self, table: str, record_id: str, line: int,

@@ -368,6 +368,8 @@ def extraction_page(protocol: Protocol, token: str, stage: str, reviewer: str,
         for form, rows in forms.tables:
             parts.append(f"<h2>{escape(form.name)}</h2>")
             for filled in rows:
+                if not filled.line:
+                    parts.append("<p class=\"meta\">A new row:</p>")
                 parts.append(_form(form, forms.record_id, filled.line, filled.values))
         content = "".join(parts)
     body = (f"<main><article>{content}</article><aside><section><h2>Studies</h2><ul>"

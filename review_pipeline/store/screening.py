@@ -88,11 +88,13 @@ def title_abstract_pool(db: Database) -> list[dict[str, Any]]:
         WHERE r.status IN ({marks}) AND r.branch = 'databases' ORDER BY r.record_id"""))
 
 
-def decisions_at(db: Database, stage: str) -> list[tuple[str, str, int]]:
-    """(record, decision, sheet line) of every reviewer's decision at ``stage``."""
+def decisions_at(db: Database, stage: str,
+                 apart: str | None = None) -> list[tuple[str, str, int]]:
+    """(record, decision, sheet line) of every reviewer's decision at ``stage`` (but those
+    of the reviewer ``apart``)."""
     return [(r[0], r[1], int(r[2])) for r in db.execute(
         "SELECT record_id, decision, line FROM decisions WHERE stage = ? "
-        "ORDER BY record_id, reviewer", [stage])]
+        "AND reviewer IS NOT ? ORDER BY record_id, reviewer", [stage, apart])]
 
 
 def resolutions_at(db: Database, stage: str) -> dict[str, str]:

@@ -31,32 +31,48 @@ COLD = {"include": 1.0, "exclude": -1.0}
 """A verdict's place in the cold start; no verdict (none) sits between."""
 
 
+class Prioritiser:
+    """The review's ranking of the records put to title/abstract screening, learnt again on
+    demand: from the store's decisions (those of ``apart``, a reviewer whose decisions come
+    from elsewhere, left out) and resolutions, and any decisions given on top."""
+
+    def __init__(self, db: Database, seed: int = 0, apart: str | None = None) -> None:
+        pool = screening.title_abstract_pool(db)
+        self.ids = [row["record_id"] for row in pool]
+        self.rows = {record_id: i for i, record_id in enumerate(self.ids)}
+        self.labels: dict[int, bool] = {}
+        self._add((r, d) for r, d, _ in screening.decisions_at(db, "ta", apart))
+        for record_id, decision in screening.resolutions_at(db, "ta").items():
+            if record_id in self.rows:
+                self.labels[self.rows[record_id]] = decision in RELEVANT
+        self.ranker = Ranker([_document(row) for row in pool], seed,
+                             cold=[COLD.get(row["verdict"] or "", 0.0) for row in pool]) \
+            if pool else None
+
+    def _add(self, decisions: Iterable[tuple[str, str]],
+             labels: dict[int, bool] | None = None) -> dict[int, bool]:
+        labels = self.labels if labels is None else labels
+        for record_id, decision in decisions:
+            if record_id in self.rows:
+                row = self.rows[record_id]
+                labels[row] = labels.get(row, False) or decision in RELEVANT
+        return labels
+
+    def places(self, more: Iterable[tuple[str, str]] = ()) -> dict[str, int]:
+        """Every record -> its place (1 = read first), with the decisions ``more`` (record,
+        decision) added to what the store holds; decided records are ranked too."""
+        if self.ranker is None:
+            return {}
+        labels = self._add(more, dict(self.labels))
+        values = self.ranker.values(labels)
+        order = self.ranker.sort(range(len(self.ids)), values)
+        return {self.ids[row]: place for place, row in enumerate(order, 1)}
+
+
 def ranking(db: Database, seed: int = 0) -> dict[str, int]:
     """Every record put to title/abstract screening -> its place (1 = read first) in the
     ranking the decisions so far give; decided records are ranked too."""
-    pool = screening.title_abstract_pool(db)
-    if not pool:
-        return {}
-    ids = [row["record_id"] for row in pool]
-    rows = {record_id: i for i, record_id in enumerate(ids)}
-    labels = _labels(screening.decisions_at(db, "ta"), rows)
-    for record_id, decision in screening.resolutions_at(db, "ta").items():
-        if record_id in rows:
-            labels[rows[record_id]] = decision in RELEVANT
-    ranker = Ranker([_document(row) for row in pool], seed,
-                    cold=[COLD.get(row["verdict"] or "", 0.0) for row in pool])
-    values = ranker.values(labels)
-    return {ids[row]: place for place, row in enumerate(ranker.sort(range(len(ids)), values),
-                                                         1)}
-
-
-def _labels(decisions: Iterable[tuple[str, str, int]], rows: dict[str, int]) -> dict[int, bool]:
-    labels: dict[int, bool] = {}
-    for record_id, decision, _ in decisions:
-        if record_id in rows:
-            row = rows[record_id]
-            labels[row] = labels.get(row, False) or decision in RELEVANT
-    return labels
+    return Prioritiser(db, seed).places()
 
 
 def _document(row: dict[str, Any]) -> Document:

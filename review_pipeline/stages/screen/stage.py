@@ -484,11 +484,13 @@ class SheetResult:
 
 
 def write_worksheet(db: Database, protocol: Protocol, stage: str, reviewer: str,
-                    folder: Path = DEFAULT_FOLDER, fmt: str = "csv") -> SheetResult:
+                    folder: Path = DEFAULT_FOLDER, fmt: str = "csv",
+                    ranked: dict[str, int] | None = None) -> SheetResult:
     """Add the records awaiting ``reviewer`` at ``stage`` to their sheet, creating it if need
     be: rows already in the sheet are kept as they are, so nothing typed is lost. At
     title/abstract the rows nobody in this sheet has decided yet are put in the ranking's
-    order (:mod:`.priority`), likely includes first, and numbered in ``rank``."""
+    order (:mod:`.priority`; or ``ranked``, record -> place, when given), likely includes
+    first, and numbered in ``rank``."""
     if stage not in STAGES:
         raise InputError(f"unknown stage '{stage}'", fix="use --stage ta or --stage ft")
     if not is_name(reviewer):
@@ -499,7 +501,10 @@ def write_worksheet(db: Database, protocol: Protocol, stage: str, reviewer: str,
     if other.exists():
         raise InputError(f"{reviewer} already screens in {other}", where=str(other),
                          fix=f"use --format {other.suffix[1:]}, or remove one of the files")
-    ranked = ranking(db, protocol.screening.seed) if stage == "ta" else None
+    if stage == "ta" and ranked is None:
+        ranked = ranking(db, protocol.screening.seed)
+    elif stage != "ta":
+        ranked = None
     added, kept = extend_sheet(
         path, [*COLUMNS, *INFO_COLUMNS, *((RANK,) if ranked is not None else ())],
         sheet_rows(db, stage, reviewer), ("record_id",),
