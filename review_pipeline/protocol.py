@@ -58,6 +58,22 @@ class Review:
     comparator: str
     outcomes: tuple[str, ...]
     registration: str
+    example: bool = False
+    """The decisions and data are illustrative: the report and the diagram say so."""
+    draft: bool = False
+    """The review is unfinished: the report and the diagram say so."""
+
+    @property
+    def notice(self) -> str:
+        """What every page of the report and the diagram say of an example or a draft ("" for
+        a finished review)."""
+        if self.example:
+            return ("Illustrative example: the screening decisions, extracted data and "
+                    "results of this review were made to show the tool at work. They are not "
+                    "evidence and must not guide treatment.")
+        if self.draft:
+            return "Draft: this review is not finished; its numbers will change."
+        return ""
 
 
 @dataclass(frozen=True)
@@ -280,6 +296,8 @@ _REVIEW = {
     "comparator": _Key("str"),
     "outcomes": _Key("strings"),
     "registration": _Key("str"),
+    "example": _Key("bool"),
+    "draft": _Key("bool"),
 }
 _SEARCH = {
     "database": _Key("str"),
@@ -458,6 +476,8 @@ def _review(v: _Validator, data: Any) -> Review:
         comparator=t.get("comparator", ""),
         outcomes=tuple(t.get("outcomes", [])),
         registration=t.get("registration", ""),
+        example=t.get("example", False),
+        draft=t.get("draft", False),
     )
 
 

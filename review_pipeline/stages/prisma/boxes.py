@@ -53,8 +53,9 @@ def n(value: int) -> str:
     return f"(n = {value:,})"
 
 
-def flow(c: PrismaCounts) -> Flow:
-    """The diagram of ``c``: its boxes, arrows, headings, phases and footnotes."""
+def flow(c: PrismaCounts, notice: str = "") -> Flow:
+    """The diagram of ``c``: its boxes, arrows, headings, phases and footnotes (the last of
+    them ``notice``, when the review is a draft or an example)."""
     other = bool(sum(c.other_sources.values()))
     boxes = [*_databases(c), *_included(c)]
     arrows = [("identified", "screened"), ("identified", "removed"), ("screened", "excluded"),
@@ -85,6 +86,7 @@ def flow(c: PrismaCounts) -> Flow:
         f"tools {n(c.records_excluded_automation)}"
         + (f", of which never screened once the stop rule was met "
            f"{n(c.records_stopped)}: {c.stop_rule}." if c.records_stopped else "."),
+        *((notice,) if notice else ()),
     )
     return Flow(boxes=tuple(boxes), arrows=tuple(arrows),
                 headings={k: headings[k] for k in COLUMNS if k in headings},
@@ -131,7 +133,8 @@ def _full_text(b: Branch, prefix: str, column: str) -> list[Box]:
             f"Reports not retrieved {n(b.not_retrieved)}"),
         Box(f"{prefix}assessed", column, False, 3,
             f"Reports assessed for eligibility {n(b.assessed)}", tuple(assessed)),
-        Box(f"{prefix}reports_excluded", column, True, 3, f"Reports excluded {n(excluded)}:",
+        Box(f"{prefix}reports_excluded", column, True, 3,
+            f"Reports excluded {n(excluded)}" + (":" if b.excluded else ""),
             tuple(f"{label} {n(k)}" for _, label, k in b.excluded)),
     ]
 

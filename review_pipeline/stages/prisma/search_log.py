@@ -17,6 +17,8 @@ from sqlite_utils import Database
 from review_pipeline import store
 from review_pipeline.model.eligibility import STOPPED
 from review_pipeline.model.state import State
+from review_pipeline.model.text import code_block, code_span
+from review_pipeline.model.text import markdown as md
 from review_pipeline.protocol import DATABASE_BRANCH, Protocol
 from review_pipeline.stages.fetch import search_log as search_runs
 from review_pipeline.stages.screen.priority import stop_state
@@ -100,26 +102,27 @@ def _software() -> str:
 
 def render_markdown(log: SearchLog, protocol: Protocol) -> str:
     """``search_log.md``: the log, then the PRISMA-S items it answers and those it cannot."""
-    lines = [f"# Search log (PRISMA-S): {protocol.review.title}", ""]
+    lines = [f"# Search log (PRISMA-S): {md(protocol.review.title)}", ""]
     lines += ["## Databases and registers", ""]
     if not (log.runs or log.database_imports):
         lines += ["No database or register has been searched yet (`review fetch`, "
                   "`review import`).", ""]
     for i, run in enumerate(log.runs, 1):
         lines += [
-            f"### {i}. {run['database']}, {run['interface']}", "",
-            f"- Date of search: {run['searched']}",
-            f"- Mode: {run['mode']}" + (f" ({run['note']})" if run["note"] else ""),
-            f"- Limits: {run['limits'] or 'none'}",
-            *([f"- Notes: {run['notes']}"] if run["notes"] else []),
+            f"### {i}. {md(run['database'])}, {md(run['interface'])}", "",
+            f"- Date of search: {md(run['searched'])}",
+            f"- Mode: {run['mode']}" + (f" ({md(run['note'])})" if run["note"] else ""),
+            f"- Limits: {md(run['limits'] or 'none')}",
+            *([f"- Notes: {md(run['notes'])}"] if run["notes"] else []),
             f"- Records: PubMed count {count_text(run['count'])}, retrieved "
             f"{count_text(run['records'])}",
-            *[f"- Raw file: `{f['file']}` ({f['records']} records, sha256 `{f['sha256']}`)"
+            *[f"- Raw file: {code_span(f['file'])} ({f['records']} records, sha256 "
+              f"`{f['sha256']}`)"
               for f in run["files"]],
-            *([f"- PubMed's translation: `{run['query_translation']}`"]
+            *([f"- PubMed's translation: {code_span(run['query_translation'])}"]
               if run["query_translation"] else []),
-            *[f"- Warning: {w}" for w in run["warnings"]],
-            "", "Search strategy, exactly as run:", "", "```", run["query"], "```", ""]
+            *[f"- Warning: {md(w)}" for w in run["warnings"]],
+            "", "Search strategy, exactly as run:", "", *code_block(run["query"]), ""]
     if log.database_imports:
         lines += ["Searched in the databases' own interfaces and imported from their exports:",
                   "", *_imports_table(log.database_imports)]
@@ -127,8 +130,8 @@ def render_markdown(log: SearchLog, protocol: Protocol) -> str:
         lines += ["## Other methods", "", *_imports_table(log.other_imports)]
     if log.planned:
         lines += ["## Sources planned, not yet searched", ""]
-        lines += [f"- {p['source']} ({KIND_TITLES.get(p['kind'], p['kind'])}): "
-                  f"{p['notes'] or 'no note'}" for p in log.planned]
+        lines += [f"- {md(p['source'])} ({KIND_TITLES.get(p['kind'], p['kind'])}): "
+                  f"{md(p['notes'] or 'no note')}" for p in log.planned]
         lines.append("")
     lines += ["## Deduplication", ""]
     d = log.dedup
@@ -148,7 +151,7 @@ def render_markdown(log: SearchLog, protocol: Protocol) -> str:
     else:
         lines += ["Deduplication has not been run yet (`review dedup`).", ""]
     lines += ["## Screening order and stopping", "",
-              *(f"- {line}" for line in screening_lines(log, protocol)), ""]
+              *(f"- {md(line)}" for line in screening_lines(log, protocol)), ""]
     lines += ["## PRISMA-S items", "", *_items(log, protocol), ""]
     return "\n".join(lines)
 
@@ -182,11 +185,12 @@ def screening_lines(log: SearchLog, protocol: Protocol) -> list[str]:
 def _imports_table(imports: list[dict[str, Any]]) -> list[str]:
     lines = ["| Source | Kind | File | Format | Imported (UTC) | Records | sha256 |",
              "| --- | --- | --- | --- | --- | ---: | --- |"]
-    lines += [f"| {b['source']} | {KIND_TITLES.get(b['kind'], b['kind'])} | `{b['file']}` "
+    lines += [f"| {md(b['source'])} | {KIND_TITLES.get(b['kind'], b['kind'])} | "
+              f"{code_span(b['file']).replace('|', '&#124;')} "
               f"| {b['format']} | {b['imported_at']} | {b['records']:,} | "
               f"`{b['sha256'][:12]}` |" for b in imports]
     lines.append("")
-    lines += [f"- {b['source']}: {b['notes']}" for b in _once(imports) if b["notes"]]
+    lines += [f"- {md(b['source'])}: {md(b['notes'])}" for b in _once(imports) if b["notes"]]
     return [*lines, ""] if any(b["notes"] for b in imports) else lines
 
 

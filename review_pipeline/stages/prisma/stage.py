@@ -50,7 +50,7 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Prisma
     from review_pipeline.stages.prisma import diagram
 
     c = checked_counts(db, protocol, load_previous(protocol))
-    f = flow(c)
+    f = flow(c, protocol.review.notice)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in FILES}
     texts = {"prisma.json": json.dumps(as_template(c), indent=2) + "\n",

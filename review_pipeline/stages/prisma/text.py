@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from review_pipeline.formats.sheets import csv_writer
+from review_pipeline.model.text import markdown as _md
 from review_pipeline.stages.prisma.boxes import PHASES, Flow
 from review_pipeline.stages.prisma.flow import PrismaCounts, as_template
 
 
 def render_markdown(flow: Flow, title: str) -> str:
     """The diagram's boxes as nested lists, phase by phase, with its notes."""
-    lines = [f"# PRISMA 2020 flow: {title}", ""]
+    lines = [f"# PRISMA 2020 flow: {_md(title)}", ""]
     if flow.warning:
         lines += [f"> **{_md(flow.warning)}**", ""]
     for phase in PHASES:
@@ -33,9 +34,6 @@ def render_markdown(flow: Flow, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md(text: str) -> str:
-    # PRISMA's footnote marks are asterisks, which Markdown would read as emphasis
-    return text.replace("*", "\\*")
 
 
 TEMPLATE = Path(__file__).with_name("PRISMA.csv")

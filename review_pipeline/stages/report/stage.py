@@ -35,7 +35,9 @@ h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ccc}h3{margin-bo
 table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.5rem 0}
 th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f2f2f2}.n{text-align:right}.note{color:#555;font-size:.9rem}
-.warning{color:#a61b1b;font-weight:bold}.diagram svg{width:100%;height:auto}
+.warning{color:#a61b1b;font-weight:bold}
+.banner{background:#fff4ce;border:1px solid #e0b000;padding:.6rem .8rem;font-weight:600}
+.diagram svg{width:100%;height:auto}
 pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem;font-size:.85rem}
 .studies>tbody>tr>td:first-child{width:35%}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .6rem;margin:0}
@@ -57,10 +59,12 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
     from review_pipeline.stages.prisma import diagram
 
     c = checked_counts(db, protocol, load_previous(protocol))
-    f = flow(c)
+    f = flow(c, protocol.review.notice)
     svg = diagram.render(f)
     warning = f"<p class=\"warning\">{escape(f.warning)}</p>" if f.warning else ""
     parts = [
+        *([f"<p class=\"banner\" role=\"note\">{escape(protocol.review.notice)}</p>"]
+          if protocol.review.notice else []),
         f"<h1>{escape(protocol.review.title)}</h1>",
         f"<p>{escape(protocol.review.question)}</p>", warning,
         "<h2>PRISMA 2020 flow</h2>",
@@ -97,7 +101,8 @@ def _search_log(log: SearchLog, protocol: Protocol) -> str:
     for run in log.runs:
         parts.append(
             f"<h3>{escape(run['database'])} ({escape(run['interface'])})</h3>"
-            f"<p>Searched {escape(run['searched'])} ({escape(run['mode'])}); limits: "
+            f"<p>Searched {escape(run['searched'])}"
+            + (f" ({escape(run['mode'])})" if run["mode"] != "snapshot" else "") + "; limits: "
             f"{escape(run['limits'] or 'none')}; {count_text(run['count'])} found, "
             f"{count_text(run['records'])} retrieved.</p><pre>{escape(run['query'])}</pre>")
     for title, imports in (("Database and register exports", log.database_imports),

@@ -1,0 +1,71 @@
+"""The report a team can circulate, read as a clinician would: the example's notice on
+every page and in the diagram, and user text shown as written in HTML, SVG and Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from review_pipeline.api import Review
+from tests.conftest import UP_TO_EXTRACT, run_stages
+
+NOTICE = "Illustrative example: the screening decisions, extracted data and results"
+
+
+def _protocol(project: Path, old: str, new: str) -> None:
+    path = project / "queries" / "protocol.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _report(project: Path) -> dict[str, str]:
+    run_stages(project, (*UP_TO_EXTRACT, "synthesis", "prisma", "report"))
+    reports = project / "reports"
+    return {name: (reports / name).read_text(encoding="utf-8")
+            for name in ("index.html", "prisma.svg", "prisma.md", "search_log.md")}
+
+
+def test_an_example_says_so_in_the_report_and_the_diagram(project: Path) -> None:
+    pages = _report(project)
+    assert pages["index.html"].index(NOTICE) < pages["index.html"].index("<h1>")
+    assert NOTICE.split(":")[0] in pages["prisma.svg"]
+    assert NOTICE in pages["prisma.md"]
+
+
+def test_a_finished_review_carries_no_notice(project: Path) -> None:
+    _protocol(project, "example = true", "example = false")
+    pages = _report(project)
+    assert not any("Illustrative" in text or "Draft:" in text for text in pages.values())
+
+
+def test_a_draft_says_it_is_unfinished(project: Path) -> None:
+    _protocol(project, "example = true", "draft = true")
+    assert "Draft: this review is not finished" in _report(project)["index.html"]
+
+
+def test_user_text_is_shown_as_written_everywhere(project: Path) -> None:
+    hostile = '<b>Cit*ation*</b> | _x_ [link](javascript:alert(1)) #'
+    escaped = "\\<b\\>Cit\\*ation\\*\\</b\\> \\| \\_x\\_ \\[link\\](javascript:alert(1)) \\#"
+    _protocol(project, 'label = "Citation searching"', f"label = '{hostile}'")
+    _protocol(project, 'title = "Medical treatment of POEMS syndrome: a systematic review"',
+              f"title = '{hostile}'")
+    pages = _report(project)
+    assert "<b>Cit" not in pages["index.html"] and "&lt;b&gt;Cit" in pages["index.html"]
+    assert "<b>Cit" not in pages["prisma.svg"]
+    assert f"# PRISMA 2020 flow: {escaped}" in pages["prisma.md"]
+    assert f"# Search log (PRISMA-S): {escaped}" in pages["search_log.md"]
+    assert f"| {escaped} | Citation searching |" in pages["search_log.md"]
+
+
+def test_a_snapshot_search_says_its_date_once(project: Path) -> None:
+    page = _report(project)["index.html"]
+    assert "(snapshot)" not in page and "the snapshot&#x27;s date; loaded" in page
+
+
+def test_no_reports_excluded_box_ends_in_a_colon(project: Path) -> None:
+    with Review(project) as review:
+        run_stages(project, (*UP_TO_EXTRACT,))
+        flow = review.prisma(out=project / "reports")
+    assert flow.counts.other.excluded == ()
+    text = (project / "reports" / "prisma.md").read_text(encoding="utf-8")
+    assert "Reports excluded (n = 0):" not in text
