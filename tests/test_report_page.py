@@ -69,3 +69,28 @@ def test_no_reports_excluded_box_ends_in_a_colon(project: Path) -> None:
     assert flow.counts.other.excluded == ()
     text = (project / "reports" / "prisma.md").read_text(encoding="utf-8")
     assert "Reports excluded (n = 0):" not in text
+
+
+def test_studies_are_named_as_papers_cite_them_with_links(project: Path) -> None:
+    page = _report(project)["index.html"]
+    assert "<b>Dispenzieri 2008</b>" in page
+    # without authors, the journal; repeated names told apart by a letter
+    assert "<b>Blood 2011a</b>" in page and "<b>Blood 2011b</b>" in page
+    assert '<a href="https://doi.org/10.1111/j.1600-0609.2008.01037.x">' in page
+    assert '<a href="https://pubmed.ncbi.nlm.nih.gov/18221391/">PubMed 18221391</a>' in page
+    assert "<b>pubmed:" not in page
+
+
+def test_reviewers_free_text_is_listed_not_glued(project: Path) -> None:
+    page = _report(project)["index.html"]
+    assert '<ul class="sides"><li>' in page
+    assert " | " not in page.split("<h2>Included studies</h2>")[1]
+
+
+def test_family_names_as_databases_write_them() -> None:
+    from review_pipeline.store.records import family_name
+
+    assert family_name("Le Quintrec M") == "Le Quintrec"
+    assert family_name("Le Quintrec, M.") == "Le Quintrec"
+    assert family_name("Dispenzieri A") == "Dispenzieri"
+    assert family_name("World Health Organization") == "World Health Organization"

@@ -12,7 +12,9 @@ import itertools
 import json
 import re
 import textwrap
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from string import ascii_lowercase
 from typing import Any
 
 from sqlite_utils import Database
@@ -278,15 +280,40 @@ def records_at(db: Database, state: State, columns: Sequence[str] = (), *,
 
 
 def short_names(db: Database, state: State) -> dict[str, str]:
-    """A short name for each record at ``state``: its first author's family name and its
-    year ("Dispenzieri 2004"), or its title's opening words when it has no authors."""
+    """A short name for each record at ``state``, as papers cite them: its first author's
+    family name and its year ("Dispenzieri 2004"); the journal for a record without authors
+    ("Blood 2011"), its title's opening words without a journal either; "a", "b", ... where
+    names repeat."""
+    rows = records_at(db, state, ("record_id", "authors", "year", "journal", "title"))
     names = {}
-    for r in records_at(db, state, ("record_id", "authors", "year", "title")):
+    for r in rows:
         authors = json.loads(r["authors"] or "[]")
-        first = (authors[0].split(",")[0].split(" ")[0] if authors
-                 else textwrap.shorten(r["title"] or r["record_id"], 40, placeholder="..."))
+        first = family_name(authors[0]) if authors else (r["journal"] or textwrap.shorten(
+            r["title"] or r["record_id"], 40, placeholder="..."))
         names[r["record_id"]] = f"{first} {r['year'] or ''}".strip()
+    repeated = Counter(names.values())
+    order = sorted(rows, key=lambda r: (str(r["year"] or ""), r["record_id"]))
+    seen: Counter[str] = Counter()
+    for r in order:
+        name = names[r["record_id"]]
+        if repeated[name] > 1:
+            names[r["record_id"]] = f"{name}{ascii_lowercase[seen[name] % 26]}"
+            seen[name] += 1
     return names
+
+
+def family_name(author: str) -> str:
+    """The family name of an author as PubMed ("Le Quintrec M") or RIS ("Le Quintrec, M.")
+    writes it; a name without initials is kept whole."""
+    if "," in author:
+        return author.split(",")[0].strip()
+    words = author.split()
+    if len(words) > 1 and _INITIALS.match(words[-1]):
+        return " ".join(words[:-1])
+    return author.strip()
+
+
+_INITIALS = re.compile(r"^[A-Z][A-Z.\-]{0,3}$")
 
 
 def all_records(db: Database, columns: Sequence[str] = ()) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import json
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
@@ -15,6 +16,7 @@ from review_pipeline.files import write_atomic
 from review_pipeline.model.state import State
 from review_pipeline.model.text import number_text, value_text
 from review_pipeline.protocol import Protocol
+from review_pipeline.stages.extract.stage import SIDE_BY_SIDE
 from review_pipeline.stages.prisma import (
     DEFAULT_OUT,
     SearchLog,
@@ -40,6 +42,7 @@ th{background:#f2f2f2}.n{text-align:right}.note{color:#555;font-size:.9rem}
 .diagram svg{width:100%;height:auto}
 pre{white-space:pre-wrap;background:#f7f7f7;padding:.5rem;font-size:.85rem}
 .studies>tbody>tr>td:first-child{width:35%}
+ul.sides{margin:0;padding-left:1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .6rem;margin:0}
 dt{color:#555}dd{margin:0}
 .rob td{text-align:center}.rob td:first-child{text-align:left}
@@ -222,17 +225,31 @@ def _included(db: Database) -> str:
         for row in extraction.form_rows(db, table):
             rows.setdefault((table, row["record_id"]), []).append(row)
     items = []
+    names = store.short_names(db, State.INCLUDED)
     for r in store.records_at(db, State.INCLUDED,
-                              ("record_id", "title", "authors", "year", "journal"),
-                              by_year=True):
+                              ("record_id", "title", "authors", "year", "journal", "doi",
+                               "pmid"), by_year=True):
         blocks = [_extracted(table, columns, rows.get((table, r["record_id"]), []))
                   for table, columns in fields.items()]
-        items.append(f"<tr><td>{escape(_citation(r))}<br><span class=\"note\">"
-                     f"{escape(r['record_id'])}</span></td><td>{''.join(blocks)}</td></tr>")
+        items.append(f"<tr><td><b>{escape(names.get(r['record_id'], r['record_id']))}</b>"
+                     f"<br>{escape(_citation(r))}{_links(r)}</td>"
+                     f"<td>{''.join(blocks)}</td></tr>")
     if not items:
         return "<p>No study is included yet.</p>"
     return (f"<p>{len(items)} studies.</p><table class=\"studies\"><thead><tr><th>Study</th>"
             f"<th>Extracted data</th></tr></thead><tbody>{''.join(items)}</tbody></table>")
+
+
+def _links(r: dict[str, Any]) -> str:
+    """DOI and PubMed links of a record (quoted into the URL, escaped into the page)."""
+    links = []
+    if r.get("doi"):
+        links.append(f"<a href=\"https://doi.org/{escape(quote(r['doi'], safe='/:;()'))}\">"
+                     f"doi:{escape(r['doi'])}</a>")
+    if r.get("pmid"):
+        links.append(f"<a href=\"https://pubmed.ncbi.nlm.nih.gov/{escape(quote(r['pmid']))}/\">"
+                     f"PubMed {escape(r['pmid'])}</a>")
+    return f"<br><span class=\"note\">{' · '.join(links)}</span>" if links else ""
 
 
 def _extracted(table: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]]) -> str:
@@ -242,12 +259,24 @@ def _extracted(table: str, columns: list[tuple[str, str]], rows: list[dict[str, 
     title = f"<b>{escape(table.replace('_', ' '))}</b>"
     if len(rows) == 1:
         pairs = "".join(f"<dt>{escape(name.replace('_', ' '))}</dt>"
-                        f"<dd>{escape(_value(rows[0][name], unit))}</dd>" for name, unit in shown)
+                        f"<dd>{_cell(rows[0][name], unit)}</dd>" for name, unit in shown)
         return f"{title}<dl>{pairs}</dl>"
-    return title + _table([name.replace("_", " ") for name, _ in shown],
-                          [[_value(r[name], unit) for name, unit in shown] for r in rows])
+    head = "".join(f"<th>{escape(name.replace('_', ' '))}</th>" for name, _ in shown)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(r[name], unit)}</td>" for name, unit in shown)
+                   + "</tr>" for r in rows)
+    return f"{title}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _value(value: object, unit: str) -> str:
     text = value_text(value)
     return f"{text}%" if unit == "%" and text else text
+
+
+def _cell(value: object, unit: str) -> str:
+    """A value as HTML: reviewers' different free text (kept side by side by the extract
+    stage) as a list, one reviewer's text an item, never glued into one line."""
+    text = _value(value, unit)
+    if SIDE_BY_SIDE in text:
+        return "<ul class=\"sides\">" + "".join(
+            f"<li>{escape(part)}</li>" for part in text.split(SIDE_BY_SIDE)) + "</ul>"
+    return escape(text)
