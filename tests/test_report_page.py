@@ -94,3 +94,67 @@ def test_family_names_as_databases_write_them() -> None:
     assert family_name("Le Quintrec, M.") == "Le Quintrec"
     assert family_name("Dispenzieri A") == "Dispenzieri"
     assert family_name("World Health Organization") == "World Health Organization"
+
+
+# risk of bias: tools as data, shares worked by hand
+
+def test_every_tool_defined_as_data_is_well_formed() -> None:
+    from review_pipeline.stages.report.tools import LEVEL_WORDS, tool_of, tools
+
+    assert {t.id for t in tools()} == {"jbi_case_series", "robins_i", "rob_2", "robins_e"}
+    for tool in tools():
+        assert tool.domains[-1][0] == "overall"
+        assert all(level in LEVEL_WORDS for _, level in tool.judgements)
+    robins = tool_of("rob_robins_i")
+    assert robins is not None and robins.level("No information") == "none"
+    assert tool_of("studies") is None
+
+
+def test_summary_shares_unweighted_and_weighted_by_patients() -> None:
+    from review_pipeline.stages.report.tools import shares, tool_of
+
+    tool = tool_of("rob_robins_i")
+    assert tool is not None
+    rows = [{"record_id": "a", "confounding": "Low", "selection": "Serious"},
+            {"record_id": "b", "confounding": "Serious", "selection": "No information"},
+            {"record_id": "c", "confounding": "Serious", "selection": ""},
+            {"record_id": "d", "confounding": "Critical"}]
+    plain = shares(tool, rows)
+    # confounding: 1 low, 2 serious, 1 critical of 4 studies
+    assert plain["confounding"] == {"low": 0.25, "some": 0.0, "high": 0.5, "critical": 0.25,
+                                    "none": 0.0}
+    # selection: judged in a and b only (an empty cell is not a judgement)
+    assert plain["selection"]["high"] == 0.5 and plain["selection"]["none"] == 0.5
+    weighted = shares(tool, rows, {"a": 10, "b": 30, "c": 60})
+    # d has no patient count: it weighs nothing; of 100 patients 10 low, 90 serious
+    assert weighted["confounding"] == {"low": 0.1, "some": 0.0, "high": 0.9, "critical": 0.0,
+                                       "none": 0.0}
+    assert weighted["selection"] == {"low": 0.0, "some": 0.0, "high": 0.25, "critical": 0.0,
+                                     "none": 0.75}
+
+
+def test_the_report_draws_each_tool_by_its_real_name(project: Path) -> None:
+    page = _report(project)["index.html"]
+    section = page.split("<h2>Risk of bias</h2>")[1].split("<h2>")[0]
+    assert "<h3>JBI critical appraisal checklist for case series</h3>" in section
+    assert "<h3>ROBINS-I (risk of bias in non-randomised studies of interventions)</h3>" in section
+    assert section.count("<svg") == 6  # per tool: traffic lights, studies' and patients' bars
+    assert "rob_jbi" not in section and "rob_robins_i" not in section
+    assert "D7 Selection of the reported result" in section
+
+
+# methods: written from the protocol
+
+def test_the_methods_follow_the_protocol(project: Path) -> None:
+    criterion = "Case reports and series of fewer than 5 treated people."
+    before = _report(project)["index.html"].split("<h2>Methods</h2>")[1].split("<h2>")[0]
+    assert f"<li>Exclude: {criterion}</li>" in before
+    assert "2 reviewers independently screened every record" in before
+    assert "random effects, restricted maximum likelihood estimate of tau-squared" in before
+    assert "Cohen&#x27;s kappa 0.87 (almost perfect) over 190 records" in before
+    _protocol(project, criterion, "Case reports and series of fewer than 10 treated people.")
+    _protocol(project, 'method = "REML"', 'method = "DL"')
+    after = _report(project)["index.html"].split("<h2>Methods</h2>")[1].split("<h2>")[0]
+    assert "<li>Exclude: Case reports and series of fewer than 10 treated people.</li>" in after
+    assert criterion not in after
+    assert "DerSimonian-Laird estimate of tau-squared" in after

@@ -15,10 +15,11 @@ from review_pipeline import store
 from review_pipeline.files import write_atomic
 from review_pipeline.model.state import State
 from review_pipeline.model.text import number_text, value_text
-from review_pipeline.protocol import Protocol
+from review_pipeline.protocol import Protocol, Report
 from review_pipeline.stages.extract.stage import SIDE_BY_SIDE
 from review_pipeline.stages.prisma import (
     DEFAULT_OUT,
+    PrismaCounts,
     SearchLog,
     checked_counts,
     flow,
@@ -26,7 +27,10 @@ from review_pipeline.stages.prisma import (
     search_log,
 )
 from review_pipeline.stages.prisma.search_log import count_text, screening_lines
+from review_pipeline.stages.report.figures import summary_bars, traffic_light
+from review_pipeline.stages.report.methods import methods
 from review_pipeline.stages.report.summary import Summary, risk_of_bias, treatment_summary
+from review_pipeline.stages.report.tools import shares, tool_of
 from review_pipeline.store import extraction
 from review_pipeline.store import studies as study_store
 
@@ -46,6 +50,7 @@ ul.sides{margin:0;padding-left:1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .6rem;margin:0}
 dt{color:#555}dd{margin:0}
 .rob td{text-align:center}.rob td:first-child{text-align:left}
+figure.rob svg{max-width:100%;height:auto}
 .low{background:#c6efce}.some{background:#ffeb9c}.high{background:#ffc7ce}
 .critical{background:#c0504d;color:#fff}.na{background:#eee}
 @media print{body{margin:0;max-width:none}tr,svg{break-inside:avoid}h2{break-after:avoid}}
@@ -72,10 +77,11 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
         f"<p>{escape(protocol.review.question)}</p>", warning,
         "<h2>PRISMA 2020 flow</h2>",
         f"<div class=\"diagram\">{svg[svg.index('<svg'):]}</div>",
+        "<h2>Methods</h2>", _methods(db, protocol, c),
         "<h2>Search log</h2>", _search_log(search_log(db, protocol), protocol),
         "<h2>Results by treatment</h2>", _summary(treatment_summary(db, protocol.report)),
         _pooled(study_store.analyses(db), out_dir),
-        "<h2>Risk of bias</h2>", _risk_of_bias(db),
+        "<h2>Risk of bias</h2>", _risk_of_bias(db, protocol.report),
         "<h2>Included studies</h2>", _included(db),
     ]
     html = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -97,6 +103,20 @@ def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = 
         for row in rows)
     attr = f" class=\"{cls}\"" if cls else ""
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _methods(db: Database, protocol: Protocol, c: PrismaCounts) -> str:
+    from review_pipeline.stages.screen import agreement
+
+    forms = list(dict.fromkeys(r["table_name"] for r in extraction.fields(db, "file")))
+    tools = {form: tool.name for form in forms if (tool := tool_of(form))}
+    parts = []
+    for part in methods(protocol, c, search_log(db, protocol), agreement(db), forms, tools):
+        items = ("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in part.items) + "</ul>"
+                 if part.items else "")
+        parts.append(f"<h3>{escape(part.heading)}</h3>"
+                     + "".join(f"<p>{escape(t)}</p>" for t in part.sentences) + items)
+    return "".join(parts)
 
 
 def _search_log(log: SearchLog, protocol: Protocol) -> str:
@@ -191,22 +211,62 @@ def _figure(path: Path, caption: str) -> str:
             f"src=\"data:image/svg+xml;base64,{data}\"></figure>")
 
 
-def _risk_of_bias(db: Database) -> str:
+def _risk_of_bias(db: Database, report: Report) -> str:
+    """Per form, headed by its tool's name: the traffic-light plot and the summary bars (of
+    studies, and of patients) for a tool defined in ``rob_tools.toml``; a table of the
+    judgements for any other form."""
     forms = [f for f in risk_of_bias(db) if f.rows]
     if not forms:
         return "<p>No risk-of-bias judgement is recorded yet.</p>"
     names = store.short_names(db, State.INCLUDED)
+    weights = _patients(db, report)
     parts = []
     for form in forms:
-        head = "".join(f"<th title=\"{escape(h)}\">{escape(d.replace('_', ' '))}</th>"
-                       for d, h in form.domains)
-        body = "".join(
-            f"<tr><td>{escape(names.get(r['record_id'], r['record_id']))}</td>" + "".join(
-                f"<td class=\"{JUDGEMENTS.get(r[d] or '', '')}\">{escape(r[d] or '')}</td>"
-                for d, _ in form.domains) + "</tr>" for r in form.rows)
-        parts.append(f"<h3>{escape(form.table)}</h3><table class=\"rob\"><thead><tr>"
-                     f"<th>Study</th>{head}</tr></thead><tbody>{body}</tbody></table>")
+        tool = tool_of(form.table)
+        if tool is None:
+            parts.append(f"<h3>{escape(form.table)}</h3>" + _judgements(
+                [(d, h) for d, h in form.domains], form.rows, names))
+            continue
+        weighted = [r for r in form.rows if r["record_id"] in weights]
+        parts.append(
+            f"<h3>{escape(tool.name)}</h3><p class=\"note\">{escape(tool.reference)}. "
+            f"{len(form.rows)} studies.</p>"
+            f"<figure class=\"rob\">{_inline(traffic_light(tool, form.rows, names))}</figure>"
+            f"<figure class=\"rob\">{_inline(summary_bars(tool, shares(tool, form.rows), 'Share of studies (%)'))}</figure>"  # noqa: E501
+            + (f"<figure class=\"rob\">{_inline(summary_bars(tool, shares(tool, weighted, weights), 'Share of patients (%), studies weighted by their patients'))}</figure>"  # noqa: E501
+               + (f"<p class=\"note\">{len(form.rows) - len(weighted)} studies without a "
+                  "patient count are left out of the weighted bars.</p>"
+                  if len(weighted) < len(form.rows) else "") if weighted else "")
+            + _judgements(list(tool.domains), form.rows, names))
     return "".join(parts)
+
+
+def _judgements(domains: list[tuple[str, str]], rows: list[dict[str, Any]],
+                names: dict[str, str]) -> str:
+    head = "".join(f"<th>{escape(label)}</th>" for _, label in domains)
+    body = "".join(
+        f"<tr><td>{escape(names.get(r['record_id'], r['record_id']))}</td>" + "".join(
+            f"<td class=\"{JUDGEMENTS.get(r.get(d) or '', '')}\">{escape(r.get(d) or '')}</td>"
+            for d, _ in domains) + "</tr>" for r in rows)
+    return (f"<details><summary>The judgements as a table</summary><table class=\"rob\">"
+            f"<thead><tr><th>Study</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+            "</details>")
+
+
+def _patients(db: Database, report: Report) -> dict[str, float]:
+    """Patients per study: the sum of the protocol's ``[report] patients`` field."""
+    table, field = report.patients.split(".")
+    out: dict[str, float] = {}
+    if not any(r["table_name"] == table and r["field"] == field
+               for r in extraction.fields(db)):
+        return out
+    for row in extraction.form_rows(db, table, [field], given=field):
+        out[row["record_id"]] = out.get(row["record_id"], 0.0) + float(row[field])
+    return out
+
+
+def _inline(svg: str) -> str:
+    return svg[svg.index("<svg"):]
 
 
 def _citation(row: dict[str, Any]) -> str:
