@@ -83,12 +83,13 @@ def test_the_whole_review_runs_and_prisma_equals_status(done: Path, project: Pat
     assert "Medical treatment of POEMS syndrome" in html
     assert "Randomised controlled trial" in html and "Thalidomide 200 mg/day" in html
     # one page: the diagram inline, the search log, the summaries by treatment and of bias
-    assert "<img" not in html and html.count("<svg") == 1
+    # (per tool a traffic-light plot and two summary bars, inline too)
+    assert "<img" not in html and html.count("<svg") == 1 + 2 * 3
     assert "Studies included in review (n = 34)" in html
     assert "&quot;POEMS Syndrome&quot;[Mesh] OR" in html
     asct = "<td>ASCT</td>" + "".join(f"<td class=\"n\">{n}</td>" for n in (15, 15, 758))
     assert asct in html
-    assert "<h3>rob_robins_i</h3>" in html and "<td class=\"some\">Unclear</td>" in html
+    assert "<h3>ROBINS-I (risk of bias" in html and "<td class=\"some\">Unclear</td>" in html
     svg = (project / "reports" / "prisma.svg").read_text()
     assert "Records screened (n = 190)" in svg and "Citation searching (n = 23)" in svg
     assert (project / "reports" / "prisma.png").read_bytes()[:4] == b"\x89PNG"
