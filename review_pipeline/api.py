@@ -289,7 +289,8 @@ class Review:
         from review_pipeline.stages import report
 
         protocol = self.protocol()
-        return report.run(self.db(), protocol, out or self.path(layout.REPORTS))
+        return report.run(self.db(), protocol, out or self.path(layout.REPORTS),
+                          self.path(layout.GRADE))
 
     def serve(self, *, reviewer: str | None = None, stage: str = "ta",
               host: str = "127.0.0.1", port: int = 8770) -> App:

@@ -32,6 +32,8 @@ STUDY_REPORTS = "reports.csv"
 """In the extraction folder: the study each companion report belongs to, and the cohort
 each study draws on."""
 
+GRADE = Path("extracted/synthesis/grade.csv")
+"""Reviewers' GRADE judgements the report cannot compute: indirectness, publication bias."""
 SYNTHESIS = REPORTS / "synthesis.json"
 FOREST = REPORTS / "forest"
 """The forest plots, one SVG and one PNG per analysis."""

@@ -37,6 +37,7 @@ IMPORTS := $(filter-out imports/README.md,$(call files,imports,*))
 DEDUP_DECISIONS := $(call files,extracted/dedup,*.csv)
 SCREEN_SHEETS := $(filter %.csv %.xlsx,$(call files,extracted/screening,*))
 EXTRACT_TABLES := $(filter %.csv %.xlsx,$(call files,extracted/extraction,*))
+GRADE := $(filter %.csv %.xlsx,$(call files,extracted/synthesis,*))
 # files of extracted/ itself, such as the previous version of an updated review
 PREVIOUS := $(filter-out extracted/%/%,$(call files,extracted,*.csv))
 
@@ -95,7 +96,7 @@ $(PRISMA_OUT) &: $(STAMPS)/extract $(PREVIOUS) $(call listed,prisma,$(PREVIOUS))
 $(REPORTS)/synthesis.json: $(STAMPS)/extract $(PROTOCOL)
 	$(REVIEW) synthesis --out-dir $(REPORTS)
 
-$(REPORTS)/index.html: $(REPORTS)/synthesis.json $(REPORTS)/prisma.json
+$(REPORTS)/index.html: $(REPORTS)/synthesis.json $(REPORTS)/prisma.json $(GRADE) $(call listed,report,$(GRADE))
 	$(REVIEW) report --out-dir $(REPORTS)
 
 browse: $(STAMPS)/extract | $(DATASETTE_READY) ## Browse the database read-only in Datasette on http://127.0.0.1:8001

@@ -158,3 +158,13 @@ def test_the_methods_follow_the_protocol(project: Path) -> None:
     assert "<li>Exclude: Case reports and series of fewer than 10 treated people.</li>" in after
     assert criterion not in after
     assert "DerSimonian-Laird estimate of tau-squared" in after
+
+
+def test_the_summary_of_findings_rates_each_pooled_finding(project: Path) -> None:
+    page = _report(project)["index.html"]
+    section = page.split("<h2>Summary of findings</h2>")[1].split("<h2>")[0]
+    assert section.count("<tr><td>") == 4
+    assert "<td>ASCT</td><td>Haematological response</td>" in section
+    assert "⊕◯◯◯ Very low" in section and "from low" in section
+    assert "publication bias: <b>&minus;1</b> Small single-centre series" in section
+    assert "imprecision: <b>&minus;2</b> 10 patients, fewer than 400" in section

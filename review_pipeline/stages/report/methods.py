@@ -14,6 +14,7 @@ from review_pipeline.model.effects import MEASURES, METHODS
 from review_pipeline.model.text import number_text
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.prisma import PrismaCounts, SearchLog
+from review_pipeline.stages.report.grade import OPTIMAL_PATIENTS, WIDE_CI
 from review_pipeline.stages.screen import Agreement, landis_koch
 
 STAGE_WORDS = {"ta": "titles and abstracts", "ft": "full texts"}
@@ -33,7 +34,7 @@ def methods(protocol: Protocol, counts: PrismaCounts, log: SearchLog,
     risk-of-bias tool of each form that is one."""
     return [_question(protocol), _sources(log, counts), _eligibility(protocol),
             _screening(protocol, counts, agreement), _extraction(protocol, forms, tools),
-            _synthesis(protocol)]
+            _synthesis(protocol), _certainty()]
 
 
 def _question(protocol: Protocol) -> Part:
@@ -144,3 +145,17 @@ def _synthesis(protocol: Protocol) -> Part:
     if s.by:
         sentences.append(f"Subgroups by {s.by}, with a test for differences between them.")
     return Part("Synthesis", tuple(sentences))
+
+
+def _certainty() -> Part:
+    return Part("Certainty of the evidence", (
+        "The certainty of each pooled finding was rated with GRADE: from high when every "
+        "study was a randomised trial, from low otherwise, and rated down per domain.",
+        "Risk of bias: one level when half or more of the patients were in studies at high or "
+        "critical overall risk (two when half or more at critical risk), or in studies "
+        "without a judgement.",
+        "Inconsistency: one level for an I² of 50% or more, two for 75% or more.",
+        f"Imprecision: one level for fewer than {OPTIMAL_PATIENTS} patients, one more for a "
+        f"95% confidence interval wider than {WIDE_CI * 100:.0f} percentage points.",
+        "Indirectness and publication bias: as the reviewers judged them, with their "
+        "reasons."))

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from sqlite_utils import Database
 
-from review_pipeline import store
+from review_pipeline import layout, store
 from review_pipeline.files import write_atomic
 from review_pipeline.model.state import State
 from review_pipeline.model.text import number_text, value_text
@@ -28,6 +28,7 @@ from review_pipeline.stages.prisma import (
 )
 from review_pipeline.stages.prisma.search_log import count_text, screening_lines
 from review_pipeline.stages.report.figures import summary_bars, traffic_light
+from review_pipeline.stages.report.grade import findings, read_judgements
 from review_pipeline.stages.report.methods import methods
 from review_pipeline.stages.report.summary import Summary, risk_of_bias, treatment_summary
 from review_pipeline.stages.report.tools import shares, tool_of
@@ -51,6 +52,8 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .6rem;margin:0}
 dt{color:#555}dd{margin:0}
 .rob td{text-align:center}.rob td:first-child{text-align:left}
 figure.rob svg{max-width:100%;height:auto}
+.certainty{white-space:nowrap}.certainty.high,.certainty.moderate{background:#e2f0d9}
+.certainty.low{background:#fff2cc}.certainty.very-low{background:#f8d7da}
 .low{background:#c6efce}.some{background:#ffeb9c}.high{background:#ffc7ce}
 .critical{background:#c0504d;color:#fff}.na{background:#eee}
 @media print{body{margin:0;max-width:none}tr,svg{break-inside:avoid}h2{break-after:avoid}}
@@ -62,8 +65,10 @@ JUDGEMENTS = {"Low": "low", "Yes": "low", "Include": "low", "Moderate": "some",
 """Risk-of-bias judgements of the shipped forms (ROBINS-I, JBI) by traffic-light colour."""
 
 
-def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
-    """Write ``index.html`` to ``out_dir`` and return its path."""
+def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT,
+        grade: Path = layout.GRADE) -> Path:
+    """Write ``index.html`` to ``out_dir`` and return its path; ``grade`` holds reviewers'
+    GRADE judgements (indirectness, publication bias), when it exists."""
     from review_pipeline.stages.prisma import diagram
 
     c = checked_counts(db, protocol, load_previous(protocol))
@@ -79,6 +84,7 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT) -> Path:
         f"<div class=\"diagram\">{svg[svg.index('<svg'):]}</div>",
         "<h2>Methods</h2>", _methods(db, protocol, c),
         "<h2>Search log</h2>", _search_log(search_log(db, protocol), protocol),
+        "<h2>Summary of findings</h2>", _findings(db, read_judgements(grade)),
         "<h2>Results by treatment</h2>", _summary(treatment_summary(db, protocol.report)),
         _pooled(study_store.analyses(db), out_dir),
         "<h2>Risk of bias</h2>", _risk_of_bias(db, protocol.report),
@@ -239,6 +245,60 @@ def _risk_of_bias(db: Database, report: Report) -> str:
                   if len(weighted) < len(form.rows) else "") if weighted else "")
             + _judgements(list(tool.domains), form.rows, names))
     return "".join(parts)
+
+
+def _findings(db: Database, judged: dict[tuple[str, str, str], tuple[int, str]]) -> str:
+    """The summary of findings: each pooled treatment and outcome with its certainty and
+    every rating down, with the reason."""
+    overall: dict[str, str] = {}
+    order = {level: i for i, level in enumerate(("none", "low", "some", "high", "critical"))}
+    for form in risk_of_bias(db):
+        tool = tool_of(form.table)
+        if tool is None:
+            continue
+        for row in form.rows:
+            level = tool.level(row.get("overall"))
+            if level and order.get(level, -1) > order.get(overall.get(row["record_id"], ""), -1):
+                overall[row["record_id"]] = level
+    found = findings(study_store.analyses(db), overall, _randomised(db), judged)
+    if not found:
+        return "<p>No outcome is pooled yet.</p>"
+    rows = []
+    for f in found:
+        downs = "".join(
+            f"<li>{escape(d.domain)}: "
+            + (f"<b>&minus;{d.levels}</b> " if d.levels else "not serious, " if d.judged
+               else "")
+            + f"{escape(d.reason)}</li>" for d in f.downgrades)
+        rows.append(f"<tr><td>{escape(f.treatment)}</td><td>{escape(f.outcome)}</td>"
+                    f"<td class=\"n\">{f.studies}</td><td class=\"n\">{f.patients}</td>"
+                    f"<td>{f.estimate:.0%} [{f.ci_low:.0%} to {f.ci_high:.0%}]</td>"
+                    f"<td class=\"certainty {f.certainty.replace(' ', '-')}\">"
+                    f"{CERTAINTY_MARKS[f.certainty]} {escape(f.certainty.capitalize())}<br>"
+                    f"<span class=\"note\">from {escape(f.start)}</span></td>"
+                    f"<td><ul class=\"sides\">{downs}</ul></td></tr>")
+    return ("<p class=\"note\">Certainty as GRADE rates it: from high for randomised "
+            "trials, from low otherwise, rated down per domain. Risk of bias, inconsistency "
+            "and imprecision are computed (rules in the methods); indirectness and "
+            "publication bias are the reviewers' judgements (<code>extracted/synthesis/"
+            "grade.csv</code>).</p><table class=\"sof\"><thead><tr><th>Treatment</th>"
+            "<th>Outcome</th><th>Studies</th><th>Patients</th><th>Pooled proportion "
+            "[95% CI]</th><th>Certainty</th><th>Rated down</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+CERTAINTY_MARKS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
+
+
+def _randomised(db: Database) -> set[str]:
+    """Studies whose design field (any form's ``design``) says randomised."""
+    out = set()
+    for table in {r["table_name"] for r in extraction.fields(db) if r["field"] == "design"}:
+        for row in extraction.form_rows(db, table, ["design"], given="design"):
+            text = str(row["design"]).lower()
+            if "randomi" in text and "non-randomi" not in text:
+                out.add(row["record_id"])
+    return out
 
 
 def _judgements(domains: list[tuple[str, str]], rows: list[dict[str, Any]],
