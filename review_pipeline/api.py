@@ -284,13 +284,17 @@ class Review:
         protocol = self.protocol()
         return prisma.run(self.db(), protocol, out or self.path(layout.REPORTS))
 
-    def report(self, *, out: Path | None = None) -> Path:
-        """Write the HTML report; return its path."""
+    def report(self, *, out: Path | None = None, pdf: bool = False) -> Path:
+        """Write the HTML report (and, with ``pdf``, ``index.pdf`` beside it, printed by a
+        headless Chromium); return the page's path."""
         from review_pipeline.stages import report
 
         protocol = self.protocol()
-        return report.run(self.db(), protocol, out or self.path(layout.REPORTS),
+        page = report.run(self.db(), protocol, out or self.path(layout.REPORTS),
                           self.path(layout.GRADE))
+        if pdf:
+            report.to_pdf(page, page.with_suffix(".pdf"))
+        return page
 
     def serve(self, *, reviewer: str | None = None, stage: str = "ta",
               host: str = "127.0.0.1", port: int = 8770) -> App:

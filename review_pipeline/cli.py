@@ -663,16 +663,20 @@ def prisma_(obj: Review, out_dir: Path) -> None:
 @cli.command(name="report")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               default=layout.REPORTS, show_default=True, help="Where to write index.html.")
+@click.option("--pdf", is_flag=True, help="Also print the page to index.pdf (needs Chromium "
+              "or Chrome).")
 @common_options
 @pass_ctx
-def report_(obj: Review, out_dir: Path) -> None:
-    """Write the review as one self-contained HTML page.
+def report_(obj: Review, out_dir: Path, pdf: bool) -> None:
+    """Write the review as one self-contained HTML page; every table in it can be saved as
+    CSV, and --pdf prints it.
 
     \b
     Example:
-        review report --out-dir reports
+        review report --out-dir reports --pdf
     """
-    click.echo(f"report: wrote {obj.report(out=out_dir)}")
+    page = obj.report(out=out_dir, pdf=pdf)
+    click.echo(f"report: wrote {page}" + (f" and {page.with_suffix('.pdf')}" if pdf else ""))
 
 
 @cli.command(name="meta")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from review_pipeline.api import Review
 from tests.conftest import UP_TO_EXTRACT, run_stages
 
@@ -168,3 +170,37 @@ def test_the_summary_of_findings_rates_each_pooled_finding(project: Path) -> Non
     assert "⊕◯◯◯ Very low" in section and "from low" in section
     assert "publication bias: <b>&minus;1</b> Small single-centre series" in section
     assert "imprecision: <b>&minus;2</b> 10 patients, fewer than 400" in section
+
+
+def test_every_table_can_be_saved_as_csv(project: Path) -> None:
+    import csv
+    import io
+    import re
+    from urllib.parse import unquote
+
+    page = _report(project)["index.html"]
+    links = dict(re.findall(r'download="([^"]+)" href="data:text/csv;charset=utf-8,([^"]+)"',
+                            page))
+    assert {"summary-of-findings.csv", "treatments.csv", "outcome-rates.csv",
+            "pooled-estimates.csv", "risk-of-bias-jbi_case_series.csv",
+            "risk-of-bias-robins_i.csv"} <= set(links)
+    sof = list(csv.reader(io.StringIO(unquote(links["summary-of-findings.csv"]))))
+    assert sof[0][:8] == ["treatment", "outcome", "studies", "patients", "estimate", "ci_low",
+                          "ci_high", "certainty"]
+    assert len(sof) == 5 and sof[1][:2] == ["ASCT", "Haematological response"]
+
+
+def test_the_notice_is_printed_on_every_page(project: Path) -> None:
+    page = _report(project)["index.html"]
+    assert f'@top-center{{content:"{NOTICE}' in page
+
+
+def test_the_report_prints_to_pdf(project: Path) -> None:
+    import shutil
+
+    if not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")):
+        pytest.skip("printing the report needs Chromium or Chrome (apt-get install chromium)")
+    run_stages(project, (*UP_TO_EXTRACT, "synthesis", "prisma"))
+    with Review(project) as review:
+        page = review.report(pdf=True)
+    assert page.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import shutil
+import subprocess
+import tempfile
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,8 @@ from sqlite_utils import Database
 
 from review_pipeline import layout, store
 from review_pipeline.files import write_atomic
+from review_pipeline.formats.sheets import csv_writer
+from review_pipeline.model.errors import ResourceError
 from review_pipeline.model.state import State
 from review_pipeline.model.text import number_text, value_text
 from review_pipeline.protocol import Protocol, Report
@@ -28,7 +34,7 @@ from review_pipeline.stages.prisma import (
 )
 from review_pipeline.stages.prisma.search_log import count_text, screening_lines
 from review_pipeline.stages.report.figures import summary_bars, traffic_light
-from review_pipeline.stages.report.grade import findings, read_judgements
+from review_pipeline.stages.report.grade import DOMAINS, findings, read_judgements
 from review_pipeline.stages.report.methods import methods
 from review_pipeline.stages.report.summary import Summary, risk_of_bias, treatment_summary
 from review_pipeline.stages.report.tools import shares, tool_of
@@ -52,10 +58,16 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem .6rem;margin:0}
 dt{color:#555}dd{margin:0}
 .rob td{text-align:center}.rob td:first-child{text-align:left}
 figure.rob svg{max-width:100%;height:auto}
+p.csv{margin:.2rem 0 1rem;font-size:.85rem}@media print{p.csv{display:none}}
 .certainty{white-space:nowrap}.certainty.high,.certainty.moderate{background:#e2f0d9}
 .certainty.low{background:#fff2cc}.certainty.very-low{background:#f8d7da}
 .low{background:#c6efce}.some{background:#ffeb9c}.high{background:#ffc7ce}
 .critical{background:#c0504d;color:#fff}.na{background:#eee}
+@media (max-width:700px){table{display:block;overflow-x:auto}
+table.sof{display:table}.sof thead{display:none}.sof tr,.sof td{display:block;border:0}
+.sof tr{border-top:2px solid #ccc;padding:.4rem 0}.sof td{padding:.1rem .2rem;text-align:left}
+.sof td[data-label]::before{content:attr(data-label) ": ";color:#555}
+.sof td:first-child{font-weight:600}}
 @media print{body{margin:0;max-width:none}tr,svg{break-inside:avoid}h2{break-after:avoid}}
 """
 JUDGEMENTS = {"Low": "low", "Yes": "low", "Include": "low", "Moderate": "some",
@@ -91,7 +103,8 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT,
         "<h2>Included studies</h2>", _included(db),
     ]
     html = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{escape(protocol.review.title)}</title><style>{_STYLE}</style></head>"
+            f"<title>{escape(protocol.review.title)}</title><style>{_STYLE}"
+            f"{_on_every_page(protocol.review.notice)}</style></head>"
             f"<body>{''.join(parts)}</body></html>\n")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.html"
@@ -99,8 +112,18 @@ def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT,
     return path
 
 
+def _on_every_page(notice: str) -> str:
+    """The notice at the top of every printed page too (a page margin box)."""
+    if not notice:
+        return ""
+    text = notice.replace("\\", "\\\\").replace('"', '\\"')
+    return ("@page{margin:1.9cm 1.2cm 1.5cm;@top-center{content:\"" + text + "\";"
+            "font:8pt system-ui,sans-serif;color:#6b5200}}")
+
+
 def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = None,
-           cls: str = "") -> str:
+           cls: str = "", csv_name: str = "") -> str:
+    """A table of ``rows``; with ``csv_name``, a link under it downloads it as CSV."""
     numeric = numeric or set()
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join(
@@ -108,7 +131,20 @@ def _table(header: list[str], rows: list[list[Any]], numeric: set[int] | None = 
                          else f"<td>{escape(str(v))}</td>" for i, v in enumerate(row)) + "</tr>"
         for row in rows)
     attr = f" class=\"{cls}\"" if cls else ""
-    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            + (_download(csv_name, header, rows) if csv_name else ""))
+
+
+def _download(name: str, header: list[str], rows: list[list[Any]]) -> str:
+    """A link that saves the table as ``<name>.csv``: the data in the page itself (it stays
+    one file), its cells safe to open in a spreadsheet."""
+    out = io.StringIO()
+    writer = csv_writer(out)
+    writer.writerow(header)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    href = "data:text/csv;charset=utf-8," + quote(out.getvalue())
+    return (f"<p class=\"csv\"><a download=\"{escape(name)}.csv\" href=\"{href}\">"
+            f"Download this table as CSV ({escape(name)}.csv)</a></p>")
 
 
 def _methods(db: Database, protocol: Protocol, c: PrismaCounts) -> str:
@@ -163,11 +199,11 @@ def _summary(s: Summary) -> str:
         return "<p>Nothing is extracted yet.</p>"
     treatments = _table(["Treatment", "Studies", "Arms", "Patients"],
                         [[t.treatment, t.studies, t.arms, t.patients] for t in s.treatments],
-                        {1, 2, 3})
+                        {1, 2, 3}, csv_name="treatments")
     rates = _table(["Treatment", "Outcome", "Studies", "Results", "Median %", "Range %"],
                    [[r.treatment, r.outcome, r.studies, r.results, number_text(r.median),
                      f"{number_text(r.low)}-{number_text(r.high)}" if r.low != r.high else ""]
-                    for r in s.rates], {2, 3, 4, 5})
+                    for r in s.rates], {2, 3, 4, 5}, csv_name="outcome-rates")
     return (f"{treatments}<h3>Outcome rates</h3><p class=\"note\">The median and range of "
             "the rates the studies report, unweighted; the pooled estimates follow.</p>"
             f"{rates}")
@@ -188,7 +224,8 @@ def _pooled(analyses: list[dict[str, Any]], out_dir: Path) -> str:
                      f"{r['pi_low']:.2f}-{r['pi_high']:.2f}" if r["pi_low"] is not None
                      else "", f"{r['i2']:.0f}%"])
     table = _table(["Treatment", "Outcome", "Studies", "Patients", "Pooled proportion "
-                    "[95% CI]", "Prediction interval", "I\u00b2"], rows, {2, 3})
+                    "[95% CI]", "Prediction interval", "I\u00b2"], rows, {2, 3},
+                   csv_name="pooled-estimates")
     figures = "".join(_figure(out_dir / a["forest"], f"{a['outcome']}: {a['treatment']}")
                       for a in pooled if a["forest"])
     single = [f"{a['treatment']}: {a['outcome']} ({len(a['studies'])} "
@@ -231,7 +268,7 @@ def _risk_of_bias(db: Database, report: Report) -> str:
         tool = tool_of(form.table)
         if tool is None:
             parts.append(f"<h3>{escape(form.table)}</h3>" + _judgements(
-                [(d, h) for d, h in form.domains], form.rows, names))
+                form.table, [(d, h) for d, h in form.domains], form.rows, names))
             continue
         weighted = [r for r in form.rows if r["record_id"] in weights]
         parts.append(
@@ -243,7 +280,7 @@ def _risk_of_bias(db: Database, report: Report) -> str:
                + (f"<p class=\"note\">{len(form.rows) - len(weighted)} studies without a "
                   "patient count are left out of the weighted bars.</p>"
                   if len(weighted) < len(form.rows) else "") if weighted else "")
-            + _judgements(list(tool.domains), form.rows, names))
+            + _judgements(tool.id, list(tool.domains), form.rows, names))
     return "".join(parts)
 
 
@@ -271,8 +308,10 @@ def _findings(db: Database, judged: dict[tuple[str, str, str], tuple[int, str]])
                else "")
             + f"{escape(d.reason)}</li>" for d in f.downgrades)
         rows.append(f"<tr><td>{escape(f.treatment)}</td><td>{escape(f.outcome)}</td>"
-                    f"<td class=\"n\">{f.studies}</td><td class=\"n\">{f.patients}</td>"
-                    f"<td>{f.estimate:.0%} [{f.ci_low:.0%} to {f.ci_high:.0%}]</td>"
+                    f"<td class=\"n\" data-label=\"Studies\">{f.studies}</td>"
+                    f"<td class=\"n\" data-label=\"Patients\">{f.patients}</td>"
+                    f"<td data-label=\"Pooled [95% CI]\">{f.estimate:.0%} [{f.ci_low:.0%} to "
+                    f"{f.ci_high:.0%}]</td>"
                     f"<td class=\"certainty {f.certainty.replace(' ', '-')}\">"
                     f"{CERTAINTY_MARKS[f.certainty]} {escape(f.certainty.capitalize())}<br>"
                     f"<span class=\"note\">from {escape(f.start)}</span></td>"
@@ -284,7 +323,15 @@ def _findings(db: Database, judged: dict[tuple[str, str, str], tuple[int, str]])
             "grade.csv</code>).</p><table class=\"sof\"><thead><tr><th>Treatment</th>"
             "<th>Outcome</th><th>Studies</th><th>Patients</th><th>Pooled proportion "
             "[95% CI]</th><th>Certainty</th><th>Rated down</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+            + "".join(rows) + "</tbody></table>"
+            + _download("summary-of-findings", [
+                "treatment", "outcome", "studies", "patients", "estimate", "ci_low", "ci_high",
+                "certainty", "starts_from", *(f"{d} ({k})" for d in DOMAINS
+                                               for k in ("levels", "reason"))],
+                [[f.treatment, f.outcome, f.studies, f.patients, round(f.estimate, 4),
+                  round(f.ci_low, 4), round(f.ci_high, 4), f.certainty, f.start,
+                  *(x for d in f.downgrades for x in (d.levels if d.judged else "",
+                                                      d.reason))] for f in found]))
 
 
 CERTAINTY_MARKS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
@@ -301,7 +348,7 @@ def _randomised(db: Database) -> set[str]:
     return out
 
 
-def _judgements(domains: list[tuple[str, str]], rows: list[dict[str, Any]],
+def _judgements(name: str, domains: list[tuple[str, str]], rows: list[dict[str, Any]],
                 names: dict[str, str]) -> str:
     head = "".join(f"<th>{escape(label)}</th>" for _, label in domains)
     body = "".join(
@@ -310,7 +357,11 @@ def _judgements(domains: list[tuple[str, str]], rows: list[dict[str, Any]],
             for d, _ in domains) + "</tr>" for r in rows)
     return (f"<details><summary>The judgements as a table</summary><table class=\"rob\">"
             f"<thead><tr><th>Study</th>{head}</tr></thead><tbody>{body}</tbody></table>"
-            "</details>")
+            "</details>" + _download(f"risk-of-bias-{name}", ["study", "record_id", *(
+                label for _, label in domains)], [[names.get(r["record_id"], ""),
+                                                   r["record_id"], *(r.get(d) or "" for d, _
+                                                                     in domains)]
+                                                  for r in rows]))
 
 
 def _patients(db: Database, report: Report) -> dict[str, float]:
@@ -400,3 +451,27 @@ def _cell(value: object, unit: str) -> str:
         return "<ul class=\"sides\">" + "".join(
             f"<li>{escape(part)}</li>" for part in text.split(SIDE_BY_SIDE)) + "</ul>"
     return escape(text)
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
+
+
+def to_pdf(page: Path, pdf: Path) -> Path:
+    """Print the report ``page`` to ``pdf`` with a headless Chromium or Chrome, as a browser's
+    print would (the page's print styles apply)."""
+    browser = next((found for name in BROWSERS if (found := shutil.which(name))), None)
+    if browser is None:
+        raise ResourceError("no Chromium or Chrome to print the report with",
+                            fix="install one (apt-get install chromium), or open "
+                                f"{page} in a browser and print it to PDF")
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(  # noqa: S603 (a browser found on PATH, our own file)
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+             "--no-pdf-header-footer", f"--print-to-pdf={pdf.resolve()}",
+             page.resolve().as_uri()], capture_output=True, text=True, timeout=120,
+            check=False)
+    if done.returncode or not pdf.exists():
+        raise ResourceError(f"{browser} could not print the report: "
+                            f"{(done.stderr or '').strip()[-300:]}", where=str(page),
+                            fix="open the page in a browser and print it to PDF")
+    return pdf
