@@ -204,3 +204,29 @@ def test_the_report_prints_to_pdf(project: Path) -> None:
     with Review(project) as review:
         page = review.report(pdf=True)
     assert page.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_hostile_text_from_records_and_protocol_stays_text(project: Path) -> None:
+    hostile = "<svg onload=alert(1)> *J* [x](y)"
+    records = project / "snapshot" / "pubmed" / "records.jsonl"
+    lines = records.read_text(encoding="utf-8").splitlines()
+    # the journal names an authorless study: its label in the page and the figures
+    lines = [line.replace('"journal": "Zhonghua Xue Ye Xue Za Zhi"',
+                          '"journal": "<svg onload=alert(1)> *J* [x](y)"')
+             if '"21223728"' in line else line for line in lines]
+    records.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _protocol(project, 'label = "Outcomes not reported by treatment"',
+              'label = "Outcomes not <b>reported</b> | *by treatment*"')
+    _protocol(project, '"Case reports and series of fewer than 5 treated people."',
+              '"Case reports <script>alert(2)</script>"')
+    pages = _report(project)
+    html = pages["index.html"]
+    assert "<svg onload" not in html and "&lt;svg onload=alert(1)&gt; *J* [x](y) 2010" in html
+    assert "<script>alert(2)" not in html and "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert "<b>reported</b>" not in html and "<b>reported</b>" not in pages["prisma.svg"]
+    assert "&lt;b&gt;reported&lt;/b&gt;" in pages["prisma.svg"]
+    assert "Outcomes not \\<b\\>reported\\</b\\> \\| \\*by treatment\\*" in pages["prisma.md"]
+    # the traffic-light plot is inline SVG: its study label is text, escaped
+    rob = html.split("<h2>Risk of bias</h2>")[1]
+    assert "&lt;svg onload=alert(1)&gt;" in rob and rob.count("<svg") == rob.count("</svg>")
+    assert hostile not in html

@@ -176,7 +176,8 @@ def _search_log(log: SearchLog, protocol: Protocol) -> str:
             parts.append(f"<h3>{title}</h3>" + _table(
                 ["Source", "File", "Format", "Imported (UTC)", "Records"],
                 [[b["source"], b["file"], b["format"], b["imported_at"], b["records"]]
-                 for b in imports], {4}))
+                 for b in imports], {4},
+                csv_name="imports" if imports is log.database_imports else "imports-other"))
     if log.planned:
         parts.append("<p class=\"note\">Planned, not yet searched: " + escape("; ".join(
             p["source"] for p in log.planned)) + ".</p>")
@@ -407,8 +408,15 @@ def _included(db: Database) -> str:
                      f"<td>{''.join(blocks)}</td></tr>")
     if not items:
         return "<p>No study is included yet.</p>"
+    downloads = "".join(_download(
+        f"extracted-{table}", ["study", "record_id", *(name for name, _ in columns)],
+        [[names.get(row["record_id"], ""), row["record_id"],
+          *(value_text(row[name]) for name, _ in columns)]
+         for (form, _), found in rows.items() if form == table for row in found])
+        for table, columns in fields.items())
     return (f"<p>{len(items)} studies.</p><table class=\"studies\"><thead><tr><th>Study</th>"
-            f"<th>Extracted data</th></tr></thead><tbody>{''.join(items)}</tbody></table>")
+            f"<th>Extracted data</th></tr></thead><tbody>{''.join(items)}</tbody></table>"
+            f"{downloads}")
 
 
 def _links(r: dict[str, Any]) -> str:
