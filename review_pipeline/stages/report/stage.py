@@ -176,8 +176,7 @@ def _search_log(log: SearchLog, protocol: Protocol) -> str:
             parts.append(f"<h3>{title}</h3>" + _table(
                 ["Source", "File", "Format", "Imported (UTC)", "Records"],
                 [[b["source"], b["file"], b["format"], b["imported_at"], b["records"]]
-                 for b in imports], {4},
-                csv_name="imports" if imports is log.database_imports else "imports-other"))
+                 for b in imports], {4}))
     if log.planned:
         parts.append("<p class=\"note\">Planned, not yet searched: " + escape("; ".join(
             p["source"] for p in log.planned)) + ".</p>")
