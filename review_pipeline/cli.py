@@ -801,7 +801,8 @@ def serve_(obj: Review, reviewer: str | None, stage: str, port: int, host: str) 
     """
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach this machine there "
-                   "can read and change the review", err=True)
+                   "can read the review's records and decisions (changes still need the "
+                   "page's session token)", err=True)
     app = obj.serve(reviewer=reviewer, stage=stage, host=host, port=port)
     served = app.served
     click.echo(f"serve: {app.address} ({served.reviewer}, "

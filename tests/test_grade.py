@@ -36,18 +36,23 @@ def test_imprecision_from_patients_and_the_interval(patients: int, low: float, h
     assert imprecision(patients, low, high).levels == levels
 
 
+HIGH = "of patients in studies at high or critical risk"
+
+
 @pytest.mark.parametrize(("overall", "levels", "reason"), [
-    ({"a": "high", "b": "low"}, 1, "60% of patients in studies at high or critical risk"),
-    ({"a": "low", "b": "high"}, 0, "40% of patients in studies at high or critical risk"),
-    ({"a": "critical", "b": "low"}, 2, "60% of patients in studies at critical risk"),
-    ({"b": "low"}, 1, "60% of patients in studies without a risk-of-bias judgement"),
-    # 40% at high risk is not half, but 60% without a judgement is
-    ({"a": "none", "b": "high"}, 1, "60% of patients in studies without a risk-of-bias "
-                                    "judgement"),
+    ({"a": "high", "b": "low", "c": "low"}, 1, f"50% {HIGH}, 0% in studies without a judgement"),
+    ({"a": "low", "b": "high", "c": "low"}, 0, f"30% {HIGH}, 0% without a judgement"),
+    ({"a": "critical", "b": "low", "c": "low"}, 2, "50% of patients in studies at critical "
+                                                   "risk"),
+    ({"b": "low", "c": "low"}, 1, f"0% {HIGH}, 50% in studies without a judgement"),
+    # neither half alone: 30% at high risk and 20% unjudged make half together
+    ({"a": "none", "b": "high", "c": "low"}, 1, f"30% {HIGH}, 50% in studies without a "
+                                                "judgement"),
+    ({"a": "low", "b": "high"}, 1, f"30% {HIGH}, 20% in studies without a judgement"),
 ])
 def test_risk_of_bias_weighted_by_patients(overall: dict[str, str], levels: int,
                                            reason: str) -> None:
-    found = risk_of_bias([("a", 60.0), ("b", 40.0)], overall)
+    found = risk_of_bias([("a", 50.0), ("b", 30.0), ("c", 20.0)], overall)
     assert (found.levels, found.reason) == (levels, reason)
 
 
@@ -63,7 +68,7 @@ def test_certainty_starts_by_design_and_steps_down() -> None:
     assert _finding("low", 2, 2).certainty == "very low"  # never below very low
 
 
-def test_findings_start_high_only_when_every_study_is_randomised() -> None:
+def test_findings_start_high_only_when_every_study_starts_high() -> None:
     analysis = {"pooled": True, "treatment": "T", "outcome": "O",
                 "studies": [{"study": "a", "total": 300}, {"study": "b", "total": 200}],
                 "result": {"k": 2, "estimate": 0.5, "ci_low": 0.45, "ci_high": 0.55, "i2": 10}}

@@ -206,15 +206,44 @@ def test_conflicts_show_only_records_every_reviewer_decided(review: Path) -> Non
 
 
 def test_a_resolution_is_written_to_resolutions_csv(review: Path) -> None:
+    path = review / SCREENING / "resolutions.csv"
     with serving(review, reviewer="anna") as app:
-        status, _ = call(app, "/conflicts/resolve", {"record": "pubmed:99999999",
-                                                     "decision": "include"})
+        titles = {k: v.title for k, v in app.served.desk.records.items()}
+        found = conflicts(app.served.protocol, review / SCREENING, "ta", titles)[0]
+        before = path.read_bytes()
+        status, answer = call(app, "/conflicts/resolve", {"record": "pubmed:99999999",
+                                                          "decision": "include"})
+        assert status == 422 and "has no conflict at this stage" in answer["error"]
+        assert path.read_bytes() == before
+        status, _ = call(app, "/conflicts/resolve", {"record": found.record_id,
+                                                     "decision": "exclude",
+                                                     "reason": "not_poems"})
         assert status == 200
-        status, page = call(app, "/conflicts")
-        assert status == 200 and "pubmed:99999999" not in page  # resolved, no conflict
-    added = [r for r in rows(review / SCREENING / "resolutions.csv")
-             if r["record_id"] == "pubmed:99999999"]
-    assert added == [{**added[0], "stage": "ta", "decision": "include", "reason": ""}]
+    mine = [r for r in rows(path) if r["record_id"] == found.record_id and r["stage"] == "ta"]
+    assert [(r["decision"], r["reason"]) for r in mine] == [("exclude", "not_poems")]
+
+
+def test_a_malformed_request_is_answered_not_crashed(review: Path) -> None:
+    with serving(review, reviewer="anna", stage="ft") as app:
+        bodies: list[object] = [
+            [1], None, "text", {"record": {"x": 1}, "decision": []},
+            {"table": "studies", "record": "x", "before": None, "values": [1]},
+            {"table": "nope", "record": "x", "before": None, "values": {}}]
+        for body in bodies:
+            for path in ("/screen/decide", "/extract/save", "/conflicts/resolve"):
+                request = urllib.request.Request(  # noqa: S310 (the app's own address)
+                    app.address.rstrip("/") + path, json.dumps(body).encode(),
+                    {"X-Review-Token": app.served.token})
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(request, timeout=10)  # noqa: S310
+                assert refused.value.code in (400, 422), (path, body)
+                assert json.loads(refused.value.read())["error"]
+
+
+def test_a_page_asked_for_by_another_name_is_refused(review: Path) -> None:
+    with serving(review, reviewer="anna") as app:
+        status, answer = call(app, "/screen", headers={"Host": "rebound.example:8770"})
+        assert status == 403 and "token" not in str(answer)
 
 
 def test_an_extraction_row_is_checked_as_the_extract_stage_checks_it(review: Path) -> None:
@@ -226,16 +255,17 @@ def test_an_extraction_row_is_checked_as_the_extract_stage_checks_it(review: Pat
         path = review / "extracted" / "extraction" / "anna" / "studies.csv"
         before = path.read_bytes()
         status, answer = call(app, "/extract/save", {
-            "table": "studies", "record": record, "line": row.line,
+            "table": "studies", "record": record, "before": row.values,
             "values": {**row.values, "patients": "many"}})
         assert status == 200
         assert answer == {"problems": [f"{path}, line {row.line}, column 'patients': 'many' "
-                                       "is not a whole number"], "line": row.line}
+                                       "is not a whole number"], "before": row.values}
         assert path.read_bytes() == before
         status, answer = call(app, "/extract/save", {
-            "table": "studies", "record": record, "line": row.line,
+            "table": "studies", "record": record, "before": row.values,
             "values": {**row.values, "notes": "checked in the browser"}})
-        assert answer == {"problems": [], "line": row.line}
+        assert answer == {"problems": [],
+                          "before": {**row.values, "notes": "checked in the browser"}}
     saved = [r for r in rows(path) if r["record_id"] == record]
     assert saved[0]["notes"] == "checked in the browser"
     assert saved[0]["patients"] == row.values["patients"]
@@ -271,7 +301,7 @@ def test_a_failed_write_is_reported_and_written_when_it_can_be(
     assert (sheet[first], sheet[second]) == ("include", "exclude")
 
 
-def test_a_new_row_is_added_and_named_by_its_line(review: Path) -> None:
+def test_a_new_row_is_added_and_rows_are_found_by_what_they_hold(review: Path) -> None:
     with serving(review, reviewer="anna", stage="ft") as app:
         bench = app.served.bench
         assert bench is not None
@@ -279,17 +309,24 @@ def test_a_new_row_is_added_and_named_by_its_line(review: Path) -> None:
         arms = dict(bench.study(record).tables)
         arms_form = next(form for form in arms if form.name == "arms")
         assert [row.line for row in arms[arms_form]][-1] == 0  # the blank row to add
-        problems, line = bench.save("arms", record, 0, {
-            "arm": "Salvage", "treatment": "Lenalidomide-based", "patients": "99"})
+        new = {"arm": "Salvage", "treatment": "Lenalidomide-based", "patients": "99"}
+        problems, _ = bench.save("arms", record, None, new)
         # refused where the row would go, with the extract stage's words
         assert problems == [f"{bench.path('arms')}, line 41, column 'patients': '99' is "
-                            "more than studies.patients (16)"] and line == 0
-        problems, line = bench.save("arms", record, 0, {
-            "arm": "Salvage", "treatment": "Lenalidomide-based", "patients": "3"})
-        assert (problems, line) == ([], 41)
+                            "more than studies.patients (16)"]
+        problems, held = bench.save("arms", record, None, {**new, "patients": "3"})
+        assert problems == [] and held["arm"] == "Salvage"
+        # a blank line typed into the sheet moves the rows; the row is still found
+        path = bench.path("arms")
+        text = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("\n".join([text[0], "", *text[1:]]) + "\n", encoding="utf-8")
+        problems, _ = bench.save("arms", record, held, {**held, "arm": "Salvage line"})
+        assert problems == []
+        with pytest.raises(InputError, match="no longer as the page shows it"):
+            bench.save("arms", record, held, held)  # that row now says "Salvage line"
     added = [r for r in rows(review / "extracted" / "extraction" / "anna" / "arms.csv")
-             if r["record_id"] == record and r["arm"] == "Salvage"]
-    assert [(r["treatment"], r["patients"]) for r in added] == [("Lenalidomide-based", "3")]
+             if r["record_id"] == record]
+    assert [(r["arm"], r["patients"]) for r in added] == [("ASCT", "16"), ("Salvage line", "3")]
 
 
 def test_the_undecided_are_ranked_again_as_the_reviewer_decides(review: Path) -> None:

@@ -48,10 +48,10 @@ def _restored(text: str) -> str:
     return text
 
 
-def csv_line(values: Sequence[object]) -> str:
+def csv_line(values: Sequence[object], delimiter: str = ",") -> str:
     """One row as :func:`write_sheet` writes it in a CSV sheet (cells :func:`neutral`)."""
     out = io.StringIO()
-    csv_writer(out).writerow(["" if v is None else v for v in values])
+    csv_writer(out, delimiter=delimiter).writerow(["" if v is None else v for v in values])
     return out.getvalue()
 
 
@@ -223,14 +223,15 @@ def _cell(value: object, number_format: str | None) -> str:
 
 def write_sheet(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]],
                 choices: dict[str, Sequence[str]] | None = None,
-                notes: dict[str, str] | None = None) -> None:
-    """Write ``rows`` under ``header`` as CSV or, by suffix, XLSX with the header frozen, long
+                notes: dict[str, str] | None = None, delimiter: str = ",") -> None:
+    """Write ``rows`` under ``header`` as CSV (separated by ``delimiter``: a sheet read with
+    semicolons is written back with them) or, by suffix, XLSX with the header frozen, long
     text wrapped, ``choices`` offered as drop-down lists in their columns and ``notes`` as
     comments on their column's header. The sheet is replaced whole or not at all: a full
     disk never leaves a reviewer's sheet half written."""
     if path.suffix.lower() != ".xlsx":
         out = io.StringIO()
-        writer = csv_writer(out)
+        writer = csv_writer(out, delimiter=delimiter)
         writer.writerow(header)
         writer.writerows(["" if v is None else v for v in row] for row in rows)
         write_atomic(path, out.getvalue().encode("utf-8"))
@@ -303,7 +304,10 @@ def extend_sheet(path: Path, header: Sequence[str], new: Sequence[dict[str, Any]
     rows = [*kept, *added]
     if arrange:
         rows = _arranged(rows, columns, arrange, refreshed)
-    write_sheet(path, columns, rows, choices, notes)
+    elif path.exists() and not added:
+        return 0, len(kept)  # nothing new: the sheet stays as it was written
+    write_sheet(path, columns, rows, choices, notes,
+                sheet.delimiter if path.exists() else ",")
     return len(added), len(kept)
 
 

@@ -17,11 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from review_pipeline.formats.sheets import SUFFIXES, read_sheet
 from review_pipeline.model.errors import InputError, ReviewError
 from review_pipeline.protocol import Protocol
 from review_pipeline.serve.desk import Desk, Shown, conflicts, resolve
@@ -54,12 +52,9 @@ class Served:
     lock: threading.Lock = field(default_factory=threading.Lock)
     """One change at a time: the sheets are read and written whole."""
     highlight: Highlighter = field(init=False)
-    others: OtherSheets = field(init=False)
-    """The other reviewers' title/abstract sheets, for the stop rule only."""
 
     def __post_init__(self) -> None:
         self.highlight = Highlighter(self.protocol.eligibility.rules)
-        self.others = OtherSheets(self.desk.folder, self.desk.path)
 
     @property
     def stage(self) -> str:
@@ -70,38 +65,12 @@ class Served:
         return self.desk.reviewer
 
 
-class OtherSheets:
-    """The decisions of the other title/abstract sheets of a folder, each read again only
-    when its file changed."""
-
-    def __init__(self, folder: Path, mine: Path) -> None:
-        self.folder, self.mine = folder, mine
-        self._read: dict[Path, tuple[tuple[int, int], list[tuple[str, str, int]]]] = {}
-
-    def lines(self) -> list[tuple[str, str, int]]:
-        out = []
-        for path in sorted(self.folder.glob("ta-*.*")):
-            if path == self.mine or path.suffix.lower() not in SUFFIXES:
-                continue
-            stat = path.stat()
-            stamp = (stat.st_mtime_ns, stat.st_size)
-            if self._read.get(path, ((0, 0), []))[0] != stamp:
-                try:
-                    sheet = read_sheet(path)
-                except ReviewError:
-                    continue  # `review screen` reports a broken sheet; the rule's state waits
-                self._read[path] = (stamp, [
-                    (row.values.get("record_id", ""), row.values.get("decision", "").lower(),
-                     row.line) for row in sheet.rows if row.values.get("decision")])
-            out += self._read[path][1]
-        return out
-
-
 class App(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, served: Served, host: str, port: int) -> None:
         self.served = served
+        self.local = host in LOCAL
         super().__init__((host, port), Handler)
 
     def server_close(self) -> None:
@@ -132,6 +101,9 @@ class Handler(BaseHTTPRequestHandler):
     # routing
 
     def do_GET(self) -> None:
+        if not self._own_host():
+            self._json({"error": "refused: not this app's address"}, HTTPStatus.FORBIDDEN)
+            return
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         pages: dict[str, Callable[[dict[str, str]], str]] = {
@@ -155,7 +127,9 @@ class Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             data = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
-            self._json({"error": "the request is not JSON"}, HTTPStatus.BAD_REQUEST)
+            data = None
+        if not isinstance(data, dict):
+            self._json({"error": "the request is not a JSON object"}, HTTPStatus.BAD_REQUEST)
             return
         actions: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "/screen/decide": self._decide, "/screen/undo": self._undo,
@@ -166,15 +140,21 @@ class Handler(BaseHTTPRequestHandler):
             return
         self._guarded(lambda: self._json(action(data)))
 
+    def _own_host(self) -> bool:
+        """The request names this machine (a page of another site that a DNS trick points
+        here names that site), unless the app was told to listen beyond it."""
+        if not self.server.local:
+            return True
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+        return host in LOCAL
+
     def _trusted(self) -> bool:
         s = self.server.served
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
         origin = self.headers.get("Origin")
-        own = self.server.address.rstrip("/")
+        host = self.headers.get("Host") or ""
         return (secrets.compare_digest(self.headers.get("X-Review-Token") or "", s.token)
-                and (host in LOCAL or host == str(self.server.server_address[0]))
-                and (origin is None or origin == own
-                     or urlsplit(origin).hostname in LOCAL))
+                and self._own_host()
+                and (origin is None or urlsplit(origin).netloc == host))
 
     def _guarded(self, respond: Callable[[], None]) -> None:
         try:
@@ -182,6 +162,10 @@ class Handler(BaseHTTPRequestHandler):
                 respond()
         except ReviewError as error:
             self._json({"error": error.one_line()}, HTTPStatus.UNPROCESSABLE_ENTITY)
+        except (ValueError, TypeError, KeyError, LookupError, OSError) as error:
+            # a request the pages never send, or a file gone meanwhile: said, not a crash
+            self._json({"error": f"could not do that ({type(error).__name__}: {error}); "
+                                 "reload the page"}, HTTPStatus.BAD_REQUEST)
 
     # pages
 
@@ -230,8 +214,8 @@ class Handler(BaseHTTPRequestHandler):
         stop = s.protocol.screening.stop
         if stop is None or s.stage != "ta":
             return ""
-        decided = [*s.desk.lines(), *s.others.lines()]
-        order = screening_order(decided, s.pool)
+        # this reviewer's own screening only: the others' decisions stay unseen
+        order = screening_order(s.desk.lines(), s.pool)
         return stop_text(evaluate(stop, [relevant for _, relevant in order], len(s.pool),
                                   first_met=False))
 
@@ -254,6 +238,11 @@ class Handler(BaseHTTPRequestHandler):
     def _resolve(self, data: dict[str, Any]) -> dict[str, Any]:
         s = self.server.served
         record = str(data.get("record", ""))
+        titles = {k: v.title for k, v in s.desk.records.items()}
+        if record not in {c.record_id for c in conflicts(s.protocol, s.desk.folder, s.stage,
+                                                         titles)}:
+            raise InputError(f"record '{record}' has no conflict at this stage",
+                             fix="resolve a record the conflicts page lists")
         title = s.desk.records[record].title if record in s.desk.records else ""
         resolve(s.desk.folder, s.protocol, record, s.stage, str(data.get("decision", "")),
                 str(data.get("reason", "")), title)
@@ -263,10 +252,15 @@ class Handler(BaseHTTPRequestHandler):
         bench = self.server.served.bench
         if bench is None:
             return {"problems": ["this review has no extraction forms (fields.csv)"]}
-        values = {str(k): str(v) for k, v in dict(data.get("values") or {}).items()}
-        table, record = str(data.get("table", "")), str(data.get("record", ""))
-        problems, line = bench.save(table, record, int(data.get("line") or 0), values)
-        return {"problems": problems, "line": line}
+        values, before = data.get("values"), data.get("before")
+        if not isinstance(values, dict) or not isinstance(before, dict | None):
+            raise InputError("the form's values did not come as named fields",
+                             fix="reload the page")
+        problems, now = bench.save(str(data.get("table", "")), str(data.get("record", "")),
+                                   None if before is None else
+                                   {str(k): str(v) for k, v in before.items()},
+                                   {str(k): str(v) for k, v in values.items()})
+        return {"problems": problems, "before": now}
 
     # answers
 

@@ -113,7 +113,8 @@ class Desk:
         # A CSV sheet is kept as its lines too, each written again only when its row
         # changes: writing 10,000 rows is then joining them, not formatting them.
         self._csv = self.path.suffix.lower() == ".csv"
-        self._lines = [_encoded(self._header), *(_encoded(
+        self._delimiter = sheet.delimiter
+        self._lines = [self._encoded(self._header), *(self._encoded(
             [row.get(name, "") for name in self._header]) for row in self._rows)] \
             if self._csv else []
         self._at = {row["record_id"]: i for i, row in enumerate(self._rows)}
@@ -166,8 +167,8 @@ class Desk:
             rows, key=lambda row: (not row.get("decision", "").strip(),
                                    places.get(row["record_id"], len(places))))
         rows = [{k: str(v) for k, v in row.items()} for row in rows]
-        lines = [_encoded(header), *(_encoded([row.get(n, "") for n in header])
-                                     for row in rows)] if self._csv else []
+        lines = [self._encoded(header), *(self._encoded([row.get(n, "") for n in header])
+                                          for row in rows)] if self._csv else []
         with self._lock:
             journal, self._journal = self._journal or {}, None
             self._ranking, self._since_ranked = False, 0
@@ -176,6 +177,7 @@ class Desk:
                 return  # the sheet was edited by hand meanwhile; the next batch ranks it
             self._rows, self._lines = rows, lines
             self._at = {row["record_id"]: i for i, row in enumerate(rows)}
+            self._decided = sum(1 for row in rows if row.get("decision", "").strip())
             for record_id, (decision, reason) in journal.items():
                 self._put(record_id, decision, reason)
             self._dirty = True
@@ -196,7 +198,7 @@ class Desk:
                 raise InputError("cells beyond the last column", where=f"{self.path}, line "
                                  f"{self._bad}", fix="put quotes around a value holding a "
                                  "comma, then reload")
-            if record_id not in self._at:
+            if record_id not in self._at or not record_id:
                 raise InputError(f"record '{record_id}' is not in the sheet",
                                  where=str(self.path), fix="reload the page; the row may "
                                  "have been removed by hand")
@@ -216,8 +218,8 @@ class Desk:
                 self._rows[at].get("decision", "").strip())
             self._rows[at].update(decision=decision, reason=reason)
             if self._csv:
-                self._lines[at + 1] = _encoded([self._rows[at].get(name, "")
-                                                for name in self._header])
+                self._lines[at + 1] = self._encoded([self._rows[at].get(name, "")
+                                                     for name in self._header])
 
     def _write_loop(self) -> None:
         choices = {"decision": VALUES[self.stage], "reason": sorted(self.protocol.reason_codes)}
@@ -246,14 +248,17 @@ class Desk:
                     self._stamp = _stamp(self.path)
                 self._lock.notify_all()
 
-    def _snapshot(self) -> bytes | tuple[list[str], list[list[str]]]:
+    def _encoded(self, values: Sequence[object]) -> bytes:
+        return csv_line(values, self._delimiter).encode("utf-8")
+
+    def _snapshot(self) -> bytes | tuple[list[str], list[list[object]]]:
         """What the file is to hold now: a CSV's bytes, or an XLSX's header and rows."""
         if self._csv:
             return b"".join(self._lines)
-        return list(self._header), [[row.get(name, "") for name in self._header]
+        return list(self._header), [[_typed(name, row.get(name, "")) for name in self._header]
                                     for row in self._rows]
 
-    def _write(self, snapshot: bytes | tuple[list[str], list[list[str]]],
+    def _write(self, snapshot: bytes | tuple[list[str], list[list[object]]],
                choices: dict[str, Sequence[str]]) -> None:
         if isinstance(snapshot, bytes):
             write_atomic(self.path, snapshot)
@@ -316,7 +321,8 @@ class Desk:
             start = self._at[after] + 1 if after in self._at else 0
             for k in range(count):
                 row = self._rows[(start + k) % count]
-                if not row.get("decision", "").strip():
+                # a row of no record the review holds (typed by hand) is not offered
+                if not row.get("decision", "").strip() and row["record_id"] in self.records:
                     return row["record_id"]
             return None
 
@@ -347,8 +353,14 @@ def _decided(path: Path) -> list[tuple[str, str]]:
             for row in read_sheet(path).rows if row.values.get("decision")]
 
 
-def _encoded(values: Sequence[object]) -> bytes:
-    return csv_line(values).encode("utf-8")
+NUMBERS = frozenset({"rank", "year", "patients"})
+"""A worksheet's columns that hold whole numbers: written to an XLSX sheet as numbers, so
+that it sorts by them."""
+
+
+def _typed(name: str, value: object) -> object:
+    text = str(value)
+    return int(text) if name in NUMBERS and text.isdigit() else value
 
 
 def _stamp(path: Path) -> tuple[int, int]:

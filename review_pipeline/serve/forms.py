@@ -89,41 +89,44 @@ class Bench:
             tables.append((form, [*rows, *blank]))
         return StudyForms(record_id, citation, tables)
 
-    def save(self, table: str, record_id: str, line: int,
-             values: dict[str, str]) -> tuple[list[str], int]:
-        """Put ``values`` into the row at ``line`` of ``table`` (a new row for line 0) if the
-        extract stage would take it, and return no problems and the row's line; else return
-        its problems (and ``line``) and change nothing."""
+    def save(self, table: str, record_id: str, before: dict[str, str] | None,
+             values: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """Put ``values`` into ``record_id``'s row of ``table`` that holds ``before`` (a new
+        row when None) if the extract stage would take it; return no problems and the row's
+        values now. Otherwise return its problems and change nothing. A row is found by
+        what it holds, not where: lines move when a sheet is written again."""
         form = self.forms.tables.get(table)
         if form is None:
             raise InputError(f"no table '{table}'", fix="reload the page")
         path = self.path(table)
         sheet = read_sheet(path)
         header = list(sheet.header)
-        rows = [[row.values.get(c, "") for c in header] for row in sheet.rows]
-        cells = {f.name: values.get(f.name, "").strip() for f in form.fields}
-        if line:
-            at = next((i for i, row in enumerate(sheet.rows) if row.line == line
-                       and row.values["record_id"] == record_id), None)
+        original = [[row.values.get(c, "") for c in header] for row in sheet.rows]
+        rows = [list(row) for row in original]
+        cells = {f.name: str(values.get(f.name, "")).strip() for f in form.fields}
+        if before is not None:
+            held = {f.name: str(before.get(f.name, "")).strip() for f in form.fields}
+            at = next((i for i, row in enumerate(sheet.rows)
+                       if row.values["record_id"] == record_id
+                       and all(row.values.get(k, "") == v for k, v in held.items())), None)
             if at is None:
-                raise InputError(f"line {line} of {path} is no longer {record_id}'s row",
-                                 where=f"{path}, line {line}",
-                                 fix="reload the page: the sheet was changed meanwhile")
+                raise InputError(f"{record_id}'s row of {table} is no longer as the page shows "
+                                 "it", where=str(path), fix="reload the page: the sheet was "
+                                                            "changed meanwhile")
             rows[at] = [cells.get(c, rows[at][i]) for i, c in enumerate(header)]
-            written = line
         else:
             rows.append([record_id if c == "record_id" else cells.get(c, "") for c in header])
-            written = 0
-        new = self._problems(path, header, rows) - self._problems(path, header, None)
+        new = self._problems(path, header, rows) - self._problems(path, header, original)
         if new:
-            return sorted(new), line
-        write_sheet(path, header, rows, {f.name: f.choices for f in form.fields if f.choices})
-        return [], written or read_sheet(path).rows[-1].line
+            return sorted(new), before or {}
+        write_sheet(path, header, rows, {f.name: f.choices for f in form.fields if f.choices},
+                    delimiter=sheet.delimiter)
+        return [], cells
 
-    def _problems(self, path: Path, header: list[str],
-                  rows: list[list[str]] | None) -> set[str]:
-        """What the extract stage would say of the reviewer's sheets, with ``path`` holding
-        ``rows`` (or as it is), named as the real files."""
+    def _problems(self, path: Path, header: list[str], rows: list[list[str]]) -> set[str]:
+        """What the extract stage would say of the reviewer's sheets with ``path`` holding
+        ``rows`` (written as a save writes them, so that lines compare), named as the real
+        files."""
         included, known = self.included, self.known
         problems = Problems()
         studies = study_ids(included, read_links(self.folder / STUDY_REPORTS, included, known,
@@ -132,8 +135,7 @@ class Bench:
         with tempfile.TemporaryDirectory() as tmp:
             scratch = Path(tmp) / self.reviewer
             shutil.copytree(mine, scratch)
-            if rows is not None:
-                write_sheet(scratch / path.name, header, rows)
+            write_sheet(scratch / path.name, header, rows)
             found: list[str] = []
             read_copies(Path(tmp), self.forms, studies, known, found)
         return {p.replace(str(scratch), str(mine)) for p in found}

@@ -79,11 +79,16 @@ async function go(record) {
 }
 const reasons = document.getElementById('reasons');
 const help = document.getElementById('help');
+let busy = false;  // one decision at a time: a key pressed meanwhile is not lost to a race
 async function decide(decision, reason) {
-  const current = document.querySelector('[data-record-id]').dataset.recordId;
-  reasons.classList.remove('open');
-  put((await post('/screen/decide', {record: current, decision: decision,
-                                      reason: reason || ''})).card);
+  if (busy) return;
+  busy = true;
+  try {
+    const current = document.querySelector('[data-record-id]').dataset.recordId;
+    reasons.classList.remove('open');
+    put((await post('/screen/decide', {record: current, decision: decision,
+                                        reason: reason || ''})).card);
+  } finally { busy = false; }
   stop();
 }
 async function stop() {
@@ -138,12 +143,13 @@ for (const form of document.querySelectorAll('form.row')) {
     const answer = await fetch('/extract/save', {method: 'POST', headers: {'Content-Type':
       'application/json', 'X-Review-Token': token}, body: JSON.stringify({
         table: form.dataset.table, record: form.dataset.record,
-        line: Number(form.dataset.line), values: values})});
+        before: form.dataset.before ? JSON.parse(form.dataset.before) : null,
+        values: values})});
     const body = await answer.json();
     const message = form.querySelector('.problems');
     if (answer.ok && !body.problems.length) {
       message.textContent = 'saved'; message.className = 'problems saved';
-      form.dataset.line = body.line;
+      form.dataset.before = JSON.stringify(body.before);
     } else {
       message.textContent = (body.problems || [body.error]).join('\\n');
       message.className = 'problems refused';
@@ -335,8 +341,9 @@ def conflicts_page(protocol: Protocol, token: str, stage: str, reviewer: str,
         choose = ("<select aria-label=\"reason\"><option value=\"\">no reason</option>"
                   + "".join(f"<option>{escape(code)}</option>" for code in codes)
                   + "</select>")
-        buttons = "".join(f"<button data-decision=\"{d}\">{d}</button> "
-                          for d in ("include", "exclude", "maybe"))
+        buttons = "".join(f"<button data-decision=\"{d}\">{d.replace('_', ' ')}</button> "
+                          for d in ("include", "exclude", "maybe",
+                                    *(("not_retrieved",) if stage == "ft" else ())))
         rows.append(f"<tr data-record-id=\"{escape(c.record_id)}\"><td>"
                     f"{escape(c.record_id)}<br><small>{escape(c.title)}</small></td>"
                     f"<td>{said}</td><td>{resolved}</td><td>{choose} {buttons}</td></tr>")
@@ -395,8 +402,9 @@ def _form(form: Form, record_id: str, line: int, values: dict[str, str]) -> str:
         fields.append(f"<label><span>{name}{' *' if f.required else ''}"
                       f"{' (' + escape(f.unit) + ')' if f.unit else ''}</span>{control}"
                       f"<small>{hint}</small></label>")
+    before = escape(json.dumps(values)) if line else ""
     return (f"<form class=\"row\" data-table=\"{escape(form.name)}\" "
-            f"data-record=\"{escape(record_id)}\" data-line=\"{line}\">{''.join(fields)}"
+            f"data-record=\"{escape(record_id)}\" data-before=\"{before}\">{''.join(fields)}"
             "<button type=\"submit\">Save</button><pre class=\"problems\" role=\"status\">"
             "</pre></form>")
 

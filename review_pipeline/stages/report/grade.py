@@ -1,15 +1,17 @@
 """Summary of findings: one row per treatment and outcome the synthesis pooled, with the
 certainty of the evidence as GRADE rates it.
 
-The evidence starts high when every study is a randomised trial, low otherwise (GRADE's
-start for observational evidence), and is rated down for each domain:
+The evidence starts high when every study is a randomised trial or was judged with a tool
+made for that start (ROBINS-I, ROBINS-E: GRADE's guidance when they are used), low otherwise
+(GRADE's start for observational evidence), and is rated down for each domain:
 
 * risk of bias, from the forms' overall judgements, weighting studies by their patients:
-  half or more at high or critical risk, one level; half or more critical, two; half or
-  more without a judgement, one ("not assessed");
+  half or more of the patients in studies at high or critical risk or without a judgement,
+  one level; half or more at critical risk, two;
 * inconsistency, from I²: 50% or more, one level; 75% or more, two;
-* imprecision: fewer than 400 patients (GRADE's rule of thumb for an optimal information
-  size), one level; a 95% CI wider than 30 percentage points, one more;
+* imprecision: fewer than 400 patients, one level (a rule of thumb for an optimal
+  information size, GRADE's for continuous outcomes: none is agreed for single-arm
+  proportions); a 95% CI wider than 30 percentage points, one more;
 * indirectness and publication bias, as reviewers judge them in
   ``extracted/synthesis/grade.csv`` (treatment, outcome, domain, downgrade 0-2, reason);
   unjudged, they are shown as such, not assumed.
@@ -96,20 +98,20 @@ def risk_of_bias(studies: Sequence[tuple[str, float]], overall: Mapping[str, str
     if share["critical"] >= 0.5:
         return Downgrade("risk of bias", 2, f"{share['critical']:.0%} of patients in studies "
                                             "at critical risk")
-    if serious >= 0.5:
+    if serious + unjudged >= 0.5:
         return Downgrade("risk of bias", 1, f"{serious:.0%} of patients in studies at high or "
-                                            "critical risk")
-    if unjudged >= 0.5:
-        return Downgrade("risk of bias", 1, f"{unjudged:.0%} of patients in studies without a "
-                                            "risk-of-bias judgement")
+                                            f"critical risk, {unjudged:.0%} in studies without "
+                                            "a judgement")
     return Downgrade("risk of bias", 0, f"{serious:.0%} of patients in studies at high or "
-                                        "critical risk")
+                                        f"critical risk, {unjudged:.0%} without a judgement")
 
 
 def findings(analyses: Sequence[Mapping[str, Any]], overall: Mapping[str, str],
-             randomised: set[str],
+             start_high: set[str],
              judged: Mapping[tuple[str, str, str], tuple[int, str]]) -> list[Finding]:
-    """A finding per pooled analysis (the synthesis stage's), rated as this module says."""
+    """A finding per pooled analysis (the synthesis stage's), rated as this module says;
+    ``start_high`` are the studies whose evidence starts high (randomised trials, or judged
+    with ROBINS-I or ROBINS-E)."""
     out = []
     for a in analyses:
         if not a["pooled"]:
@@ -117,7 +119,7 @@ def findings(analyses: Sequence[Mapping[str, Any]], overall: Mapping[str, str],
         r = a["result"]
         studies = [(s["study"], float(s["total"])) for s in a["studies"]]
         patients = int(sum(p for _, p in studies))
-        start = "high" if studies and all(s in randomised for s, _ in studies) else "low"
+        start = "high" if studies and all(s in start_high for s, _ in studies) else "low"
         downgrades = [risk_of_bias(studies, overall), inconsistency(r["i2"] or 0.0)]
         for domain in ("indirectness", "publication bias"):
             given = judged.get((a["treatment"], a["outcome"], domain))

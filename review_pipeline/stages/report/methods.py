@@ -102,7 +102,10 @@ def _screening(protocol: Protocol, c: PrismaCounts, agreement: list[Agreement]) 
         sentences.append(f"Stop rule: {stop.described}; "
                          + (f"applied: {_count(c.records_stopped, 'record')} not screened "
                             "once it was met, counted as excluded by automation."
-                            if stop.apply else "reported only; every record was screened."))
+                            if stop.apply else "reported only, not applied"
+                            + (f"; {_count(c.awaiting_screening, 'record')} still await "
+                               "screening." if c.awaiting_screening else
+                               "; every record was screened.")))
     if c.records_excluded_automation and not (stop and stop.apply):
         sentences.append("Automation tools excluded "
                          f"{_count(c.records_excluded_automation, 'record')} at screening.")
@@ -150,12 +153,15 @@ def _synthesis(protocol: Protocol) -> Part:
 def _certainty() -> Part:
     return Part("Certainty of the evidence", (
         "The certainty of each pooled finding was rated with GRADE: from high when every "
-        "study was a randomised trial, from low otherwise, and rated down per domain.",
+        "study was a randomised trial or was judged with ROBINS-I or ROBINS-E, from low "
+        "otherwise, and rated down per domain.",
         "Risk of bias: one level when half or more of the patients were in studies at high or "
-        "critical overall risk (two when half or more at critical risk), or in studies "
-        "without a judgement.",
+        "critical overall risk or without a judgement; two when half or more at critical "
+        "risk.",
         "Inconsistency: one level for an I² of 50% or more, two for 75% or more.",
-        f"Imprecision: one level for fewer than {OPTIMAL_PATIENTS} patients, one more for a "
-        f"95% confidence interval wider than {WIDE_CI * 100:.0f} percentage points.",
+        f"Imprecision: one level for fewer than {OPTIMAL_PATIENTS} patients (a rule of thumb "
+        "for an optimal information size; none is agreed for single-arm proportions), one "
+        f"more for a 95% confidence interval wider than {WIDE_CI * 100:.0f} percentage "
+        "points.",
         "Indirectness and publication bias: as the reviewers judged them, with their "
         "reasons."))

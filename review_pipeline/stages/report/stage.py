@@ -37,7 +37,7 @@ from review_pipeline.stages.report.figures import summary_bars, traffic_light
 from review_pipeline.stages.report.grade import DOMAINS, findings, read_judgements
 from review_pipeline.stages.report.methods import methods
 from review_pipeline.stages.report.summary import Summary, risk_of_bias, treatment_summary
-from review_pipeline.stages.report.tools import shares, tool_of
+from review_pipeline.stages.report.tools import shares, tool_of, tools
 from review_pipeline.store import extraction
 from review_pipeline.store import studies as study_store
 
@@ -62,19 +62,24 @@ p.csv{margin:.2rem 0 1rem;font-size:.85rem}@media print{p.csv{display:none}}
 .certainty{white-space:nowrap}.certainty.high,.certainty.moderate{background:#e2f0d9}
 .certainty.low{background:#fff2cc}.certainty.very-low{background:#f8d7da}
 .low{background:#c6efce}.some{background:#ffeb9c}.high{background:#ffc7ce}
-.critical{background:#c0504d;color:#fff}.na{background:#eee}
+.critical{background:#c0504d;color:#fff}.na{background:#eee}.noinfo{background:#cfe3fb}
 @media (max-width:700px){table{display:block;overflow-x:auto}
 table.sof{display:table}.sof thead{display:none}.sof tr,.sof td{display:block;border:0}
 .sof tr{border-top:2px solid #ccc;padding:.4rem 0}.sof td{padding:.1rem .2rem;text-align:left}
 .sof td[data-label]::before{content:attr(data-label) ": ";color:#555}
 .sof td:first-child{font-weight:600}}
-@media print{body{margin:0;max-width:none}tr,svg{break-inside:avoid}h2{break-after:avoid}}
+@media print{body{margin:0;max-width:none}tr,svg{break-inside:avoid}
+h2,h3,.note{break-after:avoid}}
 """
 JUDGEMENTS = {"Low": "low", "Yes": "low", "Include": "low", "Moderate": "some",
               "Unclear": "some", "Seek further info": "some", "No information": "some",
               "Serious": "high", "No": "high", "Exclude": "high", "Critical": "critical",
               "Not applicable": "na"}
-"""Risk-of-bias judgements of the shipped forms (ROBINS-I, JBI) by traffic-light colour."""
+"""Risk-of-bias judgements by traffic-light colour, for forms no tool of rob_tools.toml
+draws."""
+LEVEL_CLASSES = {"low": "low", "some": "some", "high": "high", "critical": "critical",
+                 "none": "noinfo", "na": "na"}
+"""A tool's judgement levels as the table's classes (the figures' colours)."""
 
 
 def run(db: Database, protocol: Protocol, out_dir: Path = DEFAULT_OUT,
@@ -288,16 +293,22 @@ def _findings(db: Database, judged: dict[tuple[str, str, str], tuple[int, str]])
     """The summary of findings: each pooled treatment and outcome with its certainty and
     every rating down, with the reason."""
     overall: dict[str, str] = {}
+    start_high = _randomised(db)
     order = {level: i for i, level in enumerate(("none", "low", "some", "high", "critical"))}
     for form in risk_of_bias(db):
         tool = tool_of(form.table)
         if tool is None:
             continue
+        if tool.starts_high:
+            start_high |= {row["record_id"] for row in form.rows}
         for row in form.rows:
             level = tool.level(row.get("overall"))
             if level and order.get(level, -1) > order.get(overall.get(row["record_id"], ""), -1):
                 overall[row["record_id"]] = level
-    found = findings(study_store.analyses(db), overall, _randomised(db), judged)
+    analyses = study_store.analyses(db)
+    found = findings(analyses, overall, start_high, judged)
+    pooled = {(a["treatment"], a["outcome"]) for a in analyses if a["pooled"]}
+    stray = sorted({f"{t}: {o}" for t, o, _ in judged if (t, o) not in pooled})
     if not found:
         return "<p>No outcome is pooled yet.</p>"
     rows = []
@@ -316,8 +327,11 @@ def _findings(db: Database, judged: dict[tuple[str, str, str], tuple[int, str]])
                     f"{CERTAINTY_MARKS[f.certainty]} {escape(f.certainty.capitalize())}<br>"
                     f"<span class=\"note\">from {escape(f.start)}</span></td>"
                     f"<td><ul class=\"sides\">{downs}</ul></td></tr>")
-    return ("<p class=\"note\">Certainty as GRADE rates it: from high for randomised "
-            "trials, from low otherwise, rated down per domain. Risk of bias, inconsistency "
+    warning = (f"<p class=\"warning\">Judged in grade.csv but not pooled (a typo?): "
+               f"{escape('; '.join(stray))}</p>" if stray else "")
+    return (warning + "<p class=\"note\">Certainty as GRADE rates it: from high for "
+            "randomised trials (or studies judged with ROBINS-I), from low otherwise, rated "
+            "down per domain. Risk of bias, inconsistency "
             "and imprecision are computed (rules in the methods); indirectness and "
             "publication bias are the reviewers' judgements (<code>extracted/synthesis/"
             "grade.csv</code>).</p><table class=\"sof\"><thead><tr><th>Treatment</th>"
@@ -350,10 +364,17 @@ def _randomised(db: Database) -> set[str]:
 
 def _judgements(name: str, domains: list[tuple[str, str]], rows: list[dict[str, Any]],
                 names: dict[str, str]) -> str:
+    tool = tool_of(name) or next((t for t in tools() if t.id == name), None)
+
+    def colour(value: str) -> str:
+        if tool is not None:
+            return LEVEL_CLASSES.get(tool.level(value), "")
+        return JUDGEMENTS.get(value, "")
+
     head = "".join(f"<th>{escape(label)}</th>" for _, label in domains)
     body = "".join(
         f"<tr><td>{escape(names.get(r['record_id'], r['record_id']))}</td>" + "".join(
-            f"<td class=\"{JUDGEMENTS.get(r.get(d) or '', '')}\">{escape(r.get(d) or '')}</td>"
+            f"<td class=\"{colour(r.get(d) or '')}\">{escape(r.get(d) or '')}</td>"
             for d, _ in domains) + "</tr>" for r in rows)
     return (f"<details><summary>The judgements as a table</summary><table class=\"rob\">"
             f"<thead><tr><th>Study</th>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -413,7 +434,7 @@ def _included(db: Database) -> str:
           *(value_text(row[name]) for name, _ in columns)]
          for (form, _), found in rows.items() if form == table for row in found])
         for table, columns in fields.items())
-    return (f"<p>{len(items)} studies.</p><table class=\"studies\"><thead><tr><th>Study</th>"
+    return (f"<p>{len(items)} reports.</p><table class=\"studies\"><thead><tr><th>Study</th>"
             f"<th>Extracted data</th></tr></thead><tbody>{''.join(items)}</tbody></table>"
             f"{downloads}")
 

@@ -28,6 +28,8 @@ class Tool:
     """(field, label) of each domain, in the tool's order."""
     judgements: tuple[tuple[str, str], ...]
     """(value, level) of each judgement a form may hold."""
+    starts_high: bool = False
+    """A study judged with it starts at high certainty in GRADE."""
 
     def level(self, value: str | None) -> str:
         """A judgement's level ("" for an empty cell or a value the tool does not know)."""
@@ -40,7 +42,8 @@ def tools(path: Path = TOOLS_FILE) -> tuple[Tool, ...]:
         data: dict[str, Any] = tomllib.load(handle)
     return tuple(Tool(t["id"], t["name"], t["reference"], tuple(t["tables"]),
                       tuple((f, label) for f, label in t["domains"]),
-                      tuple((v, level) for v, level in t["judgements"]))
+                      tuple((v, level) for v, level in t["judgements"]),
+                      t.get("starts_high", False))
                  for t in data["tools"])
 
 
