@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import shutil
 import socket
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlite_utils import Database
 
 from review_pipeline.protocol import Protocol, load_protocol
 from review_pipeline.store import open_db
+
+if TYPE_CHECKING:
+    from review_pipeline.serve import App
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
@@ -112,3 +117,21 @@ def run_stages(folder: Path, stages: tuple[str, ...] = UP_TO_EXTRACT) -> None:
     with Review(folder) as review:
         for stage in stages:
             getattr(review, stage)()
+
+
+@contextmanager
+def serving(project: Path, **options: Any) -> Iterator[App]:
+    """``review serve`` on the review in ``project``, on a free port, in a thread of its own;
+    stopped (its last write waited for) when the block ends."""
+    from review_pipeline.api import Review
+
+    review = Review(project)
+    app = review.serve(port=0, **options)
+    thread = threading.Thread(target=app.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app
+    finally:
+        app.shutdown()
+        app.server_close()
+        review.close()

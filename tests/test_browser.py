@@ -4,17 +4,14 @@ Playwright. Skipped, saying why, where either is missing (`.ci/run` installs Chr
 from __future__ import annotations
 
 import csv
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from review_pipeline.api import Review
-from review_pipeline.serve import App
-from tests.conftest import UP_TO_EXTRACT, run_stages
+from tests.conftest import UP_TO_EXTRACT, run_stages, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 sync_api = pytest.importorskip("playwright.sync_api",
@@ -24,20 +21,6 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="the browser tests
                                 "Chromium at /usr/bin/chromium (apt-get install chromium)")
 SCREENING = Path("extracted") / "screening"
 EVERY_STAGE = (*UP_TO_EXTRACT, "synthesis", "prisma", "report")
-
-
-@contextmanager
-def serving(project: Path, **options: Any) -> Iterator[App]:
-    review = Review(project)
-    app = review.serve(port=0, **options)
-    thread = threading.Thread(target=app.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app
-    finally:
-        app.shutdown()
-        app.server_close()
-        review.close()
 
 
 @pytest.fixture(scope="module")

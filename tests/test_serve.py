@@ -6,11 +6,8 @@ from __future__ import annotations
 import csv
 import errno
 import json
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +19,9 @@ from review_pipeline.model.errors import InputError
 from review_pipeline.protocol import load_protocol
 from review_pipeline.serve import App, Shown, conflicts
 from review_pipeline.serve.pages import Highlighter, screening_page
-from tests.conftest import UP_TO_EXTRACT, run_stages
+from tests.conftest import UP_TO_EXTRACT, run_stages, serving
 
 SCREENING = Path("extracted") / "screening"
-
-
-@contextmanager
-def serving(project: Path, **options: Any) -> Iterator[App]:
-    review = Review(project)
-    app = review.serve(port=0, **options)
-    thread = threading.Thread(target=app.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app
-    finally:
-        app.shutdown()
-        app.server_close()
-        review.close()
 
 
 def call(app: App, path: str, data: dict[str, Any] | None = None,
