@@ -39,7 +39,7 @@ SCREEN_SHEETS := $(filter %.csv %.xlsx,$(call files,extracted/screening,*))
 EXTRACT_TABLES := $(filter %.csv %.xlsx,$(call files,extracted/extraction,*))
 GRADE := $(filter %.csv %.xlsx,$(call files,extracted/synthesis,*))
 # files of extracted/ itself, such as the previous version of an updated review
-PREVIOUS := $(filter-out extracted/%/%,$(call files,extracted,*.csv))
+PREVIOUS := $(filter $(wildcard extracted/*.csv),$(call files,extracted,*.csv))
 
 # A file that is removed leaves no newer date behind, so each stage also reads the list of
 # its files, kept in $(STAMPS)/<stage>.list and rewritten (when make reads this file) only
