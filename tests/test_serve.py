@@ -113,7 +113,7 @@ def test_a_full_text_exclusion_without_a_reason_is_refused(review: Path) -> None
         first = first_open(app)
         before = (review / SCREENING / "ft-carol.csv").read_bytes()
         status, answer = call(app, "/screen/decide", {"record": first, "decision": "exclude"})
-        assert status == 422 and "needs a reason code" in answer["error"]
+        assert status == 422 and "needs one reason code" in answer["error"]
         app.served.desk.flush()
         assert (review / SCREENING / "ft-carol.csv").read_bytes() == before
         status, _ = call(app, "/screen/decide", {"record": first, "decision": "exclude",
@@ -334,3 +334,15 @@ def test_the_undecided_are_ranked_again_as_the_reviewer_decides(review: Path) ->
     assert [r["rank"] for r in rest] == [str(n) for n in range(1, len(rest) + 1)]
     # ten surprises taught the model something: the order is not the one the desk opened with
     assert [r["record_id"] for r in rest] != [r for r in before if r not in dict(decided)]
+
+
+def test_the_browser_refuses_what_a_sheet_would(review: Path) -> None:
+    from review_pipeline.serve.desk import checked
+
+    protocol = load_protocol(review / "queries" / "protocol.toml")
+    assert checked(protocol, "ta", " Include ", "not_poems") == ("include", "")
+    assert checked(protocol, "ta", "exclude", "not_poems") == ("exclude", "not_poems")
+    with pytest.raises(InputError, match="reason 'gone' is not a code"):
+        checked(protocol, "ta", "exclude", "gone")
+    with pytest.raises(InputError, match="decision 'not_retrieved' is not one of"):
+        checked(protocol, "ta", "not_retrieved", "")

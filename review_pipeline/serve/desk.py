@@ -23,7 +23,6 @@ from review_pipeline import store
 from review_pipeline.files import write_atomic
 from review_pipeline.formats.sheets import csv_line, read_sheet, write_sheet
 from review_pipeline.model.errors import InputError
-from review_pipeline.model.state import STAGES
 from review_pipeline.protocol import Protocol
 from review_pipeline.stages.screen import consensus, read_decisions, write_worksheet
 from review_pipeline.stages.screen.priority import Prioritiser
@@ -31,6 +30,7 @@ from review_pipeline.stages.screen.stage import (
     RANK,
     RESOLUTIONS,
     VALUES,
+    decision_problem,
     in_ranked_order,
     read_resolutions,
 )
@@ -369,17 +369,13 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 def checked(protocol: Protocol, stage: str, decision: str, reason: str) -> tuple[str, str]:
-    """A decision and reason as ``review screen`` would take them, or an error saying why
-    not (a reason goes only with an exclusion)."""
+    """A decision and reason as ``review screen`` would take them (a reason goes only with
+    an exclusion), or an error saying why not."""
     decision = decision.strip().lower()
-    if decision not in VALUES[stage]:
-        raise InputError(f"'{decision}' is not a {STAGES[stage]} decision",
-                         fix=f"use one of {', '.join(VALUES[stage])}")
     reason = reason.strip() if decision == "exclude" else ""
-    if (reason and reason not in protocol.reason_codes) or (
-            stage == "ft" and decision == "exclude" and not reason):
-        raise InputError(f"a full-text exclusion needs a reason code; got '{reason}'",
-                         fix="choose one of " + ", ".join(sorted(protocol.reason_codes)))
+    why = decision_problem(stage, decision, reason, protocol.reason_codes)
+    if why:
+        raise InputError(why, fix="choose the decision (and reason) again")
     return decision, reason
 
 

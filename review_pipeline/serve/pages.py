@@ -416,6 +416,3 @@ def stop_text(state: StopState | None) -> str:
     return f"Stop rule ({state.rule}): {state.relevant:,} relevant in {state.screened:,} of " \
            f"{state.total:,} screened; {where}"
 
-
-def as_json(data: object) -> bytes:
-    return json.dumps(data).encode("utf-8")

@@ -198,21 +198,24 @@ def _rows(path: Path, columns: tuple[str, ...], problems: list[str],
 
 def _check_decision(path: Path, row: Row, stage: str, decision: str,
                     reason_codes: frozenset[str], problems: list[str]) -> bool:
-    where = f"{path}, line {row.line}"
-    reason = row.values["reason"]
+    why = decision_problem(stage, decision, row.values["reason"], reason_codes)
+    if why:
+        problems.append(f"{path}, line {row.line}: {why}")
+    return not why
+
+
+def decision_problem(stage: str, decision: str, reason: str,
+                     reason_codes: frozenset[str]) -> str:
+    """Why ``review screen`` would refuse a decision and reason at ``stage`` ("" if it
+    would not): the one rule for sheets and for the browser alike."""
     if decision not in VALUES[stage]:
-        problems.append(f"{where}: decision '{decision}' is not one of "
-                        f"{', '.join(VALUES[stage])}")
-        return False
+        return f"decision '{decision}' is not one of {', '.join(VALUES[stage])}"
     if stage == "ft" and decision == "exclude" and reason not in reason_codes:
-        problems.append(f"{where}: a full-text exclusion needs one reason code from the "
-                        f"protocol ({', '.join(sorted(reason_codes))}); got '{reason}'")
-        return False
+        return (f"a full-text exclusion needs one reason code from the protocol "
+                f"({', '.join(sorted(reason_codes))}); got '{reason}'")
     if reason and reason not in reason_codes:
-        problems.append(f"{where}: reason '{reason}' is not a code in the protocol's "
-                        "[[exclusion_reasons]]")
-        return False
-    return True
+        return f"reason '{reason}' is not a code in the protocol's [[exclusion_reasons]]"
+    return ""
 
 
 def _report(found: list[str], problems: list[str] | None) -> None:
