@@ -17,12 +17,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import lzma
 import os
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +36,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_pipeline import SHARED, asysd_csv, table  # noqa: E402
 from benchmarks.scoring import Score, score  # noqa: E402
+from review_pipeline.formats import endnote_xml  # noqa: E402
 from tests.test_dedup_cases import CASES, run_case  # noqa: E402
 
 SETS = ("asysd_diabetes", "asysd_neuroimaging", "asysd_cardiac", "asysd_depression")
-COMPARED = ("asysd_cardiac", "asysd_depression")
 OUT = ROOT / "benchmarks" / "out"
 FIELDS = ("title", "authors", "year", "journal", "volume", "issue", "pages", "doi", "kind")
 
@@ -92,17 +97,20 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 """
 
 
-def run_bib_dedupe(python: str, table_file: Path) -> tuple[float, list[list[str]]]:
-    # bib-dedupe in its own environment, on the same CSV; its clusters hold the ID column.
-    out = subprocess.run([python, "-c", _BIB_DEDUPE, str(table_file)],  # noqa: S603
-                         capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+def run_bib_dedupe(python: str, table_file: Path) -> tuple[float, list[list[str]]] | str:
+    """bib-dedupe in its own environment, on the same CSV: (seconds, clusters of the ID
+    column), or the last line of its error when it cannot run on the set."""
+    done = subprocess.run([python, "-c", _BIB_DEDUPE, str(table_file)],  # noqa: S603
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if done.returncode:
+        return done.stderr.strip().splitlines()[-1]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
     return result["seconds"], result["clusters"]
 
 
-def gold(folder: Path) -> list[list[str]]:
-    with (folder / "merged_record_ids.csv").open(encoding="utf-8") as handle:
+def gold(folder: Path, name: str = "merged_record_ids.csv") -> list[list[str]]:
+    with (folder / name).open(encoding="utf-8") as handle:
         return [row["merged_ids"].split(";") for row in csv.DictReader(handle)]
 
 
@@ -120,50 +128,157 @@ def dump(name: str, kind: str, found: set[frozenset[str]], rows: dict[str, dict[
     return path
 
 
-def accuracy_row(label: str, s: Score) -> list[Any]:
+def accuracy_row(label: str, s: Score, labelled: Labelled) -> list[Any]:
+    if labelled.flagged is not None:
+        return [label, "-", "-", "-", f"{s.trad_sensitivity:.4f}", f"{s.trad_specificity:.4f}",
+                "-", "-", f"{s.trad_fp} records"]
     return [label, f"{s.record_fp}", f"{s.sensitivity:.4f}", f"{s.specificity:.5f}",
             f"{s.trad_sensitivity:.4f}", f"{s.trad_specificity:.4f}", f"{s.precision:.4f}",
             f"{s.recall:.4f}", f"{s.pair_fp}"]
 
 
-def bench_sets(bib_dedupe: str | None) -> None:
-    speed: list[list[Any]] = []
-    accuracy: list[list[Any]] = []
+@dataclass
+class Labelled:
+    """A shared labelled set as one bib-dedupe style CSV (``ID`` first), with its truth:
+    gold clusters (records not listed are singletons), or, for the SRA sets, only the ids
+    flagged as members of some duplicate set."""
+
+    name: str
+    table: Path
+    clusters: list[list[str]] | None = None
+    flagged: set[str] | None = None
+
+
+_COLUMNS = ("ID", "ENTRYTYPE", "author", "year", "title", "journal", "volume", "number",
+            "pages", "abstract", "doi")
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, _COLUMNS)
+        writer.writeheader()
+        writer.writerows({c: row.get(c, "") for c in _COLUMNS} for row in rows)
+    return path
+
+
+def sra_set(name: str, work: Path) -> Labelled:
+    """An SRA EndNote library: records read by our EndNote XML reader, each named by its
+    ``rec-number``; the ``Duplicate`` caption marks every member of a duplicate set."""
+    xml_file = SHARED / "dedup" / f"sra_deduplicator_{name}" / f"{name}.xml.xz"
+    plain = work / f"{name}.xml"
+    plain.write_bytes(lzma.decompress(xml_file.read_bytes()))
+    elements = ET.parse(plain).getroot().iter("record")  # noqa: S314 (a shared file)
+    ids, flagged = [], set()
+    for element in elements:
+        ids.append(f"rec_{element.findtext('rec-number')}")
+        caption = element.find("caption")
+        if caption is not None and "".join(caption.itertext()) == "Duplicate":
+            flagged.add(ids[-1])
+    records = endnote_xml.read(plain).records
+    rows = [{"ID": i, "ENTRYTYPE": "article", "author": " and ".join(r.authors),
+             "year": str(r.year or ""), "title": r.title, "journal": r.journal_full or r.journal,
+             "volume": r.volume, "number": r.issue, "pages": r.pages, "abstract": r.abstract,
+             "doi": r.doi} for i, r in zip(ids, records, strict=True)]
+    return Labelled(f"sra_{name}", _write(work / f"{name}.csv", rows), flagged=flagged)
+
+
+def nagtegaal_set(work: Path) -> Labelled:
+    """Nagtegaal 2019's screening set: titles and abstracts only, and a duplicate link."""
+    with (SHARED / "screening" / "nagtegaal_2019" / "Nagtegaal_2019.csv").open(
+            encoding="utf-8") as handle:
+        source = list(csv.DictReader(handle))
+    rows = [{"ID": f"rec_{r['record_id']}", "ENTRYTYPE": "article", "title": r["title"],
+             "abstract": r["abstract"]} for r in source]
+    links = [[f"rec_{r['record_id']}", f"rec_{r['duplicate_record_id']}"] for r in source
+             if r["duplicate_record_id"]]
+    return Labelled("nagtegaal_2019", _write(work / "nagtegaal.csv", rows), clusters=links)
+
+
+def labelled_sets(work: Path) -> Iterator[Labelled]:
+    """Every shared labelled set, smallest first."""
+    hard = SHARED / "dedup" / "bibdedupe_hard_cases"
+    yield Labelled("hard_cases_clusters", hard / "special_cases_records_pre_merged.csv",
+                   clusters=gold(hard, "special_cases_merged_record_ids.csv"))
+    yield sra_set("tafenoquine", work)
+    yield sra_set("copper", work)
+    yield nagtegaal_set(work)
     for name in SETS:
         folder = SHARED / "dedup" / name
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            table_file = asysd_csv(folder, work / f"{name}.csv")
-            seconds, peak, rows = run_ours(table_file, work, name)
+        yield Labelled(name, asysd_csv(folder, work / f"{name}.csv"), clusters=gold(folder))
+
+
+def flag_score(cluster_of: dict[str, str], flagged: set[str]) -> Score:
+    """The SRA convention: a record is positive when it is in a duplicate set of two or
+    more; scored against the flags (no clusters exist, so only the traditional count)."""
+    size = Counter(cluster_of.values())
+    s = Score()
+    for record, cluster in cluster_of.items():
+        truth, guess = record in flagged, size[cluster] > 1
+        s.trad_tp += truth and guess
+        s.trad_fn += truth and not guess
+        s.trad_fp += guess and not truth
+        s.trad_tn += not truth and not guess
+    return s
+
+
+def judge(labelled: Labelled, cluster_of: dict[str, str], kept: set[str]
+          ) -> tuple[Score, set[frozenset[str]], set[frozenset[str]]]:
+    if labelled.flagged is not None:
+        return flag_score(cluster_of, labelled.flagged), set(), set()
+    return score(cluster_of, kept, labelled.clusters or [])
+
+
+def compare_bib_dedupe(python: str, labelled: Labelled, cluster_of: dict[str, str],
+                       ours: float, accuracy: list[list[Any]]) -> list[Any]:
+    """bib-dedupe's row of the speed table; its accuracy row is added to ``accuracy``."""
+    label = "bib-dedupe (prep to clusters)"
+    ran = run_bib_dedupe(python, labelled.table)
+    if isinstance(ran, str):
+        accuracy.append([f"{labelled.name} (bib-dedupe)", *["-"] * 7, f"failed: {ran[:50]}"])
+        return [labelled.name, label, f"{len(cluster_of):,}", "-", "-", "-", "-"]
+    theirs, clusters = ran
+    their_cluster = {r: r for r in cluster_of}
+    for members in clusters:
+        for member in members:
+            their_cluster[member] = members[0]
+    # bib-dedupe keeps one record per cluster; any one, as none is preferred.
+    their_kept = {c[0] for c in clusters} | (set(cluster_of) - {m for c in clusters for m in c})
+    accuracy.append(accuracy_row(f"{labelled.name} (bib-dedupe)",
+                                 judge(labelled, their_cluster, their_kept)[0], labelled))
+    return [labelled.name, label, f"{len(cluster_of):,}", f"{theirs:.1f}",
+            f"{len(cluster_of) / theirs:,.0f}", "-", f"time ratio {theirs / ours:.1f}x"]
+
+
+def bench_sets(bib_dedupe: str | None, only: list[str] | None = None) -> None:
+    speed: list[list[Any]] = []
+    accuracy: list[list[Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for labelled in labelled_sets(work):
+            name = labelled.name
+            if only and name not in only:
+                continue
+            run = work / name
+            run.mkdir()
+            seconds, peak, rows = run_ours(labelled.table, run, name)
             by_id = {r["source_record_id"]: r for r in rows}
             cluster_of = {r["source_record_id"]: r["cluster_id"] for r in rows}
             kept = {r["source_record_id"] for r in rows if not r["duplicate_of"]}
-            waiting = queued(work)
-            s, false_pairs, missed = score(cluster_of, kept, gold(folder))
+            waiting = queued(run)
+            s, false_pairs, missed = judge(labelled, cluster_of, kept)
             dump(name, "false", false_pairs, by_id)
             dump(name, "missed", missed, by_id)
             speed.append([name, "review_pipeline", f"{len(rows):,}", f"{seconds:.1f}",
                           f"{len(rows) / seconds:,.0f}", f"{peak:,.0f}",
                           f"{waiting} ({waiting / len(rows):.2%})"])
-            accuracy.append(accuracy_row(f"{name} (review_pipeline)", s))
-            if bib_dedupe and name in COMPARED:
-                theirs, clusters = run_bib_dedupe(bib_dedupe, table_file)
-                their_cluster = {r: r for r in cluster_of}
-                for members in clusters:
-                    for member in members:
-                        their_cluster[member] = members[0]
-                # bib-dedupe keeps one record per cluster; any one, as none is preferred.
-                their_kept = {c[0] for c in clusters} | (set(cluster_of) - {
-                    m for c in clusters for m in c})
-                accuracy.append(accuracy_row(f"{name} (bib-dedupe)",
-                                             score(their_cluster, their_kept, gold(folder))[0]))
-                speed.append([name, "bib-dedupe (prep to clusters)", f"{len(rows):,}",
-                              f"{theirs:.1f}", f"{len(rows) / theirs:,.0f}", "-",
-                              f"time ratio {theirs / seconds:.1f}x"])
+            accuracy.append(accuracy_row(f"{name} (review_pipeline)", s, labelled))
+            if bib_dedupe:
+                speed.append(compare_bib_dedupe(bib_dedupe, labelled, cluster_of, seconds,
+                                                accuracy))
     table("dedup, CSV to clusters (import + dedup + export, wall clock)",
           ["set", "tool", "records", "seconds", "records/s", "peak RSS MB",
            "records in review queue"], speed)
-    table("accuracy against merged_record_ids.csv (bib-dedupe's gold), automatic merges only",
+    table("accuracy, automatic merges only (SRA sets: flags only, so traditional counts)",
           ["set", "FP records", "R sens", "R spec", "T sens", "T spec", "P precision",
            "P recall", "false pairs"], accuracy)
     print(f"\nfalse and missed pairs, with their fields: {OUT}/<set>-false.csv, -missed.csv")
@@ -222,10 +337,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bib-dedupe", metavar="PYTHON",
                         help="An interpreter with bib-dedupe installed, to compare with.")
+    parser.add_argument("--only", nargs="+", metavar="SET",
+                        help="Only these sets (no hard-case pairs, no incremental run).")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
     if not (SHARED / "dedup").is_dir():
         print(f"skipped: {SHARED / 'dedup'} is absent (it holds the labelled sets)")
+        return
+    if args.only:
+        bench_sets(args.bib_dedupe, args.only)
         return
     bench_hard_cases()
     bench_sets(args.bib_dedupe)

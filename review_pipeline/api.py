@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from review_pipeline.init import AddedSource
     from review_pipeline.model.progress import Progress
     from review_pipeline.serve import App
-    from review_pipeline.stages.dedup import DedupResult, Explanation, Overlap
+    from review_pipeline.stages.dedup import DedupResult, Explanation, Overlap, Policy
     from review_pipeline.stages.extract import ExtractResult, Merged, SheetResult
     from review_pipeline.stages.fetch import FetchSummary, LiveSettings
     from review_pipeline.stages.import_ import ImportResult, ImportSummary
@@ -158,16 +158,17 @@ class Review:
 
     # dedup
 
-    def dedup(self, *, preference: tuple[str, ...] | None = None, preprints: bool = True,
-              decisions: Path | None = None, queue: Path | None = None,
-              overlap: Path | None = None, on_progress: Progress | None = None
-              ) -> DedupResult:
-        """Link the duplicate records (nothing is deleted); write the review queue and the
-        table of how the sources overlap."""
+    def dedup(self, *, preference: tuple[str, ...] | None = None,
+              policy: Policy | None = None, decisions: Path | None = None,
+              queue: Path | None = None, overlap: Path | None = None,
+              on_progress: Progress | None = None) -> DedupResult:
+        """Link the duplicate records (nothing is deleted) under the review's ``policy`` (by
+        default :class:`~review_pipeline.stages.dedup.Policy`'s); write the review queue and
+        the table of how the sources overlap."""
         from review_pipeline.stages import dedup
 
         return dedup.run(self.db(), preference=preference or dedup.DEFAULT_PREFERENCE,
-                         preprints=preprints,
+                         policy=policy or dedup.Policy(),
                          decisions_file=decisions or self.path(layout.DEDUP_DECISIONS),
                          queue_file=queue or self.path(layout.DEDUP_QUEUE),
                          overlap_file=overlap or self.path(layout.OVERLAP),

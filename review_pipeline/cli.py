@@ -284,6 +284,18 @@ def _echo_import(result: ImportResult) -> None:
               show_default=True,
               help="Whether a preprint and its published version are one publication "
                    "(linked, the published one kept) or two.")
+@click.option("--errata", type=click.Choice(["same", "different"]), default="different",
+              show_default=True,
+              help="Whether an erratum (corrigendum, correction) and the article it corrects "
+                   "are one publication or two.")
+@click.option("--abstracts", type=click.Choice(["same", "different"]), default="different",
+              show_default=True,
+              help="Whether a meeting abstract and the journal article it became are one "
+                   "publication or two.")
+@click.option("--review-versions", type=click.Choice(["same", "different"]),
+              default="different", show_default=True,
+              help="Whether versions of one review published in different years are one "
+                   "publication or two.")
 @click.option("--decisions", type=click.Path(dir_okay=False, path_type=Path),
               default=layout.DEDUP_DECISIONS, show_default=True,
               help="A reviewer's same/different pairs, which override the rules.")
@@ -302,7 +314,8 @@ def _echo_import(result: ImportResult) -> None:
                    "member goes into the decisions file), then run dedup.")
 @common_options
 @pass_ctx
-def dedup_(obj: Review, prefer: str, preprints: str, decisions: Path, queue: Path, overlap: Path,
+def dedup_(obj: Review, prefer: str, preprints: str, errata: str, abstracts: str,
+           review_versions: str, decisions: Path, queue: Path, overlap: Path,
            explain: str | None, split: str | None) -> None:
     """Find duplicate records and link them; nothing is deleted.
 
@@ -313,11 +326,14 @@ def dedup_(obj: Review, prefer: str, preprints: str, decisions: Path, queue: Pat
     reviewer writes same or different; those rows, and the decisions file
     (record_id, other_record_id, decision same|different, note), win over the rules.
     A re-run compares only the pairs that involve records new since the last run.
+    --preprints, --errata, --abstracts and --review-versions set which related items
+    count as one publication; the search log names the choice.
 
     \b
     Example:
         review dedup --prefer pubmed,embase
         review dedup --preprints different
+        review dedup --errata same --abstracts same
         review dedup --explain embase:L2003155667
         review dedup --split embase:L2003155667
     """
@@ -330,7 +346,11 @@ def dedup_(obj: Review, prefer: str, preprints: str, decisions: Path, queue: Pat
                    f"; the rows are in {decisions}")
     preference = tuple(p.strip() for p in prefer.split(",") if p.strip())
     with _progress("dedup", "cluster") as progress:
-        result = obj.dedup(preference=preference, preprints=preprints == "same",
+        from review_pipeline.stages.dedup import Policy
+
+        policy = Policy(preprints=preprints == "same", errata=errata == "same",
+                        abstracts=abstracts == "same", reviews=review_versions == "same")
+        result = obj.dedup(preference=preference, policy=policy,
                            decisions=decisions, queue=queue, overlap=overlap,
                            on_progress=progress)
     rules = ", ".join(f"{rule} {n}" for rule, n in sorted(result.by_rule.items())) or "none"

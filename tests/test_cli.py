@@ -97,7 +97,7 @@ def test_the_whole_review_runs_and_prisma_equals_status(done: Path, project: Pat
     protocol_query = '("POEMS Syndrome"[Mesh] OR "POEMS syndrome"[tiab]'
     assert protocol_query in log and "Date of search: 2026-11-21 (the snapshot's date" in log
     assert "| Citation searching | Citation searching | `imports/citation_searching.ris` |" in log
-    assert "24 marked as duplicates (never deleted), by rule: pmid 11, reviewer 8, doi 5" in log
+    assert "24 marked as duplicates (never deleted), by rule: pmid 11, reviewer 9, doi 4" in log
     assert "- Embase (Databases): Planned" in log and "| 16 | deduplication | reported" in log
     # Two extractors, every disagreement decided in consensus.csv.
     x = status["extraction"]

@@ -25,7 +25,7 @@ from review_pipeline.stages.dedup import (
     split,
 )
 from review_pipeline.stages.dedup import run as dedup
-from review_pipeline.stages.dedup.matching import MATCHER_VERSION, Entry
+from review_pipeline.stages.dedup.matching import MATCHER_VERSION, Entry, Policy
 from tests.conftest import FIXTURES
 
 
@@ -48,7 +48,10 @@ LONG = "Lenalidomide and dexamethasone for relapsed POEMS syndrome"
 
 @pytest.mark.parametrize(("a", "b", "same"), [
     pytest.param({"pmid": "1"}, {"pmid": "1"}, True, id="same-pmid"),
-    pytest.param({"doi": "10.1/x"}, {"doi": "10.1/x"}, True, id="same-doi"),
+    pytest.param({"doi": "10.1/x", "title": LONG}, {"doi": "10.1/x", "title": LONG}, True,
+                 id="same-doi"),
+    pytest.param({"doi": "10.1/x"}, {"doi": "10.1/x"}, False,
+                 id="a-doi-without-titles-or-citations-is-for-the-reviewer"),
     pytest.param({"journals": ("blood",), "volume": "117", "pages": "6445-6451", "year": 2011,
                   "authors": "li j", "title": LONG},
                  {"journals": ("blood",), "volume": "117", "pages": "6445", "year": 2011,
@@ -320,10 +323,12 @@ def test_new_records_never_undo_a_reviewer_decision(db: Database, tmp_path: Path
 def test_a_change_of_rules_compares_every_pair_again(db: Database) -> None:
     load(db, "pubmed", "databases", [Record("1", title=LONG, year=2015, authors=["Misawa S"])])
     dedup(db)
-    assert dedup(db, preprints=False).compared == 1
+    assert dedup(db, policy=Policy(preprints=False)).compared == 1
     assert [r[0] for r in db.execute("SELECT rules FROM dedup_runs ORDER BY run_id")] == [
-        f"matcher {MATCHER_VERSION}; preprints same",
-        f"matcher {MATCHER_VERSION}; preprints different"]
+        f"matcher {MATCHER_VERSION}; preprints same; errata different; abstracts different; "
+        "review versions different",
+        f"matcher {MATCHER_VERSION}; preprints different; errata different; abstracts "
+        "different; review versions different"]
 
 
 # A real Research Square preprint of the POEMS snapshot; no benchmark set holds a preprint
@@ -344,7 +349,7 @@ def test_a_preprint_and_its_published_version_follow_the_policy(
         db: Database, preprints: bool, duplicates: int) -> None:
     load(db, "pubmed", "databases", [PREPRINT])
     load(db, "embase", "databases", [PUBLISHED])
-    assert dedup(db, preprints=preprints).duplicates == duplicates
+    assert dedup(db, policy=Policy(preprints=preprints)).duplicates == duplicates
     link = explain(db, "pubmed:rs-8077686").links[0]
     assert (link.rule, link.verdict) == ("preprint", "same" if preprints else "different")
     if preprints:  # the published version is kept, though PubMed is preferred

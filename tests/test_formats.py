@@ -13,6 +13,7 @@ import pytest
 from sqlite_utils import Database
 
 from review_pipeline.formats.registry import read_file, read_records
+from review_pipeline.formats.tabular import split_authors
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record
 from review_pipeline.stages.import_ import import_file
@@ -220,3 +221,17 @@ def test_ris_round_trip_gives_the_same_records(fixture: Path, db: Database,
     by_id = {r.source_record_id: r for r in again}
     for record in original:
         assert by_id[record.source_record_id] == record
+
+
+@pytest.mark.parametrize(("cell", "authors"), [
+    ("Zuber, J and Le Quintrec, M", ["Zuber J", "Le Quintrec M"]),
+    ("Liu R., Adler D.G.", ["Liu R", "Adler DG"]),
+    ("Misawa S; Kuwabara S", ["Misawa S", "Kuwabara S"]),
+    # EndNote's CSV export, as in the ASySD sets
+    ("Cicek F. A.Tokcaer-Keskin Z.Ozcinar E.", ["Cicek FA", "Tokcaer-Keskin Z", "Ozcinar E"]),
+    ("Boswald L.Kienzle E.", ["Boswald L", "Kienzle E"]),
+    ("St.John A.", ["St John A"]),
+    ("Abrahao, Bruno", ["Abrahao B"]),
+])
+def test_an_author_cell_in_every_common_form(cell: str, authors: list[str]) -> None:
+    assert split_authors(cell) == authors

@@ -180,8 +180,14 @@ def _records(path: Path, header: list[str], fields: list[str], first_of: dict[st
         yield _record(values, others)
 
 
+_GLUED = re.compile(r"(?<=\b[A-Z]\.)(?=[A-Z][a-z])")
+"""Where one author's initial ends and the next author's family name begins, with no space
+("Cicek F. A.Tokcaer-Keskin Z.")."""
+
+
 def split_authors(value: str) -> list[str]:
-    """Authors from one cell: "A and B" (BibTeX), "A; B", or "Liu R., Adler D.G." (Embase)."""
+    """Authors from one cell: "A and B" (BibTeX), "A; B", "Liu R., Adler D.G." (Embase), or
+    run together as EndNote's CSV export writes them ("Boswald L.Kienzle E.")."""
     if " and " in value:
         parts = value.split(" and ")
     elif ";" in value:
@@ -191,6 +197,8 @@ def split_authors(value: str) -> list[str]:
         # "Liu, R" is one author; "Liu R., Adler D.G." is two.
         if not all(" " in p.strip() for p in parts if p.strip()):
             parts = [value]
+    if len(parts) == 1:
+        parts = _GLUED.split(value)
     return [normalize_author(p) for p in parts if p.strip()]
 
 

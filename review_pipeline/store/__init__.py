@@ -15,7 +15,7 @@ The names below (records, batches, audit) are what every stage uses, as
 ``store.add_batch(db, ...)``; a stage imports the module of its own tables.
 """
 
-from review_pipeline.store.audit_log import ACTOR_SYSTEM, audit, now
+from review_pipeline.store.audit_log import ACTOR_SYSTEM, audit, audit_many, now
 from review_pipeline.store.records import (
     add_batch,
     all_records,
@@ -23,6 +23,7 @@ from review_pipeline.store.records import (
     find_batch,
     import_batches,
     missing_record,
+    move_many,
     move_to,
     note_refused,
     per_source,
@@ -45,8 +46,9 @@ from review_pipeline.store.schema import (
     schema_version,
 )
 
-__all__ = ["ACTOR_SYSTEM", "add_batch", "all_records", "audit", "counts_by", "file_of",
-           "find_batch", "import_batches", "insert_rows", "migrations", "missing_record",
-           "move_to", "note_refused", "now", "open_db", "per_source", "record_from_row",
-           "record_ids", "records_at", "remove_batches", "schema_version", "set_branches",
-           "set_reason", "set_state", "short_names", "sources_loaded", "tally"]
+__all__ = ["ACTOR_SYSTEM", "add_batch", "all_records", "audit", "audit_many", "counts_by",
+           "file_of", "find_batch", "import_batches", "insert_rows", "migrations",
+           "missing_record", "move_many", "move_to", "note_refused", "now", "open_db",
+           "per_source", "record_from_row", "record_ids", "records_at", "remove_batches",
+           "schema_version", "set_branches", "set_reason", "set_state", "short_names",
+           "sources_loaded", "tally"]

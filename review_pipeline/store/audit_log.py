@@ -29,6 +29,18 @@ def audit(db: Database, *, actor: str, action: str, entity: str, entity_id: str,
     })
 
 
+def audit_many(db: Database, rows: Sequence[dict[str, Any]]) -> None:
+    """Append many rows at once (keys as :func:`audit`'s arguments): a dedup run can move
+    tens of thousands of records, and one insert each would cost more than the run."""
+    at = now()
+    insert_rows(db, "audit_log", [{
+        "at": at, "actor": r["actor"], "action": r["action"], "entity": r["entity"],
+        "entity_id": r["entity_id"], "field": r.get("field"),
+        "old": None if r.get("old") is None else str(r["old"]),
+        "new": None if r.get("new") is None else str(r["new"]), "detail": r.get("detail"),
+    } for r in rows])
+
+
 def has_trail(db: Database, action: str) -> bool:
     return db.execute("SELECT 1 FROM audit_log WHERE action = ? LIMIT 1",
                       [action]).fetchone() is not None

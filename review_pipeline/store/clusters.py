@@ -72,10 +72,17 @@ def link_of(db: Database, record_id: str) -> tuple[str | None, str | None] | Non
     return None if row is None else (row[0], row[1])
 
 
-def set_link(db: Database, record_id: str, cluster_id: str, duplicate_of: str | None,
-             rule: str | None) -> None:
-    db.execute("UPDATE records SET cluster_id = ?, duplicate_of = ?, dedup_rule = ? "
-               "WHERE record_id = ?", [cluster_id, duplicate_of, rule, record_id])
+def all_links(db: Database) -> dict[str, tuple[str | None, str | None]]:
+    """Every record's (cluster, duplicate of)."""
+    return {r: (c, d) for r, c, d in db.execute(
+        "SELECT record_id, cluster_id, duplicate_of FROM records")}
+
+
+def set_links(db: Database, rows: Sequence[tuple[str, str, str | None, str | None]]
+              ) -> None:
+    """(record id, cluster, duplicate of, rule) for each record to relink."""
+    db.conn.executemany("UPDATE records SET cluster_id = ?, duplicate_of = ?, dedup_rule = ? "
+                        "WHERE record_id = ?", [[c, d, r, i] for i, c, d, r in rows])
 
 
 def members(db: Database, cluster_id: str) -> list[str]:

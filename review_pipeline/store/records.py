@@ -22,7 +22,7 @@ from sqlite_utils import Database
 from review_pipeline.model.errors import StateError
 from review_pipeline.model.record import Record, content_digest
 from review_pipeline.model.state import TRANSITIONS, State, path_between
-from review_pipeline.store.audit_log import ACTOR_SYSTEM, audit, now
+from review_pipeline.store.audit_log import ACTOR_SYSTEM, audit, audit_many, now
 from review_pipeline.store.rows import insert_row, insert_rows
 
 
@@ -42,10 +42,18 @@ def set_state(db: Database, record_id: str, new: State, *, actor: str = ACTOR_SY
             fix="run the stages in order (`make all`); a record reaches later states only "
                 "through the earlier ones",
         )
-    db.execute("UPDATE records SET status = ?, status_reason = ? WHERE record_id = ?",
-               [new.value, reason or None, record_id])
-    audit(db, actor=actor, action="state", entity="record", entity_id=record_id,
-          field="status", old=old.value, new=new.value, detail=reason or None)
+    _write_states(db, [(new.value, reason or None, record_id)], [{
+        "actor": actor, "action": "state", "entity": "record", "entity_id": record_id,
+        "field": "status", "old": old.value, "new": new.value, "detail": reason or None}])
+
+
+def _write_states(db: Database, rows: Sequence[tuple[str, str | None, str]],
+                  trail: Sequence[dict[str, Any]]) -> None:
+    """The one writer of ``records.status``: (state, reason, record id) rows, and their
+    audit rows."""
+    db.conn.executemany("UPDATE records SET status = ?, status_reason = ? WHERE record_id = ?",
+                        rows)
+    audit_many(db, trail)
 
 
 def move_to(db: Database, record_id: str, target: State, current: State, *,
@@ -55,6 +63,27 @@ def move_to(db: Database, record_id: str, target: State, current: State, *,
     for step in steps:
         set_state(db, record_id, step, actor=actor, reason=reason)
     return bool(steps)
+
+
+def move_many(db: Database, moves: Sequence[tuple[str, State, State, str]], *,
+              actor: str = ACTOR_SYSTEM) -> set[str]:
+    """:func:`move_to` for many records at once: (record id, its current state, the target,
+    the reason) each; return the ids that moved. The current states are the caller's, read
+    in the same transaction."""
+    updates: list[tuple[str, str | None, str]] = []
+    trail: list[dict[str, Any]] = []
+    for record_id, current, target, reason in moves:
+        steps = path_between(current, target)
+        old = current
+        for step in steps:
+            trail.append({"actor": actor, "action": "state", "entity": "record",
+                          "entity_id": record_id, "field": "status", "old": old.value,
+                          "new": step.value, "detail": reason or None})
+            old = step
+        if steps:
+            updates.append((target.value, reason or None, record_id))
+    _write_states(db, updates, trail)
+    return {u[2] for u in updates}
 
 
 def make_record_id(source: str, source_record_id: str) -> str:

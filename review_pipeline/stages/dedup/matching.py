@@ -14,11 +14,19 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from review_pipeline.model.record import CONFERENCE_ABSTRACT, fold
+from review_pipeline.stages.dedup.fields import (
+    Pages,
+    pages_agree,
+    read_citation,
+    read_pages,
+    unmangle,
+)
 
 TITLE_BLOCK = 24
 """Characters of the folded title (start and end) that make a blocking key."""
@@ -26,6 +34,12 @@ MAX_BLOCK = 64
 """Records sharing a fuzzy key beyond this many share something generic ("the effect of"),
 so the key is not used; PMID and DOI keys have no such cap."""
 MIN_TITLE = 20
+MIN_LONG_PART = 30
+"""A part of a title field (one of two languages, a title before its subtitle) is compared
+alone only when it is this long."""
+SWAP_AUTHORS = 6
+"""First authors compared as letters, to see through given and family names swapped; three
+at least, so that one or two common initials prove nothing."""
 """Shorter folded titles ("POEMS syndrome") are shared by distinct papers."""
 
 _TAGS = re.compile(r"<[^>]+>")
@@ -43,8 +57,28 @@ _ORIGINAL_TITLE = re.compile(r"[.\s]+\[?(?:" + "|".join(_LANGUAGES) + r")\]?\.?\
 # A journal section before the title ("Proceedings: ...", "Guest Editorial: ...").
 _SECTION = re.compile(r"^(?:proceedings|guest editorial|rapid publication|rapid communication|"
                       r"short communication|brief communication|brief report|original article|"
-                      r"original research|research article|research letter)\s*:\s*",
+                      r"original research|research article|research letter|from the cover|"
+                      r"reprint of|reprinted from|editor's choice|editors' choice)\s*:\s*",
                       re.IGNORECASE)
+_NOTICE = re.compile(r"^\s*(?P<kind>erratum|errata|corrigendum|correction|retraction note|"
+                     r"retraction|retracted|notice of retraction|expression of concern)"
+                     r"(?:\s+(?:to|for|of|on|in))?\s*[:.\-]\s*(?=\S.{" + str(MIN_TITLE) + "})",
+                     re.IGNORECASE)
+_NOTICE_KINDS = {"errat": "erratum", "corri": "erratum", "corre": "erratum",
+                 "retra": "retraction", "notic": "retraction", "expre": "concern"}
+# Ovid's notes after a title ("[Erratum appears in ...]", "[Review]"), and the Cochrane
+# Library's article number ("- ART. NO. CD003235.PUB2").
+_NOTE = re.compile(r"\s*(?:\[(?:erratum|published erratum|retraction|retracted|comment|"
+                   r"see comments?|review|corrected|update|updated|republished)\b[^\]]*\]|"
+                   r"-\s*art\.?\s*no\.?\s*[\w.]+)\s*\.?\s*$", re.IGNORECASE)
+# A side of a debate or an answer to an article, in brackets after a title it shares.
+_QUALIFIER_SUFFIX = re.compile(r"[(\[]\s*(pro|con|yes|no|for|against|rebuttal|reply|response|"
+                               r"discussion|comment|commentary)\s*[)\]]\s*\.?\s*$",
+                               re.IGNORECASE)
+SIDE_CAP = 85.0
+"""The most two titles can agree when they name two sides ("... (PRO)", "... (CON)")."""
+_BRACKETED_PART = re.compile(r"^(?P<outside>.{20,}?)\s*\[(?P<inside>[^\]]{20,})\]\s*\.?\s*$")
+"""An original title with its translation in brackets, each of MIN_TITLE characters or more."""
 _PART = re.compile(r"\bpart\s+([ivx]+|\d+|one|two|three)\b")
 _GENERIC = re.compile(r"^(erratum|errata|corrigendum|correction|reply|response|comment|"
                       r"commentary|editorial|letter|retraction|retracted|in reply|"
@@ -54,10 +88,10 @@ _EMBASE_PAGES = re.compile(r"\((?:pp |no pagination\))")
 """What tells an Embase source string from a journal name with a dot."""
 _EMBASE_NO_JOURNAL = re.compile(r"^[\d\s]*\((?:pp |no pagination\))")
 _NUMBER = re.compile(r"\d+")
+_SUPPLEMENT = re.compile(r"\b(?:supplement|suppl|supp|sup|s)\b|^s(?=\d)")
 _SPREADSHEET_ERRORS = frozenset({"#NAME?", "#VALUE!", "#REF!", "#N/A", "#NULL!", "#DIV/0!"})
 """What a spreadsheet leaves in a cell it mistook for a formula: no title at all."""
 _PAGE_RANGE = re.compile(r"^\s*[1-9]\d*\s*[-\u2013]\s*\d+\s*$")
-_PAGE_PREFIX = re.compile(r"^(?:pp?\.?\s*)(?=\d)")
 _QUALIFIER = re.compile(r"\s*\([^()]*\)\s*$")
 _CONFERENCE = re.compile(r"conference:|congress|meeting|symposium|\bsymp\b|workshop|abstracts? of",
                          re.IGNORECASE)
@@ -68,18 +102,39 @@ _PREPRINT_DOI = re.compile(r"^10\.(?:1101/(?:\d{4}\.\d{2}\.\d{2}\.)?\d+(?:v\d+)?
                            r"2139/ssrn\.|20944/preprints|48550/arxiv\.)")
 _PREPRINT_SERVER = re.compile(r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|ssrn|research "
                               r"square|preprints)\b")
-MATCHER_VERSION = 6
+MATCHER_VERSION = 7
 """Raise it whenever a rule changes: dedup reuses the verdicts it stored only while the
 rules that made them are the same."""
 
 
+def read_notice(title: str) -> tuple[str, str]:
+    """("erratum", "retraction", "concern" or "", the title after that label): "Erratum:
+    <the article's title>" names a notice about the article, not the article."""
+    match = _NOTICE.match(title)
+    if not match:
+        return "", title
+    return _NOTICE_KINDS[match.group("kind")[:5].lower()], title[match.end():]
+
+
+def strip_notes(title: str) -> str:
+    """The title without the notes a database writes after it."""
+    while ("[" in title or "art" in title.lower()) and (cut := _NOTE.sub("", title)) != title:
+        title = cut
+    return title
+
+
 def clean_title(title: str) -> str:
-    """The title as compared: markup, brackets around a translation and a trailing
-    language name ("... . [French]", "... . Japanese") dropped, then folded."""
+    """The title as compared: markup, a section or notice label before it, notes after it,
+    brackets around a translation and a trailing language name ("... . [French]",
+    "... . Japanese") dropped, then folded."""
+    return fold(_title_text(title))
+
+
+def _title_text(title: str) -> str:
     if title.strip() in _SPREADSHEET_ERRORS:
         return ""
     text = (_TAGS.sub("", title) if "<" in title else title).strip()
-    text = _SECTION.sub("", text)
+    text = strip_notes(read_notice(_SECTION.sub("", text))[1])
     if "\n" in text:
         text = _ORIGINAL_TITLE.sub("", text)
     # The suffix pattern is tried at every position; most titles need not pay for that.
@@ -87,7 +142,34 @@ def clean_title(title: str) -> str:
         text = _LANGUAGE_SUFFIX.sub("", text)
     if text.startswith("[") and text.rstrip(".").endswith("]"):
         text = text.rstrip(".")[1:-1]
-    return fold(text)
+    return text
+
+
+def title_parts(text: str) -> tuple[str, ...]:
+    """What else a title field may be, squeezed: each of an original and its translation
+    given together ("Utilidad ...; Are antimicrobials ...", "... [Arbeiten ...]"), and the
+    title without its subtitle."""
+    parts: list[str] = []
+    if match := _BRACKETED_PART.match(text):
+        parts += [match.group("outside"), match.group("inside")]
+    elif "; " in text:
+        halves = text.split("; ", 1)
+        if all(len(h) >= MIN_LONG_PART for h in halves):
+            parts += halves
+    main, colon, _ = text.partition(": ")
+    if colon and len(main) >= MIN_LONG_PART:
+        parts.append(main)
+    return tuple(fold(p).replace(" ", "") for p in parts)
+
+
+def issue_key(issue: str) -> str:
+    """"Suppl2", "SUPPL. 2" and "Supplement 2" agree; "3" and "3 Meeting Abstracts" agree;
+    an issue without a number ("June", "Medical Science Edition") says nothing."""
+    if not any(c.isdigit() for c in issue):
+        return ""
+    if issue.strip()[:1].isdigit():
+        return first_number(issue)
+    return _SUPPLEMENT.sub("suppl", fold(issue)).replace(" ", "")
 
 
 def first_number(text: str) -> str:
@@ -114,6 +196,11 @@ class Entry:
     filled: int = 0
     authors: str = ""
     """Folded author names, in order."""
+    author_list: tuple[str, ...] = ()
+    """The same names one by one, when the source told them apart."""
+    abstract: str = ""
+    """The folded abstract of a record that has nothing else beside its title (a screening
+    export: title and abstract only); empty otherwise, as a citation says more."""
     issue: str = ""
     preprint: bool = False
     """A preprint; also recognised from its DOI or its server's name."""
@@ -123,6 +210,8 @@ class Entry:
     volume_n: str = field(init=False)
     issue_n: str = field(init=False)
     page: str = field(init=False)
+    """The first page as written ("e1611", "s12"), after :func:`fields.read_pages`."""
+    pages_read: Pages = field(init=False)
     doi_key: str = field(init=False)
     """The DOI, with a Cochrane review's ``.pubN`` update suffix dropped."""
     page_range: bool = field(init=False)
@@ -132,28 +221,32 @@ class Entry:
     """The numbers in the title: "2019 update" and "2021 update" are two papers."""
     generic: bool = field(init=False)
     conference: bool = field(init=False)
+    notice: str = field(init=False)
+    """"erratum", "retraction" or "concern" for a notice about an article."""
+    parts: tuple[str, ...] = field(init=False)
+    """What else the title field may be: see :func:`title_parts`."""
+    qualifier: str = field(init=False)
+    """The side a title names in brackets at its end: "(PRO)", "(CON)", "(Reply)"."""
+    initials: tuple[frozenset[str], ...] = field(init=False)
+    """Each of the first authors as the set of their names' first letters: "Cicek FA" and
+    "Amber CF" (given and family name swapped) are both {a, c, f}."""
 
     def __post_init__(self) -> None:
         if self.year and not 1800 <= self.year <= 2100:
             self.year = None  # a page number or a typing slip in the year column
-        self.title_key = clean_title(self.title)
+        text = _title_text(self.title)
+        self.title_key = fold(text)
+        self.notice = read_notice(_SECTION.sub("", self.title.strip()))[0]
+        self.parts = title_parts(text) if self.title_key else ()
+        qualifier = _QUALIFIER_SUFFIX.search(text)
+        self.qualifier = fold(qualifier.group(1)) if qualifier else ""
         self.squeezed = self.title_key.replace(" ", "")
-        self.volume_n = first_number(self.volume)
-        # "Suppl2" and "SUPPL.2" agree; an issue without a number ("June", "Medical
-        # Science Edition") says nothing.
-        if not any(c.isdigit() for c in self.issue):
-            self.issue_n = ""
-        elif self.issue.strip()[:1].isdigit():
-            self.issue_n = first_number(self.issue)
-        else:
-            self.issue_n = fold(self.issue).replace(" ", "")
-        first = _PAGE_PREFIX.sub("", re.split(r"[-\u2013\u2014]", self.pages, maxsplit=1)[0]
-                                 .strip().lower())
-        first = first.lstrip("0") if first.isdigit() else first
-        self.page_range = bool(_PAGE_RANGE.match(self.pages))
-        # Some exports put the year in the pages field.
-        self.page = first if any(c.isdigit() for c in first) and first != str(
-            self.year or "") else ""
+        cited = read_citation(self.volume, self.issue, self.pages, self.year)
+        self.volume_n = first_number(cited.volume)
+        self.issue_n = issue_key(cited.issue)
+        self.pages_read = read_pages(cited.pages, self.year)
+        self.page = self.pages_read.first
+        self.page_range = bool(_PAGE_RANGE.match(unmangle(cited.pages)))
         cochrane = _COCHRANE.match(self.doi)
         self.doi_key = cochrane.group(1) if cochrane else self.doi
         part = _PART.search(self.title_key)
@@ -161,10 +254,16 @@ class Entry:
         self.numbers = tuple(n.lstrip("0") for n in _NUMBER.findall(self.title_key))
         self.generic = bool(self.title_key) and (bool(_GENERIC.match(self.title_key))
                                                  or len(self.title_key) < MIN_TITLE)
+        self.initials = tuple(_initials(name) for name in self.author_list[:SWAP_AUTHORS])
         self.conference = self.kind == CONFERENCE_ABSTRACT or any(
             _CONFERENCE.search(j) for j in self.journals) or self.issue == "var.pagings"
         self.preprint = self.preprint or bool(_PREPRINT_DOI.match(self.doi)) or any(
             _PREPRINT_SERVER.search(j) for j in self.journals)
+
+
+def _initials(name: str) -> frozenset[str]:
+    # A word of one or two letters is initials ("fa"); a longer one is a name.
+    return frozenset(c for word in name.split() for c in (word[0] if len(word) > 2 else word))
 
 
 def journal_names(*raw: str) -> tuple[str, ...]:
@@ -235,9 +334,14 @@ def same_journal(a: Entry, b: Entry) -> bool | None:
     """True or False when both records name a journal, None when one does not."""
     if not (a.journals and b.journals):
         return None
-    squeezed = {j.replace(" ", "") for j in a.journals}
-    return any(journals_match(x, y) or y.replace(" ", "") in squeezed
-               for x in a.journals for y in b.journals)
+    return _journals_agree(a.journals, b.journals)
+
+
+@lru_cache(maxsize=1 << 16)
+def _journals_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    # A search's records name a few hundred journals: the same two meet again and again.
+    squeezed = {j.replace(" ", "") for j in a}
+    return any(journals_match(x, y) or y.replace(" ", "") in squeezed for x in a for y in b)
 
 
 @dataclass(frozen=True)
@@ -256,10 +360,16 @@ class Verdict:
 
 JOINING = ("pmid", "doi", "cochrane_update", "doi_alias", "citation", "translated_title",
            "generic_citation", "abstract_listed_twice", "title_citation", "title_issue",
-           "title_pages", "title_authors", "same_meeting", "online_first", "preprint")
+           "title_pages", "title_variant", "title_authors", "title_abstract", "same_meeting",
+           "online_first", "preprint", "erratum_article", "abstract_article",
+           "review_versions")
 """The rules that join records, strongest first: a stronger link is made before a weaker one
 that might conflict with it. A verdict of the same publication must name one of them."""
 _RANK = {rule: rank for rank, rule in enumerate(JOINING)}
+POLICY_JOINS = frozenset({"erratum_article", "abstract_article", "review_versions"})
+"""Rules that join two items only because the review's :class:`Policy` counts them as one
+publication: each keeps its own PMID, DOI and kind."""
+_REVIEW = re.compile(r"\b(?:review|meta analysis|metaanalysis)\b")
 
 
 def strength(rule: str) -> int:
@@ -268,20 +378,31 @@ def strength(rule: str) -> int:
 
 
 def title_similarity(a: Entry, b: Entry) -> float:
-    """0-100. A title cut short by a database matches the full one on the shared length."""
+    """0-100. A title cut short by a database matches the full one on the shared length.
+    Titles that name two sides of a debate ("... (PRO)" and "... (CON)" or nothing) agree
+    at most :data:`SIDE_CAP`: the cut never hides that word."""
     x, y = a.squeezed, b.squeezed
     if not (x and y):
         return 0.0
+    if a.qualifier != b.qualifier:
+        return min(SIDE_CAP, fuzz.ratio(x, y))
     n = min(len(x), len(y))
     if n >= 40:
         x, y = x[:max(n, int(len(x) * 0.8))], y[:max(n, int(len(y) * 0.8))]
     return fuzz.ratio(x, y)
 
 
+def part_similarity(a: Entry, b: Entry) -> float:
+    """0-100: the best match of one record's whole title with a part of the other's."""
+    return max((fuzz.ratio(part, whole) for parts, whole in ((a.parts, b.squeezed),
+                                                              (b.parts, a.squeezed))
+                for part in parts if whole), default=0.0)
+
+
 def author_similarity(a: Entry, b: Entry) -> float | None:
     """0-100 over the first authors (lists are cut at different lengths): the best of the
-    names as written, squeezed, and as surnames shared ("Abrahao, Bruno" and "B. Abrahao");
-    None when a record has none."""
+    names as written, squeezed, as surnames shared ("Abrahao, Bruno" and "B. Abrahao"), and
+    as letters (given and family names swapped); None when a record has none."""
     if not (a.authors and b.authors):
         return None
     x, y = a.authors[:60], b.authors[:60]
@@ -290,17 +411,77 @@ def author_similarity(a: Entry, b: Entry) -> float | None:
     shared = 100 * len(surnames_x & surnames_y) / min(len(surnames_x), len(surnames_y)) if (
         surnames_x and surnames_y) else 0
     return max(fuzz.token_set_ratio(x, y), shared,
-               fuzz.ratio(x.replace(" ", "")[:30], y.replace(" ", "")[:30]))
+               fuzz.ratio(x.replace(" ", "")[:30], y.replace(" ", "")[:30]),
+               _same_letters(a.initials, b.initials))
+
+
+def _same_letters(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) -> float:
+    """100 times the share of the first authors whose letters agree, over three or more."""
+    n = min(len(a), len(b))
+    if n < 3:
+        return 0.0
+    return 100 * sum(x == y for x, y in zip(a[:n], b[:n], strict=True)) / n
 
 
 def conflicts(a: Entry, b: Entry) -> list[str]:
     """The citation fields both records give and disagree on."""
+    # "Suppl 3" and "3" are one issue written two ways; "Suppl 3" and "4" are not.
     out = [name for name, x, y in (("volume", a.volume_n, b.volume_n),
-                                   ("issue", a.issue_n, b.issue_n), ("page", a.page, b.page))
+                                   ("issue", first_number(a.issue_n), first_number(b.issue_n)))
            if x and y and x != y]
+    if a.page and b.page and not (a.pages_read.guessed or b.pages_read.guessed) and (
+            not pages_agree(a.pages_read, b.pages_read)):
+        out.append("page")
     if same_journal(a, b) is False:
         out.append("journal")
     return out
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The review's conventions for items that some teams count as one publication and
+    others as two. Only ``preprints`` joins by default, as PRISMA counts reports of one
+    study; the others keep the items apart unless a team chooses otherwise."""
+
+    preprints: bool = True
+    """A preprint and its published version."""
+    errata: bool = False
+    """An erratum (corrigendum, correction) and the article it corrects."""
+    abstracts: bool = False
+    """A meeting abstract and the journal article it became."""
+    reviews: bool = False
+    """Versions of one review published in different years."""
+
+    @property
+    def joins(self) -> bool:
+        """Whether any convention joins items that carry their own identifiers."""
+        return self.errata or self.abstracts or self.reviews
+
+    def describe(self) -> str:
+        """The policy as the search log names it."""
+        return "; ".join(f"{name} {'same' if same else 'different'}" for name, same in (
+            ("preprints", self.preprints), ("errata", self.errata),
+            ("abstracts", self.abstracts), ("review versions", self.reviews)))
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """The title similarities (0-100) at which the rules that lean most on a title decide,
+    chosen across all the shared labelled sets at once; `make bench-dedup` reports each
+    set's figures when its own pairs were left out of that choice."""
+
+    citation: float = 90
+    """At one journal, volume, first page and year."""
+    translated: float = 70
+    """At one citation and issue by the same authors: a title translated in other words."""
+    doi_citation: float = 50
+    """At one DOI and citation (Greek letters lost, a section label)."""
+    one_doi: float = 90
+    """At one DOI."""
+    title_citation: float = 95
+    """The same year, authors and journal or first page."""
+    title_pages: float = 90
+    """The same first page and authors, a year apart at most."""
 
 
 @dataclass(frozen=True)
@@ -316,9 +497,8 @@ class Pair:
     gap: int | None
     """Years apart."""
     journal: bool | None
-    preprints: bool = True
-    """The protocol's policy: a preprint and its published version are the same
-    publication (True) or two (False)."""
+    policy: Policy = field(default_factory=Policy)
+    cut: Cutoffs = field(default_factory=Cutoffs)
 
     @property
     def untitled(self) -> bool:
@@ -333,7 +513,7 @@ class Pair:
 
     @property
     def same_page(self) -> bool:
-        return bool(self.a.page) and self.a.page == self.b.page
+        return pages_agree(self.a.pages_read, self.b.pages_read)
 
     @property
     def same_citation(self) -> bool:
@@ -353,8 +533,37 @@ def _meeting_abstract(p: Pair) -> Verdict | None:
     if _listed_twice(p):
         return p.verdict(True, "abstract_listed_twice", "one meeting abstract, listed with and "
                          "without the meeting's name in the same supplement")
+    if p.policy.abstracts and _one_work(p, years=2):
+        return p.verdict(True, "abstract_article", "a meeting abstract and the article it "
+                         "became, one publication by the abstracts policy")
     return p.verdict(False, "abstract_vs_article",
                      "a meeting abstract and a journal article are different reports")
+
+
+def _one_work(p: Pair, years: int) -> bool:
+    # What the policy joins must still be one work: its title, its authors, close in time.
+    return p.title >= 95 and (p.authors is None or p.authors >= 80) and (
+        p.gap is None or p.gap <= years)
+
+
+def _notice(p: Pair) -> Verdict | None:
+    if p.a.notice == p.b.notice:
+        return None
+    if p.policy.errata and {p.a.notice, p.b.notice} == {"erratum", ""} and _one_work(p, 3):
+        return p.verdict(True, "erratum_article", "an erratum and the article it corrects, "
+                         "one publication by the errata policy")
+    kinds = " and ".join(n or "an article" for n in sorted((p.a.notice, p.b.notice)))
+    return p.verdict(False, "notice", f"{kinds}: a notice is not the item it is about")
+
+
+def _review_versions(p: Pair) -> Verdict | None:
+    # Versions of a review: one title and team, other years, often other DOIs.
+    if p.policy.reviews and p.title >= 98 and (p.authors is None or p.authors >= 80) and (
+            p.gap or 0) >= 1 and p.journal is not False and (
+                _REVIEW.search(p.a.title_key) or any("cochrane" in j for j in p.a.journals)):
+        return p.verdict(True, "review_versions", "versions of one review, one publication "
+                         "by the review versions policy")
+    return None
 
 
 def _listed_twice(p: Pair) -> bool:
@@ -371,10 +580,16 @@ def _listed_twice(p: Pair) -> bool:
 def _doi_citation(p: Pair) -> Verdict | None:
     # One DOI at one citation settles it, whatever the titles (Greek letters dropped, a
     # "Short communication:" prefix) or the journal names (a translation) say.
-    if p.a.doi and p.a.doi == p.b.doi and p.same_citation and p.title >= 50 and (
-            p.authors is None or p.authors >= 80):
+    if p.a.doi and p.a.doi == p.b.doi and p.same_citation and p.title >= p.cut.doi_citation and (
+            p.authors is None or p.authors >= 80) and (p.title >= 90 or _same_list(p)):
         return p.verdict(True, "doi", "the same DOI, volume, first page and year")
     return None
+
+
+def _same_list(p: Pair) -> bool:
+    # Two abstracts on one supplement page share the supplement's DOI and some authors: one
+    # list inside the other is not the same list.
+    return p.authors is None or fuzz.ratio(p.a.authors, p.b.authors) >= 80
 
 
 def _companion(p: Pair) -> Verdict | None:
@@ -401,7 +616,7 @@ def _preprint(p: Pair) -> Verdict | None:
     if p.a.preprint == p.b.preprint or p.title < 90 or (
             p.authors is not None and p.authors < 80) or (p.gap or 0) > 2:
         return None
-    if p.preprints:
+    if p.policy.preprints:
         return p.verdict(True, "preprint", "a preprint and its published version")
     return p.verdict(False, "preprint", "a preprint and its published version, kept apart "
                      "by the preprint policy")
@@ -439,14 +654,26 @@ def dois_alike(a: str, b: str) -> bool:
 
 
 def _one_doi(p: Pair) -> Verdict | None:
-    if not p.a.doi or p.a.doi != p.b.doi:
+    if not p.a.doi or p.a.doi != p.b.doi or _container_doi(p):
         return None
+    if p.untitled:
+        if p.same_citation and p.journal is not False:
+            return p.verdict(True, "doi", "the same DOI and citation; a title is missing")
+        return p.verdict(None, "doi", "the same DOI, but a title is missing and the citations "
+                         "do not show it is one item")
     # Embase meeting abstracts and supplements borrow the DOI of another item.
-    if (p.title >= 90 or p.untitled) and "journal" not in p.clash:
+    if p.title >= p.cut.one_doi and "journal" not in p.clash:
         return p.verdict(True, "doi", "the same DOI and title")
-    if p.title >= 90:
+    if p.title >= p.cut.one_doi:
         return p.verdict(None, "doi", "the same DOI and title in two journals")
     return p.verdict(False, "borrowed_doi", "the same DOI on different titles")
+
+
+def _container_doi(p: Pair) -> bool:
+    """A DOI two items share because it is their container's (a supplement's, a debate's),
+    not their own: at two first pages, it says nothing unless the titles and authors say it
+    is one item."""
+    return "page" in p.clash and (p.title < 95 or (p.authors is not None and p.authors < 80))
 
 
 def _generic_title(p: Pair) -> Verdict | None:
@@ -469,12 +696,13 @@ def _citation(p: Pair) -> Verdict | None:
     # Letters, replies and articles in one issue can share a first page and authors.
     if p.untitled:
         return p.verdict(None, "citation", "the same citation, but a title is missing")
-    if (p.title >= 90 or p.cut_short) and (p.authors is None or p.authors >= 50):
+    if (p.title >= p.cut.citation or p.cut_short) and (p.authors is None or p.authors >= 50):
         return p.verdict(True, "citation", "the same journal, volume, first page and year")
     # A title translated twice ("[Basic diphenylmethane derivatives ...]") differs in its
     # words, but so do two abstracts of one group on one supplement page: a person decides,
     # unless the pages are an article's, in one issue, by the same authors.
-    if p.title >= 70 and (p.authors or 0) >= 95 and not (p.a.conference or p.b.conference) and (
+    if p.title >= p.cut.translated and (p.authors or 0) >= 95 and not (
+            p.a.conference or p.b.conference) and (
             p.a.issue_n and p.a.issue_n == p.b.issue_n) and (p.a.page_range or p.b.page_range):
         return p.verdict(True, "translated_title", "the same journal, volume, issue, first "
                          "page, year and authors; the title translated in other words")
@@ -501,7 +729,8 @@ def _citation_conflict(p: Pair) -> Verdict | None:
 
 
 def _title_citation(p: Pair) -> Verdict | None:
-    if p.title >= 95 and (p.authors is None or p.authors >= 80) and p.gap == 0 and (
+    if p.title >= p.cut.title_citation and (p.authors is None or p.authors >= 80) and (
+            p.gap == 0) and (
             not p.clash) and (p.journal or p.same_page):
         return p.verdict(True, "title_citation",
                          "the same title, authors, year and journal or first page")
@@ -520,9 +749,22 @@ def _title_issue(p: Pair) -> Verdict | None:
 
 
 def _title_pages(p: Pair) -> Verdict | None:
-    if p.title >= 90 and (p.authors or 0) >= 80 and p.gap is not None and p.gap <= 1 and (
+    if p.title >= p.cut.title_pages and (p.authors or 0) >= 80 and p.gap is not None and (
+            p.gap <= 1) and (
             p.same_page):
         return p.verdict(True, "title_pages", "similar title, the same authors and first page")
+    return None
+
+
+def _title_variant(p: Pair) -> Verdict | None:
+    # The title field holds more than the title (an original and its translation) or less
+    # (the subtitle dropped): one of them matches the other's whole title, at one citation.
+    if p.title < 98 and (p.a.parts or p.b.parts) and (p.authors is None or p.authors >= 90) and (
+            p.gap == 0) and p.same_page and p.journal is not False and not p.clash and (
+            part_similarity(p.a, p.b) >= 97):
+        return p.verdict(True, "title_variant", "one title is a part of the other (a "
+                         "translation given beside it, or without its subtitle); the same "
+                         "authors, year and first page")
     return None
 
 
@@ -543,6 +785,15 @@ def _title_authors(p: Pair) -> Verdict | None:
     return None
 
 
+def _title_abstract(p: Pair) -> Verdict | None:
+    # Records with a title and an abstract and nothing else: the abstract is the evidence.
+    if p.a.abstract and p.b.abstract and p.title >= 97 and fuzz.token_set_ratio(
+            p.a.abstract, p.b.abstract) >= 90:
+        return p.verdict(True, "title_abstract", "the same title and abstract; neither record "
+                         "gives authors, a year or a citation")
+    return None
+
+
 def _similar(p: Pair) -> Verdict | None:
     if p.title >= 90 and (p.authors is None or p.authors >= 60) and (
             p.gap is None or p.gap <= 1):
@@ -552,22 +803,33 @@ def _similar(p: Pair) -> Verdict | None:
 
 
 RULES: tuple[Callable[[Pair], Verdict | None], ...] = (
-    _meeting_abstract, _doi_citation, _companion, _title_numbers, _preprint, _two_dois, _one_doi,
-    _generic_title, _citation, _same_meeting, _citation_conflict, _title_citation,
-    _title_issue, _title_pages, _online_first, _title_authors, _similar)
+    _meeting_abstract, _notice, _review_versions, _doi_citation, _companion, _title_numbers,
+    _preprint, _two_dois, _one_doi, _generic_title, _citation, _same_meeting,
+    _citation_conflict, _title_citation, _title_issue, _title_pages, _title_variant,
+    _online_first, _title_authors, _title_abstract, _similar)
 """Vetoes and duplicate rules in the order they are tried; the first verdict wins."""
+_POLICY_RULES = (_meeting_abstract, _notice, _review_versions)
+"""The rules that may join two items with PMIDs of their own, by the review's policy."""
 
 
-def decide(a: Entry, b: Entry, *, preprints: bool = True) -> Verdict:
-    """Whether ``a`` and ``b`` are the same publication: a shared PMID settles it, else the
-    first of :data:`RULES` that applies; a pair no rule takes is not a duplicate.
-    ``preprints`` is the policy for a preprint and its published version."""
-    if a.pmid and b.pmid:
+def decide(a: Entry, b: Entry, *, policy: Policy | None = None,
+           cutoffs: Cutoffs | None = None) -> Verdict:
+    """Whether ``a`` and ``b`` are the same publication under the review's ``policy``: a
+    shared PMID settles it, else the first of :data:`RULES` that applies; a pair no rule
+    takes is not a duplicate."""
+    policy = policy or Policy()
+    if a.pmid and b.pmid and (a.pmid == b.pmid or not policy.joins):
         return (Verdict(True, "pmid", "the same PMID") if a.pmid == b.pmid
                 else Verdict(False, "pmid_conflict", "different PMIDs"))
     pair = Pair(a, b, title_similarity(a, b), author_similarity(a, b), tuple(conflicts(a, b)),
                 abs(a.year - b.year) if a.year and b.year else None, same_journal(a, b),
-                preprints)
+                policy, cutoffs or Cutoffs())
+    if a.pmid and b.pmid:
+        # Each item of a pair the policy joins has its own PMID; any other pair is two.
+        for joins in _POLICY_RULES:
+            if (verdict := joins(pair)) and verdict.rule in POLICY_JOINS and verdict.same:
+                return verdict
+        return Verdict(False, "pmid_conflict", "different PMIDs")
     for rule in RULES:
         if verdict := rule(pair):
             return verdict
@@ -588,10 +850,11 @@ def blocking_keys(entry: Entry) -> Iterator[tuple[str, ...]]:
         yield "whole", title
     elif title:
         yield "title", title, str(entry.year or "")
-    if entry.page and entry.year:
-        yield "page_year", entry.page, str(entry.year)
-    if entry.page and entry.volume_n:
-        yield "page_volume", entry.page, entry.volume_n
+    page = entry.pages_read.number
+    if page and entry.year:
+        yield "page_year", page, str(entry.year)
+    if page and entry.volume_n:
+        yield "page_volume", page, entry.volume_n
 
 
 def candidate_pairs(entries: list[Entry], fresh: set[int] | None = None
@@ -618,13 +881,14 @@ def candidate_pairs(entries: list[Entry], fresh: set[int] | None = None
                     yield pair
 
 
-def compare(entries: list[Entry], fresh: set[str] | None = None, *, preprints: bool = True
+def compare(entries: list[Entry], fresh: set[str] | None = None, *,
+            policy: Policy | None = None, cutoffs: Cutoffs | None = None
             ) -> Iterable[tuple[Entry, Entry, Verdict]]:
     """Every candidate pair with its verdict, except plain non-matches; with ``fresh``
     (record ids), only the pairs that involve one of those records."""
     indexes = None if fresh is None else {
         i for i, e in enumerate(entries) if e.record_id in fresh}
     for i, j in candidate_pairs(entries, indexes):
-        verdict = decide(entries[i], entries[j], preprints=preprints)
+        verdict = decide(entries[i], entries[j], policy=policy, cutoffs=cutoffs)
         if verdict.rule != "different":
             yield entries[i], entries[j], verdict

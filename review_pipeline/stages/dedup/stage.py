@@ -31,9 +31,13 @@ from review_pipeline.model.errors import InputError, Problems, StateError
 from review_pipeline.model.progress import Progress, tracked
 from review_pipeline.model.record import fold
 from review_pipeline.model.state import State
+from review_pipeline.stages.dedup.fields import counter_sources
 from review_pipeline.stages.dedup.matching import (
     MATCHER_VERSION,
+    POLICY_JOINS,
+    Cutoffs,
     Entry,
+    Policy,
     Verdict,
     compare,
     embase_volume,
@@ -42,6 +46,8 @@ from review_pipeline.stages.dedup.matching import (
 )
 from review_pipeline.store import clusters
 
+ABSTRACT_CHARS = 3_000
+"""Of the abstract of a record with nothing but a title, the part dedup compares."""
 DEFAULT_DECISIONS = layout.DEDUP_DECISIONS
 DEFAULT_QUEUE = layout.DEDUP_QUEUE
 PAIR_COLUMNS = ("record_id", "other_record_id", "decision", "note")
@@ -101,7 +107,8 @@ class _Groups:
         "same") overrides conflicting fields but never a reviewer's "different". The rule
         "doi_alias" allows the two DOIs of ``a`` and ``b`` (and no third);
         "abstract_listed_twice" joins an abstract to its listing as an article, which then
-        counts as an abstract."""
+        counts as an abstract; a policy's join (:data:`POLICY_JOINS`) joins items that keep
+        their own identifiers and kinds, and comes after every other join."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb or (self.apart and self.kept_apart(ra, rb)):
             return False
@@ -109,9 +116,10 @@ class _Groups:
         dois = 2 if rule == "doi_alias" and len(self.dois[ra]) == len(self.dois[rb]) == 1 else 1
         # A group that holds an article's two DOIs takes a record with either, or none.
         dois = max(dois, len(self.dois[ra]), len(self.dois[rb]))
-        if not forced and (len(self.pmids[ra] | self.pmids[rb]) > 1
-                           or len(self.dois[ra] | self.dois[rb]) > dois
-                           or (self.kinds[ra] != self.kinds[rb] and not listed_twice)):
+        if not forced and rule not in POLICY_JOINS and (
+                len(self.pmids[ra] | self.pmids[rb]) > 1
+                or len(self.dois[ra] | self.dois[rb]) > dois
+                or (self.kinds[ra] != self.kinds[rb] and not listed_twice)):
             return False
         ra, rb = sorted((ra, rb))
         self.parent[rb] = ra
@@ -141,7 +149,8 @@ Judged = tuple[str, str, Verdict]
 
 def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (), *,
                   judged: Iterable[Judged] = (), fresh: set[str] | None = None,
-                  preprints: bool = True) -> Clustering:
+                  policy: Policy | None = None, cutoffs: Cutoffs | None = None
+                  ) -> Clustering:
     """Clusters of duplicate records, the rule behind each link, and the uncertain pairs.
 
     With ``fresh``, only pairs involving those records are compared; ``judged`` holds the
@@ -154,7 +163,7 @@ def find_clusters(entries: list[Entry], decisions: Iterable[PairDecision] = (), 
     rule_of: dict[str, str] = {}
     _join_reviewed(groups, decisions, rule_of)
     pairs = [*judged, *((a.record_id, b.record_id, v)
-                        for a, b, v in compare(entries, fresh, preprints=preprints))]
+                        for a, b, v in compare(entries, fresh, policy=policy, cutoffs=cutoffs))]
     same = sorted((p for p in pairs if p[2].same), key=lambda p: (
         strength(p[2].rule), p[0], p[1]))
     for a, b, verdict in same:
@@ -242,7 +251,7 @@ QUEUE_COLUMNS = (*PAIR_COLUMNS, "why", "title_score", "authors_score",
 
 
 def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
-        preprints: bool = True, decisions_file: Path = DEFAULT_DECISIONS,
+        policy: Policy | None = None, decisions_file: Path = DEFAULT_DECISIONS,
         queue_file: Path = DEFAULT_QUEUE, overlap_file: Path | None = None,
         on_progress: Progress | None = None) -> DedupResult:
     """Bring every record's duplicate links and state in line with the rules and the
@@ -251,7 +260,7 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
 
     Incremental: while the rules are those of the last run, only pairs that involve a
     record new since then are compared; the other verdicts are read back from the last run.
-    ``preprints`` says whether a preprint and its published version are one publication.
+    ``policy`` says which kinds of related items count as one publication.
     With ``overlap_file``, how the sources overlap is written there too.
     """
     entries = load_entries(db)
@@ -263,15 +272,20 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
                                   unknown_record=unknown)
     decisions = read_pair_decisions(decisions_file, set(by_id), unknown_record=unknown) + (
         decided)
-    rules = f"matcher {MATCHER_VERSION}; preprints {'same' if preprints else 'different'}"
+    policy = policy or Policy()
+    rules = f"matcher {MATCHER_VERSION}; {policy.describe()}"
     last = clusters.last_run(db)
     fresh = clusters.unlinked(db) if last and last["rules"] == rules else None
     judged = [] if fresh is None else [
         (a, b, Verdict(_VERDICTS[verdict], rule, why, title, authors))
         for a, b, verdict, rule, why, title, authors in clusters.stored_pairs(db)]
-    found = find_clusters(entries, decisions, judged=judged, fresh=fresh, preprints=preprints)
-    changed, duplicates, by_rule = 0, 0, Counter[str]()
-    cluster_rows = []
+    found = find_clusters(entries, decisions, judged=judged, fresh=fresh, policy=policy)
+    duplicates, by_rule = 0, Counter[str]()
+    cluster_rows: list[dict[str, Any]] = []
+    moves: list[tuple[str, State, State, str]] = []
+    relinks: list[tuple[str, str, str | None, str | None]] = []
+    trail: list[dict[str, Any]] = []
+    links = clusters.all_links(db)
     with db.atomic():
         for members in tracked(found.clusters.values(), len(found.clusters), on_progress):
             kept = choose_kept([by_id[m] for m in members], preference)
@@ -281,10 +295,15 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
             for member in members:
                 dup_of = None if member == kept.record_id else kept.record_id
                 rule = found.rule_of.get(member) if dup_of else None
-                changed += _apply(db, by_id[member], kept.record_id, dup_of, rule)
+                _plan(by_id[member], kept.record_id, dup_of, rule, links[member], moves,
+                      relinks, trail)
                 if dup_of:
                     duplicates += 1
                     by_rule[rule or ""] += 1
+        moved = store.move_many(db, moves)
+        clusters.set_links(db, relinks)
+        store.audit_many(db, trail)
+        changed = len(moved | {r[0] for r in relinks})
         # find_clusters lists the stored verdicts first: only the pairs after them are new.
         clusters.save(db, cluster_rows, [
             {"record_id": a, "other_record_id": b, "rule": v.rule, "why": v.why,
@@ -333,24 +352,25 @@ def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]])
     write_atomic(path, out.getvalue().encode("utf-8"))  # it holds the reviewer's decisions
 
 
-def _apply(db: Database, entry: Entry, cluster_id: str, dup_of: str | None,
-           rule: str | None) -> int:
-    row = clusters.link_of(db, entry.record_id) or (None, None)
+def _plan(entry: Entry, cluster_id: str, dup_of: str | None, rule: str | None,
+          link: tuple[str | None, str | None], moves: list[tuple[str, State, State, str]],
+          relinks: list[tuple[str, str, str | None, str | None]],
+          trail: list[dict[str, Any]]) -> None:
+    """What one record needs: a move to or from duplicate, a new link, an audit row."""
     current = State(entry.status)
     if dup_of:
         target = State.DUPLICATE
     else:
         target = State.IDENTIFIED if current == State.DUPLICATE else current
-    moved = store.move_to(db, entry.record_id, target, current,
-                          reason=f"{rule}: same as {dup_of}" if dup_of else "unique")
-    if row == (cluster_id, dup_of) and not moved:
-        return 0
-    clusters.set_link(db, entry.record_id, cluster_id, dup_of, rule)
-    if row[1] != dup_of:
-        store.audit(db, actor=store.ACTOR_SYSTEM, action="dedup", entity="record",
-                    entity_id=entry.record_id, field="duplicate_of", old=row[1], new=dup_of,
-                    detail=rule)
-    return 1
+    moves.append((entry.record_id, current, target,
+                  f"{rule}: same as {dup_of}" if dup_of else "unique"))
+    if link == (cluster_id, dup_of) and current == target:
+        return
+    relinks.append((entry.record_id, cluster_id, dup_of, rule))
+    if link[1] != dup_of:
+        trail.append({"actor": store.ACTOR_SYSTEM, "action": "dedup", "entity": "record",
+                      "entity_id": entry.record_id, "field": "duplicate_of", "old": link[1],
+                      "new": dup_of, "detail": rule})
 
 
 def load_entries(db: Database) -> list[Entry]:
@@ -367,9 +387,17 @@ def load_entries(db: Database) -> list[Entry]:
             pmid=pmid or "", doi=doi or "", title=title or "", year=year,
             journals=journal_names(journal, journal_full or ""),
             volume=volume or embase_volume(journal), pages=pages or "", filled=filled,
-            authors=" ".join(fold(a) for a in authors), issue=issue or "",
+            authors=" ".join(fold(a) for a in authors),
+            author_list=tuple(fold(a) for a in authors), issue=issue or "",
+            abstract=fold(abstract or "")[:ABSTRACT_CHARS] if not (
+                authors or year or journal or journal_full or volume or pages or doi or pmid)
+            else "",
             preprint="preprint" in (types or "").lower(),
         ))
+    counting = counter_sources((e.source, e.issue) for e in entries)
+    for entry in entries:
+        if entry.source in counting:
+            entry.issue_n = ""
     return entries
 
 
