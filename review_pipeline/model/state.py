@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from enum import StrEnum
+from functools import cache
 
 from review_pipeline.model.errors import StateError
 
@@ -73,6 +74,12 @@ STAGE_ENTRY = {"ta": State.SCREENED, "ft": State.SOUGHT}
 
 def path_between(old: State, new: State) -> list[State]:
     """The shortest chain of allowed moves from ``old`` to ``new`` (empty when equal)."""
+    return list(_path(old, new))
+
+
+@cache
+def _path(old: State, new: State) -> tuple[State, ...]:
+    # A dedup run asks for the same few paths once per record.
     previous: dict[State, State] = {}
     queue = deque([old])
     while queue:
@@ -82,7 +89,7 @@ def path_between(old: State, new: State) -> list[State]:
             while state != old:
                 chain.append(state)
                 state = previous[state]
-            return chain[::-1]
+            return tuple(chain[::-1])
         for nxt in sorted(TRANSITIONS[state]):
             if nxt not in previous and nxt != old:
                 previous[nxt] = state

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _MONTHS = {m: str(n) for n, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
@@ -56,12 +56,12 @@ class Pages:
     guessed: bool = False
     """Read back from a date a spreadsheet made: good enough to agree with another record's
     pages, too unsure to disagree with them ("Jan-13" may have been 79-91)."""
+    number: str = field(init=False)
+    """The first page's digits only: "S12", "e12" and "12" share it."""
 
-    @property
-    def number(self) -> str:
-        """The first page's digits only: "S12", "e12" and "12" share it."""
+    def __post_init__(self) -> None:
         match = _DIGITS.search(self.first)
-        return match.group(0).lstrip("0") or "0" if match else ""
+        object.__setattr__(self, "number", match.group(0).lstrip("0") or "0" if match else "")
 
 
 def read_pages(raw: str, year: int | None = None) -> Pages:

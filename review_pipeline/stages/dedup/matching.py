@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
@@ -227,9 +227,6 @@ class Entry:
     """What else the title field may be: see :func:`title_parts`."""
     qualifier: str = field(init=False)
     """The side a title names in brackets at its end: "(PRO)", "(CON)", "(Reply)"."""
-    initials: tuple[frozenset[str], ...] = field(init=False)
-    """Each of the first authors as the set of their names' first letters: "Cicek FA" and
-    "Amber CF" (given and family name swapped) are both {a, c, f}."""
 
     def __post_init__(self) -> None:
         if self.year and not 1800 <= self.year <= 2100:
@@ -254,11 +251,16 @@ class Entry:
         self.numbers = tuple(n.lstrip("0") for n in _NUMBER.findall(self.title_key))
         self.generic = bool(self.title_key) and (bool(_GENERIC.match(self.title_key))
                                                  or len(self.title_key) < MIN_TITLE)
-        self.initials = tuple(_initials(name) for name in self.author_list[:SWAP_AUTHORS])
         self.conference = self.kind == CONFERENCE_ABSTRACT or any(
             _CONFERENCE.search(j) for j in self.journals) or self.issue == "var.pagings"
         self.preprint = self.preprint or bool(_PREPRINT_DOI.match(self.doi)) or any(
             _PREPRINT_SERVER.search(j) for j in self.journals)
+
+    @cached_property
+    def initials(self) -> tuple[frozenset[str], ...]:
+        """Each of the first authors as the set of their names' first letters: "Cicek FA"
+        and "Amber CF" (given and family name swapped) are both {a, c, f}."""
+        return tuple(_initials(name) for name in self.author_list[:SWAP_AUTHORS])
 
 
 def _initials(name: str) -> frozenset[str]:
@@ -410,9 +412,9 @@ def author_similarity(a: Entry, b: Entry) -> float | None:
     surnames_y = {w for w in y.split() if len(w) > 2}
     shared = 100 * len(surnames_x & surnames_y) / min(len(surnames_x), len(surnames_y)) if (
         surnames_x and surnames_y) else 0
-    return max(fuzz.token_set_ratio(x, y), shared,
-               fuzz.ratio(x.replace(" ", "")[:30], y.replace(" ", "")[:30]),
-               _same_letters(a.initials, b.initials))
+    best = max(fuzz.token_set_ratio(x, y), shared,
+               fuzz.ratio(x.replace(" ", "")[:30], y.replace(" ", "")[:30]))
+    return best if best >= 90 else max(best, _same_letters(a.initials, b.initials))
 
 
 def _same_letters(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) -> float:
@@ -480,7 +482,7 @@ class Cutoffs:
     """At one DOI."""
     title_citation: float = 95
     """The same year, authors and journal or first page."""
-    title_pages: float = 90
+    title_pages: float = 85
     """The same first page and authors, a year apart at most."""
 
 
