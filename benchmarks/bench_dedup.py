@@ -34,9 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import leave_one_out as loo  # noqa: E402
 from benchmarks.bench_pipeline import SHARED, asysd_csv, table  # noqa: E402
 from benchmarks.scoring import Score, score  # noqa: E402
 from review_pipeline.formats import endnote_xml  # noqa: E402
+from review_pipeline.stages.dedup.matching import Cutoffs  # noqa: E402
 from tests.test_dedup_cases import CASES, run_case  # noqa: E402
 
 SETS = ("asysd_diabetes", "asysd_neuroimaging", "asysd_cardiac", "asysd_depression")
@@ -84,12 +86,35 @@ def queued(work: Path) -> int:
                     for r in (row["record_id"], row["other_record_id"])})
 
 
+_IN_PROCESS = """
+import sys, tempfile, time
+from pathlib import Path
+from review_pipeline.stages import dedup
+from review_pipeline.stages.import_ import import_file
+from review_pipeline.store import open_db
+with tempfile.TemporaryDirectory() as tmp:
+    start = time.perf_counter()
+    db = open_db(Path(tmp) / "r.db")
+    import_file(db, Path(sys.argv[1]), source="set", fmt="csv")
+    dedup.run(db, decisions_file=Path(tmp) / "d.csv", queue_file=Path(tmp) / "q.csv")
+    print(time.perf_counter() - start)
+"""
+
+
+def in_process(table_file: Path) -> float:
+    """Seconds from the CSV to clusters in a process whose libraries are loaded already, as
+    bib-dedupe is timed: the import and dedup stages, without the commands' start-up."""
+    out = subprocess.run([sys.executable, "-c", _IN_PROCESS, str(table_file)],  # noqa: S603
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return float(out.split()[-1])
+
+
 _BIB_DEDUPE = """
 import json, sys, time
 import pandas as pd
 from bib_dedupe.bib_dedupe import block, cluster, match, prep
-records = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False)
 start = time.perf_counter()
+records = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False)
 matched = match(block(prep(records, verbosity_level=0), verbosity_level=0), verbosity_level=0)
 clusters = cluster(matched, verbosity_level=0)
 print(json.dumps({"seconds": time.perf_counter() - start,
@@ -230,12 +255,13 @@ def judge(labelled: Labelled, cluster_of: dict[str, str], kept: set[str]
 
 def compare_bib_dedupe(python: str, labelled: Labelled, cluster_of: dict[str, str],
                        ours: float, accuracy: list[list[Any]]) -> list[Any]:
-    """bib-dedupe's row of the speed table; its accuracy row is added to ``accuracy``."""
-    label = "bib-dedupe (prep to clusters)"
+    """bib-dedupe's row of the speed table (its time from the CSV to clusters, libraries
+    loaded, against ours the same way); its accuracy row is added to ``accuracy``."""
+    label = "bib-dedupe 0.11.0"
     ran = run_bib_dedupe(python, labelled.table)
     if isinstance(ran, str):
         accuracy.append([f"{labelled.name} (bib-dedupe)", *["-"] * 7, f"failed: {ran[:50]}"])
-        return [labelled.name, label, f"{len(cluster_of):,}", "-", "-", "-", "-"]
+        return [labelled.name, label, f"{len(cluster_of):,}", "-", "-", "-", "-", "-"]
     theirs, clusters = ran
     their_cluster = {r: r for r in cluster_of}
     for members in clusters:
@@ -245,8 +271,8 @@ def compare_bib_dedupe(python: str, labelled: Labelled, cluster_of: dict[str, st
     their_kept = {c[0] for c in clusters} | (set(cluster_of) - {m for c in clusters for m in c})
     accuracy.append(accuracy_row(f"{labelled.name} (bib-dedupe)",
                                  judge(labelled, their_cluster, their_kept)[0], labelled))
-    return [labelled.name, label, f"{len(cluster_of):,}", f"{theirs:.1f}",
-            f"{len(cluster_of) / theirs:,.0f}", "-", f"time ratio {theirs / ours:.1f}x"]
+    return [labelled.name, label, f"{len(cluster_of):,}", "-", f"{theirs:.2f}",
+            f"{len(cluster_of) / theirs:,.0f}", "-", f"ours {theirs / ours:.1f}x faster"]
 
 
 def bench_sets(bib_dedupe: str | None, only: list[str] | None = None) -> None:
@@ -261,6 +287,7 @@ def bench_sets(bib_dedupe: str | None, only: list[str] | None = None) -> None:
             run = work / name
             run.mkdir()
             seconds, peak, rows = run_ours(labelled.table, run, name)
+            warm = in_process(labelled.table)
             by_id = {r["source_record_id"]: r for r in rows}
             cluster_of = {r["source_record_id"]: r["cluster_id"] for r in rows}
             kept = {r["source_record_id"] for r in rows if not r["duplicate_of"]}
@@ -269,19 +296,98 @@ def bench_sets(bib_dedupe: str | None, only: list[str] | None = None) -> None:
             dump(name, "false", false_pairs, by_id)
             dump(name, "missed", missed, by_id)
             speed.append([name, "review_pipeline", f"{len(rows):,}", f"{seconds:.1f}",
-                          f"{len(rows) / seconds:,.0f}", f"{peak:,.0f}",
-                          f"{waiting} ({waiting / len(rows):.2%})"])
+                          f"{warm:.2f}", f"{len(rows) / warm:,.0f}", f"{peak:,.0f}",
+                          f"{waiting} in the queue ({waiting / len(rows):.2%})"])
             accuracy.append(accuracy_row(f"{name} (review_pipeline)", s, labelled))
             if bib_dedupe:
-                speed.append(compare_bib_dedupe(bib_dedupe, labelled, cluster_of, seconds,
+                speed.append(compare_bib_dedupe(bib_dedupe, labelled, cluster_of, warm,
                                                 accuracy))
-    table("dedup, CSV to clusters (import + dedup + export, wall clock)",
-          ["set", "tool", "records", "seconds", "records/s", "peak RSS MB",
-           "records in review queue"], speed)
+    table("dedup speed: the three commands (import, dedup, export; wall clock, start-ups "
+          "included), and from the CSV to clusters with the libraries loaded, as both tools "
+          "are compared", ["set", "tool", "records", "commands s", "CSV to clusters s",
+                           "records/s", "peak RSS MB", "queue, or speed"], speed)
     table("accuracy, automatic merges only (SRA sets: flags only, so traditional counts)",
           ["set", "FP records", "R sens", "R spec", "T sens", "T spec", "P precision",
            "P recall", "false pairs"], accuracy)
     print(f"\nfalse and missed pairs, with their fields: {OUT}/<set>-false.csv, -missed.csv")
+
+
+def bench_leave_one_out() -> None:
+    """Each set scored with the cut-offs chosen on all the others (see leave_one_out.py)."""
+    rows: list[list[Any]] = []
+    argued = loo.disputed()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        sets = {labelled.name: (labelled, loo.load(
+            labelled.name, labelled.table, labelled.flagged if labelled.flagged is not None
+            else labelled.clusters or [], argued.get(labelled.name, set()), work))
+            for labelled in labelled_sets(work)}
+        table_of = loo.tables(loaded for _, loaded in sets.values())
+        everything = loo.choose(table_of, sets)
+        for name, (labelled, loaded) in sets.items():
+            chosen = loo.choose(table_of, (s for s in sets if s != name))
+
+            def judged(cluster_of: dict[str, str], kept: set[str],
+                       labelled: Labelled = labelled) -> Score:
+                return judge(labelled, cluster_of, kept)[0]
+
+            held_out = loo.score_clusters(loaded, chosen, judged)
+            shipped = loo.score_clusters(loaded, Cutoffs(), judged)
+            rows.append([name, loo.differs(chosen), *_figures(labelled, held_out),
+                         *_figures(labelled, shipped)])
+    table("leave one set out: cut-offs chosen on the other sets, then this set deduplicated",
+          ["set", "cut-offs chosen without it", "sensitivity", "false merges",
+           "sensitivity (shipped)", "false merges (shipped)"], rows)
+    print(f"chosen on all sets at once: {loo.differs(everything)}; pairs in "
+          f"{loo.DISPUTED.name} count neither way in the choice")
+
+
+def _figures(labelled: Labelled, s: Score) -> list[str]:
+    """Sensitivity and false merges, in the set's own convention."""
+    if labelled.flagged is not None:
+        return [f"{s.trad_sensitivity:.4f} (T)", f"{s.trad_fp} records"]
+    return [f"{s.sensitivity:.4f}", f"{s.record_fp} records, {s.pair_fp} pairs"]
+
+
+SIZES = (10_000, 20_000, 40_000, 80_000, 160_000)
+
+
+def sized_csv(source: Path, out: Path, size: int) -> Path:
+    """The first ``size`` rows of asysd_depression, then of a copy of it in which every
+    title's words are reversed and every DOI moved under a prefix of its own: the same
+    fields and field lengths, and no duplicate across the copies."""
+    with source.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header, rows = reader.fieldnames or [], list(reader)
+    copy = [{**row, "ID": row["ID"] + "_copy", "title": " ".join(row["title"].split()[::-1]),
+             "doi": f"10.99999/{row['doi']}" if row["doi"] else ""} for row in rows]
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows([*rows, *copy][:size])
+    return out
+
+
+def bench_sizes() -> None:
+    """Time and memory per record as the search grows, up to 160,000 records."""
+    rows: list[list[Any]] = []
+    per_record: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        whole = asysd_csv(SHARED / "dedup" / "asysd_depression", work / "depression.csv")
+        for size in SIZES:
+            run = work / str(size)
+            run.mkdir()
+            seconds, peak, records = run_ours(sized_csv(whole, run / "set.csv", size), run,
+                                              "set")
+            per_record[size] = seconds / len(records)
+            rows.append([f"{len(records):,}", f"{seconds:.1f}",
+                         f"{per_record[size] * 1e6:,.0f}",
+                         f"{per_record[size] / per_record[80_000]:.2f}x"
+                         if 80_000 in per_record else "-", f"{peak:,.0f}"])
+    table("dedup at scale: asysd_depression, then a copy with its titles' words reversed "
+          "(import + dedup + export, wall clock)",
+          ["records", "seconds", "us per record", "per record vs 80k", "peak RSS MB"], rows)
 
 
 def split_csv(table_file: Path, last: int) -> tuple[Path, Path]:
@@ -339,16 +445,27 @@ def main() -> None:
                         help="An interpreter with bib-dedupe installed, to compare with.")
     parser.add_argument("--only", nargs="+", metavar="SET",
                         help="Only these sets (no hard-case pairs, no incremental run).")
+    parser.add_argument("--leave-one-out", action="store_true",
+                        help="Only the leave-one-set-out table.")
+    parser.add_argument("--sizes", action="store_true", help="Only the size series.")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}; {time.strftime('%Y-%m-%d %H:%M')}")
     if not (SHARED / "dedup").is_dir():
         print(f"skipped: {SHARED / 'dedup'} is absent (it holds the labelled sets)")
+        return
+    if args.leave_one_out:
+        bench_leave_one_out()
+        return
+    if args.sizes:
+        bench_sizes()
         return
     if args.only:
         bench_sets(args.bib_dedupe, args.only)
         return
     bench_hard_cases()
     bench_sets(args.bib_dedupe)
+    bench_leave_one_out()
+    bench_sizes()
     bench_incremental()
 
 
