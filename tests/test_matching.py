@@ -23,6 +23,8 @@ from review_pipeline.stages.dedup.matching import (
     decide,
     dois_alike,
     journal_names,
+    journals_match,
+    leading_journals,
     strength,
     title_similarity,
 )
@@ -107,8 +109,9 @@ def asysd(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Entry]:
     ("depression-id_0008225", "depression-id_0072013", True, True, "citation"),
     # PeerJ: the year as the volume and the volume as the issue
     ("depression-id_0011816", "depression-id_0072520", True, True, "title_citation"),
-    # a Russian journal's year (2015) as its volume; the title in brackets
-    ("depression-id_0004479", "depression-id_0071077", True, True, "title_pages"),
+    # a Russian journal's year (2015) as its volume, its name in two romanisations; the
+    # title in brackets
+    ("depression-id_0004479", "depression-id_0071077", True, True, "title_citation"),
     # "85 Suppl 6" in the volume against volume 85, issue "SUPPL. 6"; a German title's
     # two English translations
     ("cardiac-id_0000528", "cardiac-id_0008637", True, True, "translated_title"),
@@ -127,6 +130,9 @@ def asysd(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Entry]:
     ("cardiac-id_0002699", "cardiac-id_0005656", False, False, "notice"),
     # one title, two papers of one group in one year at other pages
     ("cardiac-id_0001357", "cardiac-id_0001797", False, False, "citation_conflict"),
+    # one DOI and title; "Zh Nevrol Psikhiatr Im S S Korsakova" and "Zhurnal nevrologii i
+    # psihiatrii imeni S S" (two romanisations, the name cut short)
+    ("diabetes-id_0000188", "diabetes-id_0000291", True, True, "doi"),
 ], ids=["two-letters", "other-issue-and-page", "borrowed-doi-for-the-reviewer",
         "editorial-same-title", "article-vs-meeting-abstract", "markup-and-embase-source",
         "language-suffix", "journal-named-two-ways", "original-title-after-translation",
@@ -140,7 +146,8 @@ def asysd(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Entry]:
         "first-page-typo", "first-page-digits-swapped", "peerj-year-volume-issue",
         "year-as-volume-bracketed-title", "supplement-in-volume", "supplement-two-ways",
         "date-pages-never-clash", "place-and-year-as-issue", "glued-and-swapped-authors",
-        "supplement-doi-two-abstracts", "erratum-and-its-article", "one-title-two-papers"])
+        "supplement-doi-two-abstracts", "erratum-and-its-article", "one-title-two-papers",
+        "journal-transliterated-and-cut"])
 def test_a_rule_decides_a_real_pair(asysd: dict[str, Entry], a: str, b: str, gold: bool,
                                     same: bool | None, rule: str) -> None:
     verdict = decide(asysd[a], asysd[b])
@@ -296,6 +303,20 @@ def test_a_short_word_in_brackets_closing_a_title_is_not_cut_away() -> None:
     assert Entry("x", title="Coptidis rhizoma and its constituents (Japanese)").qualifier == ""
 
 
+def test_a_yearly_item_under_one_title_has_a_dated_doi_each_year() -> None:
+    # bibdedupe_hard_cases' special set, id_0000003 and id_0000004: the same minitrack's
+    # introduction at HICSS 2021 and 2022. Two items, not one for a person to decide.
+    def intro(year: int, doi: str) -> Entry:
+        return Entry(f"hicss-{year}", kind="conference_abstract", title="Introduction to the "
+                     "Minitrack on Crowdsourcing and Digital Workforce in the Gig Economy",
+                     authors="deng x taylor j moussawi s", year=year, doi=doi,
+                     journals=journal_names("Proceedings of the Annual Hawaii International "
+                                            "Conference on System Sciences"))
+    verdict = decide(intro(2021, "10.24251/hicss.2021.510"),
+                     intro(2022, "10.24251/hicss.2022.544"))
+    assert (verdict.same, verdict.rule) == (False, "doi_conflict"), verdict.why
+
+
 def test_annual_updates_differ_by_the_year_in_their_titles() -> None:
     # The POEMS example: Dispenzieri's "2019 update" and "2021 update" (Am J Hematol).
     a = record("POEMS syndrome: 2019 update on diagnosis, risk-stratification, and "
@@ -314,6 +335,19 @@ def test_embase_source_strings_give_the_journal_name() -> None:
         "mbio",)
     # A source string that lost its journal name names none.
     assert journal_names("29 (pp 222-226) 2015.Date of Publication: 01 Jan 2015.") == ()
+
+
+def test_journal_names_that_survive_romanisation_damage_and_renaming() -> None:
+    assert journals_match("zh nevrol psikhiatr im s s korsakova",
+                          "zhurnal nevrologii i psihiatrii imeni s s korsakova")
+    # A letter an encoding lost: the word up to it still abbreviates the word.
+    damaged = journal_names("Revista espa?ola de cardiologia")
+    assert damaged == ("revista espa de cardiologia",)
+    assert journals_match(damaged[0], "revista espanola de cardiologia")
+    # One name the start of the other: enough beside one DOI and title, never alone.
+    assert leading_journals(("biological reviews",), ("biol rev camb philos soc",))
+    assert not leading_journals(("circ res",), ("basic res cardiol",))
+    assert not journals_match("biological reviews", "biol rev camb philos soc")
 
 
 def test_a_record_without_doi_joins_a_group_holding_an_articles_two_dois(

@@ -268,12 +268,17 @@ def _initials(name: str) -> frozenset[str]:
     return frozenset(c for word in name.split() for c in (word[0] if len(word) > 2 else word))
 
 
+_DAMAGED = re.compile(r"(?<=\w)[?\ufffd]+\w*")
+
+
 def journal_names(*raw: str) -> tuple[str, ...]:
     """Folded journal names, with Embase's "Journal.25 (7) ()(pp 960-975) 2011.Date of
     Publication: ..." source string cut to its name, and a MEDLINE abbreviation also without
     its qualifier ("Exp Biol Med (Maywood)", "J Appl Physiol (1985)")."""
     names = []
     for value in raw:
+        # "Revista espa?ola": a letter lost to an encoding; the word up to it abbreviates it.
+        value = _DAMAGED.sub("", value)
         if _EMBASE_NO_JOURNAL.match(value):
             continue
         match = _EMBASE_SOURCE.match(value)
@@ -295,9 +300,38 @@ def journals_match(a: str, b: str) -> bool:
     """Whether two folded journal names can name one journal, the way ISO 4 abbreviates:
     every word of the shorter is, in order, the start of a word of the longer ("behav brain
     res" and "behavioural brain research") or of words run together ("cardiothorac" and
-    "cardio thoracic")."""
+    "cardio thoracic"), also once both are written in one transliteration ("psikhiatr" and
+    "psihiatrii")."""
     x, y = a.split(), b.split()
-    return bool(x and y) and (_abbreviation_of(x, y) or _abbreviation_of(y, x))
+    if not (x and y):
+        return False
+    if _abbreviation_of(x, y) or _abbreviation_of(y, x):
+        return True
+    tx, ty = _transliterated(a).split(), _transliterated(b).split()
+    return (tx, ty) != (x, y) and (_abbreviation_of(tx, ty) or _abbreviation_of(ty, tx))
+
+
+_TRANSLITERATION = (("kh", "h"), ("ph", "f"), ("y", "i"), ("w", "v"), ("ks", "x"),
+                    ("ae", "a"), ("oe", "o"), ("ue", "u"))
+"""Letters that the common romanisations (of Russian, German umlauts, Greek) write
+differently: mapped to one spelling."""
+
+
+def _transliterated(name: str) -> str:
+    for spelled, one in _TRANSLITERATION:
+        name = name.replace(spelled, one)
+    return name
+
+
+def leading_journals(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether one journal name is the start of the other, abbreviated or cut: "Biological
+    Reviews" and "Biol Rev Camb Philos Soc", "Zhurnal nevrologii i psihiatrii imeni S S" and
+    its full name. Too weak to join records alone; enough beside one DOI and title."""
+    for x, y in ((x, y) for x in a for y in b):
+        for one, other in ((x, y.split()), (y, x.split())):
+            if any(journals_match(one, " ".join(other[:k])) for k in range(2, len(other))):
+                return True
+    return False
 
 
 def _abbreviation_of(short: list[str], long: list[str]) -> bool:
@@ -482,7 +516,7 @@ class Cutoffs:
     """At one DOI."""
     title_citation: float = 95
     """The same year, authors and journal or first page."""
-    title_pages: float = 85
+    title_pages: float = 80
     """The same first page and authors, a year apart at most."""
 
 
@@ -637,13 +671,22 @@ def _two_dois(p: Pair) -> Verdict | None:
         return p.verdict(True, "doi_alias", "one article under two DOIs that differ by a "
                          "typing slip or the publisher's prefix: the same title, authors, "
                          "journal and year")
-    if p.title >= 95 and (p.authors or 0) >= 90 and not p.clash and (p.gap or 0) <= 1:
+    if p.title >= 95 and (p.authors or 0) >= 90 and not p.clash and (p.gap or 0) <= 1 and (
+            not _dated_dois(p)):
         # Print and online DOIs exist; so do companion papers. A person decides.
         return p.verdict(None, "doi_conflict", "the same title and authors under two DOIs")
     return p.verdict(False, "doi_conflict", "different DOIs")
 
 
 _PADDED = re.compile(r"(?<!\d)0+(?=\d)")
+_DOI_YEAR = re.compile(r"[./](?:19|20)\d\d[./]")
+
+
+def _dated_dois(p: Pair) -> bool:
+    # "hicss.2021.510" and "hicss.2022.544": a yearly item (a minitrack's introduction, an
+    # annual report) under the same title, one DOI a year.
+    x, y = _DOI_YEAR.search(p.a.doi), _DOI_YEAR.search(p.b.doi)
+    return x is not None and y is not None and x.group(0) != y.group(0) and p.gap != 0
 
 
 def dois_alike(a: str, b: str) -> bool:
@@ -664,7 +707,8 @@ def _one_doi(p: Pair) -> Verdict | None:
         return p.verdict(None, "doi", "the same DOI, but a title is missing and the citations "
                          "do not show it is one item")
     # Embase meeting abstracts and supplements borrow the DOI of another item.
-    if p.title >= p.cut.one_doi and "journal" not in p.clash:
+    if p.title >= p.cut.one_doi and ("journal" not in p.clash or (
+            p.title >= 95 and leading_journals(p.a.journals, p.b.journals))):
         return p.verdict(True, "doi", "the same DOI and title")
     if p.title >= p.cut.one_doi:
         return p.verdict(None, "doi", "the same DOI and title in two journals")
