@@ -278,6 +278,7 @@ def compare_bib_dedupe(python: str, labelled: Labelled, cluster_of: dict[str, st
 def bench_sets(bib_dedupe: str | None, only: list[str] | None = None) -> None:
     speed: list[list[Any]] = []
     accuracy: list[list[Any]] = []
+    disputed = loo.disputed()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for labelled in labelled_sets(work):
@@ -298,7 +299,11 @@ def bench_sets(bib_dedupe: str | None, only: list[str] | None = None) -> None:
             speed.append([name, "review_pipeline", f"{len(rows):,}", f"{seconds:.1f}",
                           f"{warm:.2f}", f"{len(rows) / warm:,.0f}", f"{peak:,.0f}",
                           f"{waiting} in the queue ({waiting / len(rows):.2%})"])
-            accuracy.append(accuracy_row(f"{name} (review_pipeline)", s, labelled))
+            row = accuracy_row(f"{name} (review_pipeline)", s, labelled)
+            argued = len(false_pairs & disputed.get(name, set()))
+            if argued:
+                row[-1] += f" ({argued} disputed)"
+            accuracy.append(row)
             if bib_dedupe:
                 speed.append(compare_bib_dedupe(bib_dedupe, labelled, cluster_of, warm,
                                                 accuracy))
@@ -309,7 +314,9 @@ def bench_sets(bib_dedupe: str | None, only: list[str] | None = None) -> None:
     table("accuracy, automatic merges only (SRA sets: flags only, so traditional counts)",
           ["set", "FP records", "R sens", "R spec", "T sens", "T spec", "P precision",
            "P recall", "false pairs"], accuracy)
-    print(f"\nfalse and missed pairs, with their fields: {OUT}/<set>-false.csv, -missed.csv")
+    print(f"\nfalse and missed pairs, with their fields: {OUT}/<set>-false.csv, -missed.csv; "
+          f"a disputed false pair is one whose gold label {loo.DISPUTED.name} disputes, with "
+          "the reason")
 
 
 def bench_leave_one_out() -> None:
