@@ -387,8 +387,8 @@ def load_entries(db: Database) -> list[Entry]:
             pmid=pmid or "", doi=doi or "", title=title or "", year=year,
             journals=journal_names(journal, journal_full or ""),
             volume=volume or embase_volume(journal), pages=pages or "", filled=filled,
-            authors=" ".join(fold(a) for a in authors),
-            author_list=tuple(fold(a) for a in authors), issue=issue or "",
+            authors=" ".join(names := tuple(fold(a) for a in authors)),
+            author_list=names, issue=issue or "",
             abstract=fold(abstract or "")[:ABSTRACT_CHARS] if not (
                 authors or year or journal or journal_full or volume or pages or doi or pmid)
             else "",
