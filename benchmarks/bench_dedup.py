@@ -362,7 +362,8 @@ SIZES = (10_000, 20_000, 40_000, 80_000, 160_000)
 def sized_csv(source: Path, out: Path, size: int) -> Path:
     """The first ``size`` rows of asysd_depression, then of a copy of it in which every
     title's words are reversed and every DOI moved under a prefix of its own: the same
-    fields and field lengths, and no duplicate across the copies."""
+    fields and field lengths. The copies share authors and citations, so their records are
+    compared, but no pair across them is a duplicate."""
     with source.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         header, rows = reader.fieldnames or [], list(reader)

@@ -3,12 +3,15 @@
 The cut-offs of :class:`~review_pipeline.stages.dedup.matching.Cutoffs` are chosen from a
 grid, one at a time around the shipped values, on every shared labelled set but one (see
 :func:`choose`).
-The set left out is then deduplicated with the chosen cut-offs and scored, so its figure
-shows what a set the choice never saw gets. Choosing on all the sets at once should give
-the shipped values.
+The set left out is then deduplicated with the chosen cut-offs and scored. Its pairs never
+move a cut-off; the shipped values the choice starts from were set with every set in view,
+so where the other sets are silent the figure is not fully blind. Choosing on all the sets
+at once should give the shipped values.
 
 Pairs are counted pairwise for the choice (a merge of two records the truth keeps apart is
-false); the held-out set is scored by clusters, as the rest of the benchmark.
+false; in the SRA sets, which flag records without saying which go together, a pair of two
+flagged records counts as true); the held-out set is scored by clusters, as the rest of the
+benchmark.
 """
 
 from __future__ import annotations

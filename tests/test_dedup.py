@@ -20,6 +20,7 @@ from review_pipeline.stages.dedup import (
     choose_kept,
     explain,
     find_clusters,
+    load_entries,
     overlap,
     overlap_csv,
     split,
@@ -125,6 +126,16 @@ def test_the_kept_record_follows_state_branch_preference_and_completeness() -> N
 def load(db: Database, source: str, branch: str, records: list[Record]) -> None:
     store.add_batch(db, records, kind="import", source=source, branch=branch, file=source,
                     sha256=source, fmt="ris")
+
+
+def test_a_sources_running_counter_in_the_issue_column_is_no_issue(db: Database) -> None:
+    load(db, "scopus", "databases", [
+        Record(str(n), title=f"Treatment of POEMS syndrome, case {n}", issue=str(3_001 + n))
+        for n in range(25)])
+    load(db, "embase", "databases", [Record("E1", title=LONG, issue="3")])
+    issues = {e.record_id: e.issue_n for e in load_entries(db)}
+    assert issues["scopus:0"] == issues["scopus:24"] == ""
+    assert issues["embase:E1"] == "3"
 
 
 def test_duplicates_are_marked_not_deleted_and_reruns_change_nothing(db: Database) -> None:

@@ -7,6 +7,7 @@ benchmark reads them. ``gold`` is whether merged_record_ids.csv puts the two in 
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
 
 import pytest
@@ -19,6 +20,7 @@ from review_pipeline.stages.dedup.matching import (
     Entry,
     Policy,
     Verdict,
+    author_similarity,
     blocking_keys,
     decide,
     dois_alike,
@@ -164,18 +166,16 @@ def record(title: str, authors: str, year: int, journal: str, volume: str = "",
 
 
 def test_a_containers_doi_on_two_pages_is_no_evidence(asysd: dict[str, Entry]) -> None:
-    # The shared sets hold no debate pair, so this one is made from a real abstract of a
-    # supplement (diabetes id_0000453): its pro and con under the supplement's DOI, on
-    # neighbouring pages, by other authors. The DOI alone must not join them.
+    # The shared sets hold no such pair, so this one is made from a real abstract of a
+    # supplement (diabetes id_0000453): a second item under its title and the supplement's
+    # DOI, on another page, by other authors (a debate's reply, a series' next abstract).
     real = asysd["diabetes-id_0000453"]
-    pro = replace(real, title=real.title + " (PRO)", pages="A135")
-    con = replace(real, title=real.title + " (CON)", pages="A137",
-                  authors="nakamura k sato t suzuki h",
-                  author_list=("nakamura k", "sato t", "suzuki h"))
-    verdict = decide(pro, con)
+    other = replace(real, pages="A137", authors="nakamura k sato t suzuki h",
+                    author_list=("nakamura k", "sato t", "suzuki h"))
+    verdict = decide(real, other)
     assert verdict.same is False, verdict.why
     # The same title and authors on two pages under one DOI is one abstract listed twice.
-    assert decide(pro, replace(pro, pages="A136")).same is True
+    assert decide(real, replace(real, pages="A136")).same is True
 
 
 def test_the_same_supplement_citation_and_doi_need_the_same_author_list(
@@ -230,6 +230,19 @@ def test_a_policy_joins_what_it_names_and_nothing_else(
     assert verdict.same is joined, verdict.why
     if joined:
         assert verdict.rule in POLICY_JOINS
+
+
+def test_one_first_page_in_two_volumes_a_year_apart_is_two_papers(
+        asysd: dict[str, Entry]) -> None:
+    # Made from a real paper (cardiac id_0001357, Gattullo et al. 1997, pages 288-296): the
+    # group's next paper a year on, in the next volume, also starting on page 288, its title
+    # one word apart. Same authors and first page join only within a year's one volume.
+    real = asysd["cardiac-id_0001357"]
+    later = replace(real, title=real.title.replace("relation with", "relation to"),
+                    year=(real.year or 0) + 1,
+                    volume=str(int(real.volume_n) + 1) if real.volume_n else "2")
+    assert decide(real, later).same is not True
+    assert decide(real, replace(later, year=real.year, volume=real.volume)).same is True
 
 
 def test_versions_of_a_review_join_only_by_the_policy(asysd: dict[str, Entry]) -> None:
@@ -288,6 +301,30 @@ def test_a_title_field_may_hold_two_languages_or_a_title_and_subtitle() -> None:
     assert parts == ("workconditionsofnursesinintensivecareunits",
                      "arbeitsbedingungenvonpflegekraftenaufintensivstationen")
     assert Entry("x", title="POEMS syndrome: a review").parts == ()
+
+
+def test_swapped_names_agree_by_their_letters_and_short_initials_prove_nothing(
+        asysd: dict[str, Entry]) -> None:
+    # diabetes id_0000035 ("Cicek F. A.Tokcaer-Keskin Z. ...") and id_0000476 ("Amber C.
+    # F.Zeynep T. K. ...", given and family names swapped).
+    assert (author_similarity(asysd["diabetes-id_0000035"], asysd["diabetes-id_0000476"])
+            or 0) >= 90
+    names = ("zhang l", "wang y", "chen x"), ("zhao l", "wei y", "cai x")
+    a, b = (Entry(n[0], authors=" ".join(n), author_list=n) for n in names)
+    assert (author_similarity(a, b) or 0) < 80  # below every rule's authors cut
+
+
+def test_records_with_a_title_and_an_abstract_only_join_on_both() -> None:
+    with (FIXTURES / "dedup" / "nagtegaal_pairs.csv").open(encoding="utf-8") as handle:
+        rows = {r["record_id"]: r for r in csv.DictReader(handle)}
+    entries = {i: Entry(i, title=r["title"], abstract=fold(r["abstract"])[:3_000])
+               for i, r in rows.items()}
+    for a, b in (("169", "168"), ("1397", "1396")):
+        verdict = decide(entries[a], entries[b])
+        assert (verdict.same, verdict.rule) == (True, "title_abstract"), verdict.why
+    # "No abstract available" is no evidence: a person decides.
+    bare = {i: replace(e, abstract="no abstract available") for i, e in entries.items()}
+    assert decide(bare["169"], bare["168"]).same is None
 
 
 def test_a_short_word_in_brackets_closing_a_title_is_not_cut_away() -> None:

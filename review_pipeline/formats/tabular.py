@@ -180,7 +180,7 @@ def _records(path: Path, header: list[str], fields: list[str], first_of: dict[st
         yield _record(values, others)
 
 
-_GLUED = re.compile(r"(?<=\b[A-Z]\.)(?=[A-Z][a-z])")
+_GLUED = re.compile(r"(?<= [A-Z]\.)(?=[A-Z][a-z])")
 """Where one author's initial ends and the next author's family name begins, with no space
 ("Cicek F. A.Tokcaer-Keskin Z.")."""
 

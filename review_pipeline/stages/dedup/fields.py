@@ -126,7 +126,7 @@ def read_citation(volume: str, issue: str, pages: str, year: int | None) -> Cita
             issue = inner
     if _YEAR.search(issue):
         issue = ""  # "London England : 1953", a journal's qualifier in the wrong column
-    if year and volume.isdigit() and abs(int(volume) - year) <= 1:
+    if year and volume.isdecimal() and abs(int(volume) - year) <= 1:
         volume = ""
     return Citation(volume, issue, pages)
 
@@ -138,7 +138,7 @@ def counter_sources(issues: Iterable[tuple[str, str]]) -> set[str]:
     every record its own number, one after another."""
     seen: dict[str, list[int]] = defaultdict(list)
     for source, issue in issues:
-        if issue.strip().isdigit():
+        if issue.strip().isdecimal():
             seen[source].append(int(issue))
     return {source for source, numbers in seen.items()
             if len(numbers) >= COUNTER_SOURCE_MIN and len(set(numbers)) >= 0.9 * len(numbers)

@@ -34,13 +34,15 @@ MAX_BLOCK = 64
 """Records sharing a fuzzy key beyond this many share something generic ("the effect of"),
 so the key is not used; PMID and DOI keys have no such cap."""
 MIN_TITLE = 20
+"""Shorter folded titles ("POEMS syndrome") are shared by distinct papers."""
 MIN_LONG_PART = 30
 """A part of a title field (one of two languages, a title before its subtitle) is compared
 alone only when it is this long."""
+MIN_ABSTRACT = 200
+"""Characters an abstract needs to be evidence ("No abstract available" is not)."""
 SWAP_AUTHORS = 6
-"""First authors compared as letters, to see through given and family names swapped; three
-at least, so that one or two common initials prove nothing."""
-"""Shorter folded titles ("POEMS syndrome") are shared by distinct papers."""
+"""How many first authors are compared by their letters, to see through given and family
+names swapped."""
 
 _TAGS = re.compile(r"<[^>]+>")
 _LANGUAGES = ("french", "german", "japanese", "chinese", "russian", "spanish", "italian",
@@ -60,9 +62,11 @@ _SECTION = re.compile(r"^(?:proceedings|guest editorial|rapid publication|rapid 
                       r"original research|research article|research letter|from the cover|"
                       r"reprint of|reprinted from|editor's choice|editors' choice)\s*:\s*",
                       re.IGNORECASE)
+# "RETRACTED: <title>" is the retracted article itself, not a notice about it.
 _NOTICE = re.compile(r"^\s*(?P<kind>erratum|errata|corrigendum|correction|retraction note|"
-                     r"retraction|retracted|notice of retraction|expression of concern)"
-                     r"(?:\s+(?:to|for|of|on|in))?\s*[:.\-]\s*(?=\S.{" + str(MIN_TITLE) + "})",
+                     r"retraction|notice of retraction|expression of concern)"
+                     r"(?:\s+(?:to|for|of|on|in))?\s*(?::|\.|\s-\s)\s*(?=\S.{" + str(MIN_TITLE)
+                     + "})",
                      re.IGNORECASE)
 _NOTICE_KINDS = {"errat": "erratum", "corri": "erratum", "corre": "erratum",
                  "retra": "retraction", "notic": "retraction", "expre": "concern"}
@@ -75,7 +79,7 @@ _NOTE = re.compile(r"\s*(?:\[(?:erratum|published erratum|retraction|retracted|c
 _QUALIFIER_SUFFIX = re.compile(r"[(\[]\s*(pro|con|yes|no|for|against|rebuttal|reply|response|"
                                r"discussion|comment|commentary)\s*[)\]]\s*\.?\s*$",
                                re.IGNORECASE)
-SIDE_CAP = 85.0
+SIDE_CAP = 45.0
 """The most two titles can agree when they name two sides ("... (PRO)", "... (CON)")."""
 _BRACKETED_PART = re.compile(r"^(?P<outside>.{20,}?)\s*\[(?P<inside>[^\]]{20,})\]\s*\.?\s*$")
 """An original title with its translation in brackets, each of MIN_TITLE characters or more."""
@@ -102,7 +106,7 @@ _PREPRINT_DOI = re.compile(r"^10\.(?:1101/(?:\d{4}\.\d{2}\.\d{2}\.)?\d+(?:v\d+)?
                            r"2139/ssrn\.|20944/preprints|48550/arxiv\.)")
 _PREPRINT_SERVER = re.compile(r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|ssrn|research "
                               r"square|preprints)\b")
-MATCHER_VERSION = 7
+MATCHER_VERSION = 8
 """Raise it whenever a rule changes: dedup reuses the verdicts it stored only while the
 rules that made them are the same."""
 
@@ -452,9 +456,11 @@ def author_similarity(a: Entry, b: Entry) -> float | None:
 
 
 def _same_letters(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) -> float:
-    """100 times the share of the first authors whose letters agree, over three or more."""
+    """100 times the share of the first authors whose letters agree; 0 unless three or more
+    of them on both sides have three letters or more ("Cicek FA"), since "Zhang L" and
+    "Zhao L" share theirs."""
     n = min(len(a), len(b))
-    if n < 3:
+    if sum(len(x) >= 3 and len(y) >= 3 for x, y in zip(a[:n], b[:n], strict=True)) < 3:
         return 0.0
     return 100 * sum(x == y for x, y in zip(a[:n], b[:n], strict=True)) / n
 
@@ -577,9 +583,11 @@ def _meeting_abstract(p: Pair) -> Verdict | None:
 
 
 def _one_work(p: Pair, years: int) -> bool:
-    # What the policy joins must still be one work: its title, its authors, close in time.
+    # What the policy joins must still be one work: its title and part, its authors, close
+    # in time. (An erratum's title often ends with the article's citation: its numbers
+    # differ.)
     return p.title >= 95 and (p.authors is None or p.authors >= 80) and (
-        p.gap is None or p.gap <= years)
+        p.gap is None or p.gap <= years) and not _companion(p)
 
 
 def _notice(p: Pair) -> Verdict | None:
@@ -592,11 +600,15 @@ def _notice(p: Pair) -> Verdict | None:
     return p.verdict(False, "notice", f"{kinds}: a notice is not the item it is about")
 
 
+def _is_review(entry: Entry) -> bool:
+    return bool(_REVIEW.search(entry.title_key)) or any("cochrane" in j for j in entry.journals)
+
+
 def _review_versions(p: Pair) -> Verdict | None:
     # Versions of a review: one title and team, other years, often other DOIs.
     if p.policy.reviews and p.title >= 98 and (p.authors is None or p.authors >= 80) and (
-            p.gap or 0) >= 1 and p.journal is not False and (
-                _REVIEW.search(p.a.title_key) or any("cochrane" in j for j in p.a.journals)):
+            p.gap or 0) >= 1 and p.journal is not False and _is_review(p.a) and _is_review(
+                p.b) and not (_companion(p) or _title_numbers(p)):
         return p.verdict(True, "review_versions", "versions of one review, one publication "
                          "by the review versions policy")
     return None
@@ -679,14 +691,16 @@ def _two_dois(p: Pair) -> Verdict | None:
 
 
 _PADDED = re.compile(r"(?<!\d)0+(?=\d)")
-_DOI_YEAR = re.compile(r"[./](?:19|20)\d\d[./]")
+_DOI_YEAR = re.compile(r"(?<![\d])((?:19|20)\d\d)(?![\d])")
 
 
 def _dated_dois(p: Pair) -> bool:
     # "hicss.2021.510" and "hicss.2022.544": a yearly item (a minitrack's introduction, an
     # annual report) under the same title, one DOI a year.
-    x, y = _DOI_YEAR.search(p.a.doi), _DOI_YEAR.search(p.b.doi)
-    return x is not None and y is not None and x.group(0) != y.group(0) and p.gap != 0
+    # In the suffix only: "10.1901/..." is a prefix, not a year.
+    x = _DOI_YEAR.search(p.a.doi.partition("/")[2])
+    y = _DOI_YEAR.search(p.b.doi.partition("/")[2])
+    return x is not None and y is not None and x.group(1) != y.group(1) and p.gap != 0
 
 
 def dois_alike(a: str, b: str) -> bool:
@@ -795,9 +809,10 @@ def _title_issue(p: Pair) -> Verdict | None:
 
 
 def _title_pages(p: Pair) -> Verdict | None:
+    # Two volumes a year apart at one first page ("10:1" and "11:1") are two papers; in one
+    # year, a volume is more often an export's fragment ("1)" of "128 (3 SUPPL. 1)").
     if p.title >= p.cut.title_pages and (p.authors or 0) >= 80 and p.gap is not None and (
-            p.gap <= 1) and (
-            p.same_page):
+            p.gap <= 1) and p.same_page and ("volume" not in p.clash or p.gap == 0):
         return p.verdict(True, "title_pages", "similar title, the same authors and first page")
     return None
 
@@ -833,8 +848,9 @@ def _title_authors(p: Pair) -> Verdict | None:
 
 def _title_abstract(p: Pair) -> Verdict | None:
     # Records with a title and an abstract and nothing else: the abstract is the evidence.
-    if p.a.abstract and p.b.abstract and p.title >= 97 and fuzz.token_set_ratio(
-            p.a.abstract, p.b.abstract) >= 90:
+    if min(len(p.a.abstract), len(p.b.abstract)) >= MIN_ABSTRACT and p.title >= 97 and (
+            fuzz.token_set_ratio(
+            p.a.abstract, p.b.abstract) >= 90):
         return p.verdict(True, "title_abstract", "the same title and abstract; neither record "
                          "gives authors, a year or a citation")
     return None
@@ -849,12 +865,13 @@ def _similar(p: Pair) -> Verdict | None:
 
 
 RULES: tuple[Callable[[Pair], Verdict | None], ...] = (
-    _meeting_abstract, _notice, _review_versions, _doi_citation, _companion, _title_numbers,
+    _meeting_abstract, _notice, _doi_citation, _companion, _title_numbers, _review_versions,
     _preprint, _two_dois, _one_doi, _generic_title, _citation, _same_meeting,
     _citation_conflict, _title_citation, _title_issue, _title_pages, _title_variant,
     _online_first, _title_authors, _title_abstract, _similar)
 """Vetoes and duplicate rules in the order they are tried; the first verdict wins."""
-_POLICY_RULES = (_meeting_abstract, _notice, _review_versions)
+_POLICY_RULES: tuple[Callable[[Pair], Verdict | None], ...] = (
+    _meeting_abstract, _notice, _companion, _title_numbers, _review_versions)
 """The rules that may join two items with PMIDs of their own, by the review's policy."""
 
 
@@ -872,9 +889,11 @@ def decide(a: Entry, b: Entry, *, policy: Policy | None = None,
                 policy, cutoffs or Cutoffs())
     if a.pmid and b.pmid:
         # Each item of a pair the policy joins has its own PMID; any other pair is two.
-        for joins in _POLICY_RULES:
-            if (verdict := joins(pair)) and verdict.rule in POLICY_JOINS and verdict.same:
-                return verdict
+        for policy_rule in _POLICY_RULES:
+            if verdict := policy_rule(pair):
+                if verdict.same and verdict.rule in POLICY_JOINS:
+                    return verdict
+                break
         return Verdict(False, "pmid_conflict", "different PMIDs")
     for rule in RULES:
         if verdict := rule(pair):
