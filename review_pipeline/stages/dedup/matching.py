@@ -131,14 +131,16 @@ def clean_title(title: str) -> str:
     """The title as compared: markup, a section or notice label before it, notes after it,
     brackets around a translation and a trailing language name ("... . [French]",
     "... . Japanese") dropped, then folded."""
-    return fold(_title_text(title))
+    return fold(_title_text(title)[1])
 
 
-def _title_text(title: str) -> str:
+def _title_text(title: str) -> tuple[str, str]:
+    """(the notice the title names, or "", the title's own text, unfolded)."""
     if title.strip() in _SPREADSHEET_ERRORS:
-        return ""
+        return "", ""
     text = (_TAGS.sub("", title) if "<" in title else title).strip()
-    text = strip_notes(read_notice(_SECTION.sub("", text))[1])
+    notice, text = read_notice(_SECTION.sub("", text))
+    text = strip_notes(text)
     if "\n" in text:
         text = _ORIGINAL_TITLE.sub("", text)
     # The suffix pattern is tried at every position; most titles need not pay for that.
@@ -146,7 +148,7 @@ def _title_text(title: str) -> str:
         text = _LANGUAGE_SUFFIX.sub("", text)
     if text.startswith("[") and text.rstrip(".").endswith("]"):
         text = text.rstrip(".")[1:-1]
-    return text
+    return notice, text
 
 
 def title_parts(text: str) -> tuple[str, ...]:
@@ -235,9 +237,8 @@ class Entry:
     def __post_init__(self) -> None:
         if self.year and not 1800 <= self.year <= 2100:
             self.year = None  # a page number or a typing slip in the year column
-        text = _title_text(self.title)
+        self.notice, text = _title_text(self.title)
         self.title_key = fold(text)
-        self.notice = read_notice(_SECTION.sub("", self.title.strip()))[0]
         self.parts = title_parts(text) if self.title_key else ()
         qualifier = _QUALIFIER_SUFFIX.search(text)
         self.qualifier = fold(qualifier.group(1)) if qualifier else ""
