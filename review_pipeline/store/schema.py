@@ -22,8 +22,7 @@ migrations = Migrations("review_pipeline")
 @migrations(name="0001_initial")
 def _initial(db: Database) -> None:
     states = ", ".join(f"'{s.value}'" for s in State)
-    db.executescript(
-        f"""
+    _script(db, f"""
         CREATE TABLE search_runs (
             run_id INTEGER PRIMARY KEY,
             source TEXT NOT NULL,
@@ -276,6 +275,18 @@ def _studies_and_analyses(db: Database) -> None:
         )""")
 
 
+def _script(db: Database, sql: str) -> None:
+    """Run the statements of ``sql`` inside the open transaction (``executescript`` would
+    commit it; sqlite-utils' own splitting goes one character at a time)."""
+    statement = ""
+    for piece in sql.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip("; \n"):
+                db.execute(statement)
+            statement = ""
+
+
 WAIT = 300.0
 """Seconds a command waits for another that holds the database before it gives up."""
 
@@ -299,7 +310,9 @@ def open_db(path: Path | str = DEFAULT_DB, *, create: bool = True, wait: float =
         _wait_for_others(db, path, wait, on_wait)
         db.execute("PRAGMA foreign_keys = ON")
         _check_not_newer(db, path)
-        migrations.apply(db)
+        # One transaction for every pending migration: a new database is written once.
+        with db.atomic():
+            migrations.apply(db)
     except sqlite3.DatabaseError as exc:
         db.close()
         raise DatabaseError(
