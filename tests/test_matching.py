@@ -22,6 +22,7 @@ from review_pipeline.stages.dedup.matching import (
     Verdict,
     author_similarity,
     blocking_keys,
+    compare,
     decide,
     dois_alike,
     journal_names,
@@ -352,6 +353,21 @@ def test_a_yearly_item_under_one_title_has_a_dated_doi_each_year() -> None:
     verdict = decide(intro(2021, "10.24251/hicss.2021.510"),
                      intro(2022, "10.24251/hicss.2022.544"))
     assert (verdict.same, verdict.rule) == (False, "doi_conflict"), verdict.why
+
+
+def test_only_vetoes_of_records_that_look_alike_are_kept() -> None:
+    # Two papers on one page of one year are a candidate pair; their different DOIs veto it,
+    # but nobody asks why they were kept apart, so the verdict is not kept. The same DOI on
+    # two titles, or two DOIs on nearly one title, is worth an explanation.
+    entries = [replace(record(title, "Smith J", 2011, "Circulation", "124", "", pages, doi),
+                       record_id=rid) for rid, title, pages, doi in (
+        ("a", "Statin therapy after cardiac surgery in older adults", "2145-54", "10.1/a"),
+        ("b", "Atrial fibrillation burden and stroke: a cohort study", "2145-54", "10.1/b"),
+        ("c", "Atrial fibrillation burden and stroke: a cohort", "2160-66", "10.1/c"),
+        ("d", "Supplement abstracts of the annual meeting", "2145", "10.1/a"))]
+    kept = {(a.record_id, b.record_id): v.rule for a, b, v in compare(entries)}
+    assert decide(entries[0], entries[1]).rule == "doi_conflict"
+    assert kept == {("a", "d"): "borrowed_doi", ("b", "c"): "doi_conflict"}
 
 
 def test_annual_updates_differ_by_the_year_in_their_titles() -> None:

@@ -38,6 +38,9 @@ MIN_TITLE = 20
 MIN_LONG_PART = 30
 """A part of a title field (one of two languages, a title before its subtitle) is compared
 alone only when it is this long."""
+KEPT_VETO = 80.0
+"""A veto is kept among the pairs judged (what `review dedup --explain` shows) when the
+titles are this alike or the records share a DOI; below, the records plainly differ."""
 MIN_ABSTRACT = 200
 """Characters an abstract needs to be evidence ("No abstract available" is not)."""
 SWAP_AUTHORS = 6
@@ -466,8 +469,9 @@ def _same_letters(a: tuple[frozenset[str], ...], b: tuple[frozenset[str], ...]) 
     return 100 * sum(x == y for x, y in zip(a[:n], b[:n], strict=True)) / n
 
 
-def conflicts(a: Entry, b: Entry) -> list[str]:
-    """The citation fields both records give and disagree on."""
+def conflicts(a: Entry, b: Entry, *, journal: bool | None = None) -> list[str]:
+    """The citation fields both records give and disagree on; ``journal`` is
+    :func:`same_journal` of the two when the caller has it."""
     # "Suppl 3" and "3" are one issue written two ways; "Suppl 3" and "4" are not.
     out = [name for name, x, y in (("volume", a.volume_n, b.volume_n),
                                    ("issue", first_number(a.issue_n), first_number(b.issue_n)))
@@ -475,7 +479,7 @@ def conflicts(a: Entry, b: Entry) -> list[str]:
     if a.page and b.page and not (a.pages_read.guessed or b.pages_read.guessed) and (
             not pages_agree(a.pages_read, b.pages_read)):
         out.append("page")
-    if same_journal(a, b) is False:
+    if (same_journal(a, b) if journal is None else journal) is False:
         out.append("journal")
     return out
 
@@ -529,19 +533,30 @@ class Cutoffs:
 
 @dataclass(frozen=True)
 class Pair:
-    """Two records and what the rules look at."""
+    """Two records and what the rules look at. Most candidate pairs are told apart by their
+    titles alone: the authors, the clashing fields and the journals are compared only when
+    a rule asks for them."""
 
     a: Entry
     b: Entry
     title: float
-    authors: float | None
-    clash: tuple[str, ...]
-    """Citation fields both give and disagree on."""
     gap: int | None
     """Years apart."""
-    journal: bool | None
     policy: Policy = field(default_factory=Policy)
     cut: Cutoffs = field(default_factory=Cutoffs)
+
+    @cached_property
+    def authors(self) -> float | None:
+        return author_similarity(self.a, self.b)
+
+    @cached_property
+    def journal(self) -> bool | None:
+        return same_journal(self.a, self.b)
+
+    @cached_property
+    def clash(self) -> tuple[str, ...]:
+        """Citation fields both give and disagree on."""
+        return tuple(conflicts(self.a, self.b, journal=self.journal))
 
     @property
     def untitled(self) -> bool:
@@ -567,7 +582,15 @@ class Pair:
                 self.gap is None and bool(self.a.issue_n) and self.a.issue_n == self.b.issue_n))
 
     def verdict(self, same: bool | None, rule: str, why: str) -> Verdict:
-        return Verdict(same, rule, why, self.title, self.authors or 0.0)
+        # Most candidate pairs end in a veto that is not kept: their authors need no score.
+        authors = self.authors if kept(self.a, self.b, same, self.title) else None
+        return Verdict(same, rule, why, self.title, authors or 0.0)
+
+
+def kept(a: Entry, b: Entry, same: bool | None, title: float) -> bool:
+    """Whether a verdict on ``a`` and ``b`` is worth keeping: it joins them, leaves them to
+    a reviewer, or keeps apart two records that look alike (see :data:`KEPT_VETO`)."""
+    return same is not False or title >= KEPT_VETO or bool(a.doi and a.doi == b.doi)
 
 
 def _meeting_abstract(p: Pair) -> Verdict | None:
@@ -885,8 +908,7 @@ def decide(a: Entry, b: Entry, *, policy: Policy | None = None,
     if a.pmid and b.pmid and (a.pmid == b.pmid or not policy.joins):
         return (Verdict(True, "pmid", "the same PMID") if a.pmid == b.pmid
                 else Verdict(False, "pmid_conflict", "different PMIDs"))
-    pair = Pair(a, b, title_similarity(a, b), author_similarity(a, b), tuple(conflicts(a, b)),
-                abs(a.year - b.year) if a.year and b.year else None, same_journal(a, b),
+    pair = Pair(a, b, title_similarity(a, b), abs(a.year - b.year) if a.year and b.year else None,
                 policy, cutoffs or Cutoffs())
     if a.pmid and b.pmid:
         # Each item of a pair the policy joins has its own PMID; any other pair is two.
@@ -950,11 +972,12 @@ def candidate_pairs(entries: list[Entry], fresh: set[int] | None = None
 def compare(entries: list[Entry], fresh: set[str] | None = None, *,
             policy: Policy | None = None, cutoffs: Cutoffs | None = None
             ) -> Iterable[tuple[Entry, Entry, Verdict]]:
-    """Every candidate pair with its verdict, except plain non-matches; with ``fresh``
-    (record ids), only the pairs that involve one of those records."""
+    """Every candidate pair with its verdict, except plain non-matches (see :func:`kept`);
+    with ``fresh`` (record ids), only the pairs that involve one of those records."""
     indexes = None if fresh is None else {
         i for i, e in enumerate(entries) if e.record_id in fresh}
     for i, j in candidate_pairs(entries, indexes):
-        verdict = decide(entries[i], entries[j], policy=policy, cutoffs=cutoffs)
-        if verdict.rule != "different":
-            yield entries[i], entries[j], verdict
+        a, b = entries[i], entries[j]
+        verdict = decide(a, b, policy=policy, cutoffs=cutoffs)
+        if verdict.rule != "different" and kept(a, b, verdict.same, verdict.title):
+            yield a, b, verdict

@@ -139,7 +139,7 @@ class Clustering:
     """The rule that first joined each linked record."""
     links: list[tuple[str, str, Verdict]]
     """Every pair judged, except plain non-matches: the same, uncertain, or kept apart by a
-    veto."""
+    veto although they look alike (:func:`~.matching.kept`)."""
     queue: list[tuple[str, str, Verdict]]
     """Uncertain pairs left in different clusters: the reviewer's queue."""
 
@@ -283,7 +283,7 @@ def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
     duplicates, by_rule = 0, Counter[str]()
     cluster_rows: list[dict[str, Any]] = []
     moves: list[tuple[str, State, State, str]] = []
-    relinks: list[tuple[str, str, str | None, str | None]] = []
+    relinks: list[tuple[str, str, str | None, str | None, bool]] = []
     trail: list[dict[str, Any]] = []
     links = clusters.all_links(db)
     with db.atomic():
@@ -354,7 +354,7 @@ def write_queue(db: Database, path: Path, queue: list[tuple[str, str, Verdict]])
 
 def _plan(entry: Entry, cluster_id: str, dup_of: str | None, rule: str | None,
           link: tuple[str | None, str | None], moves: list[tuple[str, State, State, str]],
-          relinks: list[tuple[str, str, str | None, str | None]],
+          relinks: list[tuple[str, str, str | None, str | None, bool]],
           trail: list[dict[str, Any]]) -> None:
     """What one record needs: a move to or from duplicate, a new link, an audit row."""
     current = State(entry.status)
@@ -366,7 +366,7 @@ def _plan(entry: Entry, cluster_id: str, dup_of: str | None, rule: str | None,
                   f"{rule}: same as {dup_of}" if dup_of else "unique"))
     if link == (cluster_id, dup_of) and current == target:
         return
-    relinks.append((entry.record_id, cluster_id, dup_of, rule))
+    relinks.append((entry.record_id, cluster_id, dup_of, rule, link[1] != dup_of))
     if link[1] != dup_of:
         trail.append({"actor": store.ACTOR_SYSTEM, "action": "dedup", "entity": "record",
                       "entity_id": entry.record_id, "field": "duplicate_of", "old": link[1],
