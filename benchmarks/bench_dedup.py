@@ -89,9 +89,13 @@ def queued(work: Path) -> int:
 _IN_PROCESS = """
 import sys, tempfile, time
 from pathlib import Path
+from sqlite_utils import Database
+import review_pipeline.formats.tabular
 from review_pipeline.stages import dedup
 from review_pipeline.stages.import_ import import_file
 from review_pipeline.store import open_db
+# Loading the libraries: sqlite-utils looks for its plugins at its first connection.
+Database(memory=True).close()
 with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()
     db = open_db(Path(tmp) / "r.db")
