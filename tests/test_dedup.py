@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlite_utils import Database
 from review_pipeline import store
 from review_pipeline.formats.registry import read_file
 from review_pipeline.formats.sheets import read_sheet
+from review_pipeline.model.bulk import collector_paused
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.record import Record
 from review_pipeline.model.state import State
@@ -382,3 +384,17 @@ def test_a_split_keeps_the_reviewers_rows_even_without_a_final_line_break(
     rows = [r.values for r in read_sheet(decisions).rows]
     assert [(r["record_id"], r["note"]) for r in rows] == [
         ("wos:W1", "typed by hand"), ("embase:E1", "split by a reviewer")]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cycle_collector_pauses_for_bulk_work_and_comes_back_as_it_was(
+        enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(KeyError), collector_paused():
+            assert not gc.isenabled()
+            raise KeyError("a failure inside leaves the collector as it was")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

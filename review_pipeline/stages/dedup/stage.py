@@ -27,6 +27,7 @@ from sqlite_utils import Database
 from review_pipeline import layout, store
 from review_pipeline.files import write_atomic
 from review_pipeline.formats.sheets import csv_dict_writer, csv_writer, read_sheet
+from review_pipeline.model.bulk import collector_paused
 from review_pipeline.model.errors import InputError, Problems, StateError
 from review_pipeline.model.progress import Progress, tracked
 from review_pipeline.model.record import fold
@@ -250,6 +251,7 @@ QUEUE_COLUMNS = (*PAIR_COLUMNS, "why", "title_score", "authors_score",
                  *(f"{f}_{side}" for f in QUEUE_FIELDS for side in ("a", "b")))
 
 
+@collector_paused()
 def run(db: Database, *, preference: tuple[str, ...] = DEFAULT_PREFERENCE,
         policy: Policy | None = None, decisions_file: Path = DEFAULT_DECISIONS,
         queue_file: Path = DEFAULT_QUEUE, overlap_file: Path | None = None,

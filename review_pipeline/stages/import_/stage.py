@@ -20,6 +20,7 @@ from review_pipeline import layout, store
 from review_pipeline.files import display_path, sha256_file, write_atomic
 from review_pipeline.formats.base import Bad, Reading
 from review_pipeline.formats.registry import stream_file
+from review_pipeline.model.bulk import collector_paused
 from review_pipeline.model.errors import InputError
 from review_pipeline.model.names import RULE, is_name
 from review_pipeline.protocol import Protocol
@@ -98,6 +99,7 @@ class _ReadAgain(Exception):
         self.repeated = repeated
 
 
+@collector_paused()
 def _import(db: Database, wanted: list[tuple[Path, str, str, str]], skip_bad: bool,
             quarantine_dir: Path | None) -> list[ImportResult]:
     """All files in one transaction, each streamed into the database as it is read: a file
