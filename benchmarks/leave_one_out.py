@@ -37,7 +37,6 @@ from review_pipeline.store import open_db
 
 GRID: dict[str, tuple[float, ...]] = {
     "citation": (85, 88, 90, 92, 95),
-    "translated": (60, 65, 70, 75, 80, 85),
     "doi_citation": (40, 50, 60, 70, 80),
     "one_doi": (85, 88, 90, 92, 95),
     "title_citation": (90, 92, 95, 97),

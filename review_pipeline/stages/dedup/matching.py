@@ -61,8 +61,9 @@ _ORIGINAL_TITLE = re.compile(r"[.\s]+\[?(?:" + "|".join(_LANGUAGES) + r")\]?\.?\
                              re.IGNORECASE | re.DOTALL)
 # A journal section before the title ("Proceedings: ...", "Guest Editorial: ...").
 _SECTION = re.compile(r"^(?:proceedings|guest editorial|rapid publication|rapid communication|"
-                      r"short communication|brief communication|brief report|original article|"
-                      r"original research|research article|research letter|from the cover|"
+                      r"short communication|brief communication|brief report|short report|"
+                      r"original article|original research|research article|research letter|"
+                      r"from the cover|"
                       r"reprint of|reprinted from|editor's choice|editors' choice)\s*:\s*",
                       re.IGNORECASE)
 # "RETRACTED: <title>" is the retracted article itself, not a notice about it.
@@ -109,7 +110,7 @@ _PREPRINT_DOI = re.compile(r"^10\.(?:1101/(?:\d{4}\.\d{2}\.\d{2}\.)?\d+(?:v\d+)?
                            r"2139/ssrn\.|20944/preprints|48550/arxiv\.)")
 _PREPRINT_SERVER = re.compile(r"\b(?:biorxiv|medrxiv|arxiv|chemrxiv|psyarxiv|ssrn|research "
                               r"square|preprints)\b")
-MATCHER_VERSION = 8
+MATCHER_VERSION = 9
 """Raise it whenever a rule changes: dedup reuses the verdicts it stored only while the
 rules that made them are the same."""
 
@@ -402,7 +403,7 @@ class Verdict:
             raise ValueError(f"rule '{self.rule}' joins records but has no place in JOINING")
 
 
-JOINING = ("pmid", "doi", "cochrane_update", "doi_alias", "citation", "translated_title",
+JOINING = ("pmid", "doi", "cochrane_update", "doi_alias", "citation",
            "generic_citation", "abstract_listed_twice", "title_citation", "title_issue",
            "title_pages", "title_variant", "title_authors", "title_abstract", "same_meeting",
            "online_first", "preprint", "erratum_article", "abstract_article",
@@ -519,8 +520,6 @@ class Cutoffs:
 
     citation: float = 90
     """At one journal, volume, first page and year."""
-    translated: float = 70
-    """At one citation and issue by the same authors: a title translated in other words."""
     doi_citation: float = 50
     """At one DOI and citation (Greek letters lost, a section label)."""
     one_doi: float = 90
@@ -783,16 +782,11 @@ def _citation(p: Pair) -> Verdict | None:
     if (p.title >= p.cut.citation or p.cut_short) and (p.authors is None or p.authors >= 50):
         return p.verdict(True, "citation", "the same journal, volume, first page and year")
     # A title translated twice ("[Basic diphenylmethane derivatives ...]") differs in its
-    # words, but so do two abstracts of one group on one supplement page: a person decides,
-    # unless the pages are an article's, in one issue, by the same authors.
-    if p.title >= p.cut.translated and (p.authors or 0) >= 95 and not (
-            p.a.conference or p.b.conference) and (
-            p.a.issue_n and p.a.issue_n == p.b.issue_n) and (p.a.page_range or p.b.page_range):
-        return p.verdict(True, "translated_title", "the same journal, volume, issue, first "
-                         "page, year and authors; the title translated in other words")
+    # words, but so do two abstracts of one group on one supplement page, and gold sets
+    # disagree on such translations: a person decides.
     if p.title >= 60 and (p.authors or 0) >= 90:
         return p.verdict(None, "citation", "the same journal, volume, first page, year and "
-                         "authors; the titles are worded differently")
+                         "authors; the titles are worded differently (two translations of one?)")
     return None
 
 
@@ -871,10 +865,12 @@ def _title_authors(p: Pair) -> Verdict | None:
 
 
 def _title_abstract(p: Pair) -> Verdict | None:
-    # Records with a title and an abstract and nothing else: the abstract is the evidence.
+    # Records with a title and an abstract and nothing else: the abstract is the evidence,
+    # and the whole title must agree, as no citation shows that a subtitle one of them lacks
+    # ("...: a systematic review") does not mark another report.
     if min(len(p.a.abstract), len(p.b.abstract)) >= MIN_ABSTRACT and p.title >= 97 and (
-            fuzz.token_set_ratio(
-            p.a.abstract, p.b.abstract) >= 90):
+            fuzz.ratio(p.a.squeezed, p.b.squeezed) >= 95) and (fuzz.token_set_ratio(
+                p.a.abstract, p.b.abstract) >= 90):
         return p.verdict(True, "title_abstract", "the same title and abstract; neither record "
                          "gives authors, a year or a citation")
     return None
