@@ -63,8 +63,8 @@ _ORIGINAL_TITLE = re.compile(r"[.\s]+\[?(?:" + "|".join(_LANGUAGES) + r")\]?\.?\
 _SECTION = re.compile(r"^(?:proceedings|guest editorial|rapid publication|rapid communication|"
                       r"short communication|brief communication|brief report|short report|"
                       r"original article|original research|research article|research letter|"
-                      r"from the cover|"
-                      r"reprint of|reprinted from|editor's choice|editors' choice)\s*:\s*",
+                      r"from the cover|reprint of|reprinted from|editor's choice|editors' choice)"
+                      r"\s*:\s*",
                       re.IGNORECASE)
 # "RETRACTED: <title>" is the retracted article itself, not a notice about it.
 _NOTICE = re.compile(r"^\s*(?P<kind>erratum|errata|corrigendum|correction|retraction note|"
@@ -562,6 +562,12 @@ class Pair:
         return not (self.a.squeezed and self.b.squeezed)
 
     @property
+    def whole_title(self) -> bool:
+        """The whole titles agree, not only a main title or one part: no subtitle or
+        translation on one side only."""
+        return fuzz.ratio(self.a.squeezed, self.b.squeezed) >= 95
+
+    @property
     def cut_short(self) -> bool:
         """One title is the start of the other: a database cut it ("Simultaneous LTP of
         non-")."""
@@ -819,8 +825,7 @@ def _title_issue(p: Pair) -> Verdict | None:
     # Pages are the noisiest field: a year, an article number, a date made by a spreadsheet.
     if p.title >= 98 and (p.authors or 0) >= 90 and p.gap == 0 and p.journal and (
             p.a.volume_n and p.a.volume_n == p.b.volume_n) and set(p.clash) <= {"page"} and (
-            not (p.a.page_range and p.b.page_range)) and fuzz.ratio(
-                p.a.squeezed, p.b.squeezed) >= 95:
+            not (p.a.page_range and p.b.page_range)) and p.whole_title:
         return p.verdict(True, "title_issue", "the same title, authors, journal, volume and "
                          "year; the pages disagree")
     return None
@@ -869,8 +874,7 @@ def _title_abstract(p: Pair) -> Verdict | None:
     # and the whole title must agree, as no citation shows that a subtitle one of them lacks
     # ("...: a systematic review") does not mark another report.
     if min(len(p.a.abstract), len(p.b.abstract)) >= MIN_ABSTRACT and p.title >= 97 and (
-            fuzz.ratio(p.a.squeezed, p.b.squeezed) >= 95) and (fuzz.token_set_ratio(
-                p.a.abstract, p.b.abstract) >= 90):
+            p.whole_title) and fuzz.token_set_ratio(p.a.abstract, p.b.abstract) >= 90:
         return p.verdict(True, "title_abstract", "the same title and abstract; neither record "
                          "gives authors, a year or a citation")
     return None
